@@ -1,0 +1,21 @@
+"""SHA-256 fingerprints of tokens: what the token store holds instead of the token.
+
+The article's second layer: "make the hash of your JWT token and then store it". A store
+reader learns nothing usable; a 256-bit preimage search is out of reach. Fingerprints are
+raw 32-byte digests (compact in Redis); `.hex()` when a human must see one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import NewType
+
+__all__ = ["FINGERPRINT_BYTES", "Fingerprint", "fingerprint"]
+
+Fingerprint = NewType("Fingerprint", bytes)
+FINGERPRINT_BYTES = 32
+
+
+def fingerprint(token: str) -> Fingerprint:
+    """SHA-256 of the token's exact ASCII text."""
+    return Fingerprint(hashlib.sha256(token.encode("ascii", "strict")).digest())

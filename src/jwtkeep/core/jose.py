@@ -1,0 +1,140 @@
+"""The one module that talks to the JOSE library (joserfc).
+
+Everything else in jwtkeep sees `JoseKey` and plain dicts, so the library can be swapped
+without touching policy. Policy lives elsewhere (`compact.py`, `access_token.py`); this
+module only signs, verifies a signature with a key chosen by the caller, and generates or
+loads keys.
+
+RFC 8725 §3.1: the algorithm used to verify is the key's own, passed to the library as the
+only allowed algorithm, so a token header can never pick it.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
+from joserfc.jws import JWSRegistry
+
+__all__ = [
+    "ASYMMETRIC_ALGS",
+    "SUPPORTED_ALGS",
+    "JoseKey",
+    "SignatureInvalid",
+    "generate_key",
+    "load_key",
+]
+
+ASYMMETRIC_ALGS = ("EdDSA", "ES256", "PS256", "RS256")
+SUPPORTED_ALGS = (*ASYMMETRIC_ALGS, "HS256")
+MIN_HMAC_SECRET_BYTES = 32  # RFC 7518 §3.2: a key of at least the hash output size
+RSA_BITS = 3072  # NIST SP 800-57: 128-bit security
+
+_AnyKey = OKPKey | ECKey | RSAKey | OctKey
+
+# joserfc warns that "EdDSA" is deprecated by RFC 9864 in favour of "Ed25519". We emit
+# EdDSA on purpose (DESIGN.md: the name every common verifier knows), so we silence that
+# one warning around our own calls instead of globally.
+_EDDSA_WARNING = ".*EdDSA.*"
+
+
+class SignatureInvalid(Exception):
+    """The JOSE library refused the signature (or the serialization)."""
+
+
+@dataclass(frozen=True)
+class JoseKey:
+    """A signing or verification key bound to exactly one algorithm."""
+
+    kid: str
+    alg: str
+    _key: _AnyKey
+    _registry: JWSRegistry
+
+    @property
+    def is_private(self) -> bool:
+        return bool(self._key.is_private)
+
+    def private_jwk(self) -> dict[str, Any]:
+        """The private JWK, for sealing at rest only (never logged, never served)."""
+        data: dict[str, Any] = dict(self._key.as_dict(private=True))
+        return data
+
+    def public_jwk(self) -> dict[str, Any]:
+        """RFC 7517 public JWK with `kid`, `alg` and `use: sig`. Never for HMAC keys."""
+        if self.alg == "HS256":
+            raise ValueError("an HMAC key has no public form")
+        data: dict[str, Any] = dict(self._key.as_dict(private=False))
+        data.update({"kid": self.kid, "alg": self.alg, "use": "sig"})
+        return data
+
+    def sign(self, header: dict[str, Any], payload: bytes) -> str:
+        protected = {**header, "alg": self.alg, "kid": self.kid}
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_EDDSA_WARNING)
+            return jws.serialize_compact(
+                protected, payload, self._key, algorithms=[self.alg], registry=self._registry
+            )
+
+    def verify(self, token: str) -> bytes:
+        """Verify the compact JWS with this key and its algorithm only; return the payload."""
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=_EDDSA_WARNING)
+                result = jws.deserialize_compact(
+                    token, self._key, algorithms=[self.alg], registry=self._registry
+                )
+        except (JoseError, ValueError, TypeError) as exc:
+            raise SignatureInvalid(type(exc).__name__) from None
+        return bytes(result.payload)
+
+
+def _registry(alg: str) -> JWSRegistry:
+    # Only our own header names are "supported"; `crit` naming anything is refused by
+    # joserfc (RFC 7515 §4.1.11) and by our own header policy before it.
+    return JWSRegistry(algorithms=[alg], strict_check_header=False)
+
+
+def generate_key(alg: str, kid: str, hmac_secret: bytes | None = None) -> JoseKey:
+    """A fresh private key for `alg` (Ed25519 for EdDSA, P-256, RSA-3072, or HMAC)."""
+    key: _AnyKey
+    if alg == "EdDSA":
+        key = OKPKey.generate_key("Ed25519")
+    elif alg == "ES256":
+        key = ECKey.generate_key("P-256")
+    elif alg in ("PS256", "RS256"):
+        key = RSAKey.generate_key(RSA_BITS)
+    elif alg == "HS256":
+        if hmac_secret is None or len(hmac_secret) < MIN_HMAC_SECRET_BYTES:
+            raise ValueError("HS256 needs a secret of at least 32 random bytes")
+        key = OctKey.import_key(hmac_secret)
+    else:
+        raise ValueError(f"unsupported algorithm {alg!r}")
+    return JoseKey(kid=kid, alg=alg, _key=key, _registry=_registry(alg))
+
+
+def load_key(alg: str, kid: str, jwk: dict[str, Any]) -> JoseKey:
+    """Load a private or public JWK, checking its type matches `alg`."""
+    material = {k: v for k, v in jwk.items() if k not in ("kid", "alg", "use", "key_ops")}
+    data = json.loads(json.dumps(material))
+    key: _AnyKey
+    if alg == "EdDSA":
+        key = OKPKey.import_key(data)
+    elif alg == "ES256":
+        key = ECKey.import_key(data)
+    elif alg in ("PS256", "RS256"):
+        key = RSAKey.import_key(data)
+    elif alg == "HS256":
+        key = OctKey.import_key(data)
+    else:
+        raise ValueError(f"unsupported algorithm {alg!r}")
+    if alg == "EdDSA" and material.get("crv") != "Ed25519":
+        raise ValueError("EdDSA keys must be Ed25519")
+    if alg == "ES256" and material.get("crv") != "P-256":
+        raise ValueError("ES256 keys must be P-256")
+    return JoseKey(kid=kid, alg=alg, _key=key, _registry=_registry(alg))

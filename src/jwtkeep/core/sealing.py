@@ -1,0 +1,57 @@
+"""Sealing private signing keys at rest with AES-256-GCM (NIST SP 800-38D).
+
+The master key comes from `JWTKEEP_MASTER_KEY` (base64url, 32 bytes) or, for the embedded
+default, a generated key file with 0600 permissions in the data folder. The key id is
+bound as associated data so a sealed blob cannot be swapped onto another key row.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from jwtkeep.core.clock import RandomBytes, system_random
+
+__all__ = ["MASTER_KEY_BYTES", "SealError", "Sealer", "parse_master_key"]
+
+MASTER_KEY_BYTES = 32
+_VERSION = b"jk1"
+_NONCE_BYTES = 12  # SP 800-38D §8.2.2: 96-bit random nonces, far below the 2^32 bound
+
+
+class SealError(Exception):
+    """A sealed blob could not be opened: wrong master key, or tampered with."""
+
+
+def parse_master_key(text: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("master key must be base64url") from None
+    if len(raw) != MASTER_KEY_BYTES:
+        raise ValueError("master key must be 32 bytes (base64url of 32 random bytes)")
+    return raw
+
+
+class Sealer:
+    def __init__(self, master_key: bytes, random: RandomBytes = system_random) -> None:
+        if len(master_key) != MASTER_KEY_BYTES:
+            raise ValueError("master key must be 32 bytes")
+        self._aead = AESGCM(master_key)
+        self._random = random
+
+    def seal(self, plaintext: bytes, context: str) -> bytes:
+        nonce = self._random(_NONCE_BYTES)
+        return _VERSION + nonce + self._aead.encrypt(nonce, plaintext, context.encode())
+
+    def unseal(self, blob: bytes, context: str) -> bytes:
+        if not blob.startswith(_VERSION):
+            raise SealError("unknown sealed format")
+        nonce = blob[len(_VERSION) : len(_VERSION) + _NONCE_BYTES]
+        try:
+            return self._aead.decrypt(nonce, blob[len(_VERSION) + _NONCE_BYTES :], context.encode())
+        except InvalidTag:
+            raise SealError("cannot unseal: wrong master key or tampered data") from None

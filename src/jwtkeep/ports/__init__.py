@@ -1,0 +1,36 @@
+"""Ports: the narrow async protocols the use cases need from the world.
+
+Adapters (`jwtkeep.adapters.sql`, `jwtkeep.adapters.redis`) implement them; the same
+contract test suite (`tests/contract/`) runs against every adapter.
+"""
+
+from jwtkeep.ports.records import (
+    AccessRecord,
+    App,
+    AuditEvent,
+    RefreshState,
+    RotationOutcome,
+    Session,
+    StoredKey,
+    User,
+)
+from jwtkeep.ports.repositories import AppRepository, AuditLog, KeyRepository, UserRepository
+from jwtkeep.ports.token_store import AccessTokenStore, SessionStore, TokenStore
+
+__all__ = [
+    "AccessRecord",
+    "AccessTokenStore",
+    "App",
+    "AppRepository",
+    "AuditEvent",
+    "AuditLog",
+    "KeyRepository",
+    "RefreshState",
+    "RotationOutcome",
+    "Session",
+    "SessionStore",
+    "StoredKey",
+    "TokenStore",
+    "User",
+    "UserRepository",
+]

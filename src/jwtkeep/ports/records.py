@@ -1,0 +1,113 @@
+"""Plain records passed across the ports. None of them holds a raw token or password."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jwtkeep.core.fingerprint import Fingerprint
+
+__all__ = [
+    "AccessRecord",
+    "App",
+    "AuditEvent",
+    "RefreshState",
+    "RotationOutcome",
+    "Session",
+    "StoredKey",
+    "User",
+]
+
+
+@dataclass(frozen=True)
+class User:
+    id: str  # canonical UUID string; the token's `sub`
+    username: str
+    password_hash: str  # argon2id PHC string
+    created_at: float
+    password_changed_at: float
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class App:
+    """A client application (RFC 6749 §2) and the audience its tokens are for."""
+
+    id: str  # UUID; the `sub` of its client_credentials tokens
+    name: str
+    client_id: str
+    audience: str
+    scopes: tuple[str, ...]
+    routes: tuple[str, ...]  # "METHOD /path/*=scope" rule texts
+    confidential: bool
+    client_secret_hash: str | None  # argon2id; None for public clients
+    access_token_ttl: int
+    refresh_enabled: bool
+    created_at: float
+    extra_claims: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    kid: str
+    alg: str
+    status: str  # a jwtkeep.core.keyring.KeyStatus value
+    created_at: float
+    public_jwk: Mapping[str, Any] | None  # None for HMAC keys
+    sealed_private: bytes  # AES-GCM sealed private JWK (jwtkeep.core.sealing)
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """What the allowlist holds for one issued access token."""
+
+    fingerprint: Fingerprint
+    sub: str
+    sid: str
+    jti: str
+    client_id: str
+    exp: int  # the record expires with the token (TTL = exp - now)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A login session: one refresh-token family (RFC 9700 §4.14.2)."""
+
+    sid: str
+    user_id: str
+    client_id: str
+    scope: str
+    created_at: float
+    last_used_at: float
+    idle_expires_at: float
+    absolute_expires_at: float
+    user_agent: str = ""
+    ip: str = ""  # server-side only, for the audit trail; never in a token
+
+    def expires_at(self) -> float:
+        return min(self.idle_expires_at, self.absolute_expires_at)
+
+
+class RotationOutcome(enum.StrEnum):
+    ROTATED = "rotated"
+    REUSED = "reused"  # a used-up refresh token came back: the session was revoked
+    UNKNOWN = "unknown"  # no such session or token (ended, expired, never issued)
+
+
+class RefreshState(enum.StrEnum):
+    CURRENT = "current"
+    USED = "used"
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    at: float
+    event: str  # e.g. "login.succeeded", "refresh.reuse_detected", "token.rejected"
+    user_id: str | None = None
+    client_id: str | None = None
+    sid: str | None = None
+    jti: str | None = None
+    ip: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)

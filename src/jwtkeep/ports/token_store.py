@@ -1,0 +1,88 @@
+"""The token store: the second layer (DESIGN.md "Contract: the token store").
+
+Semantics every adapter must keep (checked by `tests/contract/`):
+- `add`/`start`/`rotate` write before the token is returned; if they raise, no token is
+  handed out.
+- A record lives exactly until the token's `exp` (store-side TTL; no cron job).
+- Ending a session removes its access-token fingerprints and its refresh family at once.
+- Any failure to reach the store raises `jwtkeep.errors.StoreUnavailable`; never a
+  silent False that could be mistaken for "revoked", never a True.
+- Nothing stored is a raw token: fingerprints, ids and metadata only.
+
+Every method takes both `sub` and `sid` where it could need them, so an adapter can put
+all of a user's keys in one Redis Cluster hash slot.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from jwtkeep.core.fingerprint import Fingerprint
+from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
+
+__all__ = ["AccessTokenStore", "SessionStore", "TokenStore"]
+
+
+class AccessTokenStore(Protocol):
+    async def add_access(self, record: AccessRecord, now: float) -> None:
+        """Allowlist one access token until `record.exp`."""
+
+    async def is_allowed(self, fp: Fingerprint, sub: str, sid: str, now: float) -> bool:
+        """True if the fingerprint is allowlisted and not past its expiry."""
+
+    async def remove_access(self, fp: Fingerprint, sub: str, sid: str) -> bool:
+        """Revoke one access token (RFC 7009). True if it was present."""
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+
+    async def close(self) -> None: ...
+
+
+class SessionStore(Protocol):
+    async def start_session(
+        self, session: Session, refresh_fp: Fingerprint | None, access: AccessRecord, now: float
+    ) -> None:
+        """Atomically create the session, its current refresh fingerprint (if any) and
+        the first access token's allowlist record."""
+
+    async def rotate_refresh(
+        self,
+        user_id: str,
+        sid: str,
+        presented_fp: Fingerprint,
+        new_refresh_fp: Fingerprint,
+        access: AccessRecord,
+        now: float,
+        idle_timeout: int,
+    ) -> RotationOutcome:
+        """Atomically (RFC 9700 §4.14.2 refresh token rotation):
+        - if `presented_fp` is the session's current refresh token and the session is
+          alive: it becomes used, `new_refresh_fp` becomes current, `access` is
+          allowlisted, `last_used_at = now`, `idle_expires_at = min(now + idle_timeout,
+          absolute_expires_at)`; ROTATED.
+        - if `presented_fp` is one of the session's used refresh tokens: end the whole
+          session (refresh family and all its access tokens); REUSED.
+        - otherwise (no session, expired, unknown token): change nothing; UNKNOWN."""
+
+    async def refresh_state(
+        self, user_id: str, sid: str, fp: Fingerprint, now: float
+    ) -> RefreshState | None:
+        """CURRENT if `fp` is the live session's current refresh token, USED if it is one of
+        its used-up ones, None otherwise (for RFC 7662 introspection and RFC 7009 revocation)."""
+
+    async def get_session(self, sid: str, now: float) -> Session | None:
+        """The live session, or None if ended or expired."""
+
+    async def list_sessions(self, user_id: str, now: float) -> list[Session]:
+        """The user's live sessions, newest first."""
+
+    async def end_session(self, user_id: str, sid: str) -> bool:
+        """End one session: its refresh family and every access token it issued."""
+
+    async def end_user_sessions(self, user_id: str, except_sid: str | None = None) -> list[str]:
+        """End every session of the user (but `except_sid`); return the sids ended."""
+
+
+class TokenStore(AccessTokenStore, SessionStore, Protocol):
+    """One backend holds both, so ending a session is one atomic step."""

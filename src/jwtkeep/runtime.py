@@ -1,0 +1,121 @@
+"""The composition root: settings in, wired use-case context out.
+
+The only place that knows which adapter backs which port. The server and the CLI both
+build a `Runtime` here, so they can never disagree about configuration.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import stat
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from jwtkeep.adapters.factory import open_token_store
+from jwtkeep.adapters.sql import Database
+from jwtkeep.core.claims import ClaimRules
+from jwtkeep.core.passwords import Argon2Params, PasswordHasher
+from jwtkeep.core.sealing import Sealer, parse_master_key
+from jwtkeep.errors import ConfigurationError
+from jwtkeep.settings import MAX_ACCESS_TOKEN_TTL, Settings
+from jwtkeep.usecases.context import AuthContext, SessionPolicy
+from jwtkeep.usecases.issuance import TokenIssuer
+from jwtkeep.usecases.keys import KeyManager
+from jwtkeep.usecases.verification import StoreAllowlist, TokenVerifier
+
+__all__ = ["Runtime", "open_runtime", "prepare_data_dir"]
+
+MASTER_KEY_FILE = "master.key"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    context: AuthContext
+    verifier: TokenVerifier
+
+    async def close(self) -> None:
+        if self.context.store is not self.database.tokens:
+            await self.context.store.close()
+        await self.database.close()
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """Create the data folder (0700) and, without JWTKEEP_MASTER_KEY, a master key file
+    (0600) that seals private signing keys at rest. Idempotent."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key_file = settings.data_dir / MASTER_KEY_FILE
+    if settings.master_key is None and not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="))
+
+
+def _master_key(settings: Settings) -> bytes:
+    if settings.master_key is not None:
+        text = settings.master_key.get_secret_value()
+    else:
+        key_file = settings.data_dir / MASTER_KEY_FILE
+        if not key_file.is_file():
+            raise ConfigurationError(
+                f"no master key: set JWTKEEP_MASTER_KEY or run `jwtkeep init` (looked in {key_file})"
+            )
+        if stat.S_IMODE(key_file.stat().st_mode) & 0o077:
+            raise ConfigurationError(f"{key_file} must not be readable by others (chmod 600)")
+        text = key_file.read_text()
+    try:
+        return parse_master_key(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"master key: {exc}") from None
+
+
+def _hmac_secret(settings: Settings) -> bytes | None:
+    if settings.signing_alg != "HS256" or settings.hmac_secret is None:
+        return None
+    return settings.hmac_secret.get_secret_value().encode()
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, migrate: bool = False) -> AsyncIterator[Runtime]:
+    runtime = await build_runtime(settings, migrate=migrate)
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
+
+
+async def build_runtime(settings: Settings, *, migrate: bool = False) -> Runtime:
+    database = Database.connect(settings.effective_database_url, pool_size=10)
+    if migrate:
+        await database.migrate()
+    store = await open_token_store(
+        settings.token_store_url, database=database, pool_size=settings.store_pool_size,
+        timeout=settings.store_timeout,
+    )  # fmt: skip
+    keys = KeyManager(
+        database.keys, Sealer(_master_key(settings)), alg=settings.signing_alg,
+        hmac_secret=_hmac_secret(settings), refresh_seconds=settings.key_refresh_seconds,
+    )  # fmt: skip
+    hasher = PasswordHasher(
+        Argon2Params(settings.argon2_time_cost, settings.argon2_memory_kib,
+                     settings.argon2_parallelism)
+    )  # fmt: skip
+    issuer = TokenIssuer(settings.effective_issuer, settings.access_token_ttl, MAX_ACCESS_TOKEN_TTL)
+    context = AuthContext(
+        users=database.users, apps=database.apps, store=store, audit=database.audit, keys=keys,
+        issuer=issuer, hasher=hasher,
+        sessions=SessionPolicy(settings.session_idle_timeout, settings.session_absolute_lifetime),
+    )  # fmt: skip
+    rules = ClaimRules(issuer=issuer.issuer, audience=None, leeway=settings.leeway,
+                       max_lifetime=MAX_ACCESS_TOKEN_TTL)  # fmt: skip
+    verifier = TokenVerifier(keys, StoreAllowlist(store), rules)
+    return Runtime(settings=settings, database=database, context=context, verifier=verifier)
+
+
+def data_file(settings: Settings, name: str) -> Path:
+    return settings.data_dir / name

@@ -1,0 +1,57 @@
+"""Token introspection (RFC 7662).
+
+The caller is an authenticated client (RFC 7662 §2.1). To avoid token scanning (§4), a
+client learns only about access tokens for its own audience or issued to it, and about
+refresh tokens issued to it; anything else is `{"active": false}`, exactly like an
+invalid token. Store trouble is not "inactive": it raises StoreUnavailable (503).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jwtkeep.core.fingerprint import fingerprint
+from jwtkeep.core.refresh_token import refresh_token_session
+from jwtkeep.errors import InvalidToken
+from jwtkeep.ports import App, RefreshState
+from jwtkeep.usecases.context import AuthContext
+from jwtkeep.usecases.verification import TokenVerifier
+
+__all__ = ["INACTIVE", "introspect"]
+
+INACTIVE: dict[str, Any] = {"active": False}
+
+
+async def introspect(
+    ctx: AuthContext, verifier: TokenVerifier, client: App, token: str
+) -> dict[str, Any]:
+    if refresh_token_session(token) is not None:
+        return await _introspect_refresh(ctx, client, token)
+    try:
+        claims = await verifier.verify(token)
+    except InvalidToken:
+        return INACTIVE
+    if claims.aud != client.audience and claims.client_id != client.client_id:
+        return INACTIVE
+    return {
+        "active": True, "token_type": "Bearer", "scope": claims.scope,
+        "client_id": claims.client_id, "sub": claims.sub, "aud": claims.aud,
+        "iss": claims.iss, "exp": claims.exp, "iat": claims.iat, "nbf": claims.nbf,
+        "jti": claims.jti, "sid": claims.sid,
+    }  # fmt: skip
+
+
+async def _introspect_refresh(ctx: AuthContext, client: App, token: str) -> dict[str, Any]:
+    sid = refresh_token_session(token)
+    now = ctx.clock()
+    session = await ctx.store.get_session(sid, now) if sid else None
+    if session is None or session.client_id != client.client_id:
+        return INACTIVE
+    state = await ctx.store.refresh_state(session.user_id, session.sid, fingerprint(token), now)
+    if state is not RefreshState.CURRENT:
+        return INACTIVE
+    return {
+        "active": True, "token_type": "refresh_token", "scope": session.scope,
+        "client_id": session.client_id, "sub": session.user_id, "iss": ctx.issuer.issuer,
+        "exp": int(session.expires_at()), "iat": int(session.created_at), "sid": session.sid,
+    }  # fmt: skip

@@ -1,0 +1,55 @@
+"""Build and sign an access token, and the allowlist record that must be stored first.
+
+RFC 9068 §2.2 claims, with a 128-bit `jti` (RFC 7519 §4.1.7) and a UUID `sub` (the
+article: no personal data). The caller stores `record` before returning `token`
+(DESIGN.md: the fingerprint is written before the token leaves the server).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jwtkeep.core.access_token import issue_access_token
+from jwtkeep.core.claims import AccessClaims
+from jwtkeep.core.clock import RandomBytes, new_id
+from jwtkeep.core.fingerprint import fingerprint
+from jwtkeep.core.keyring import KeyRing
+from jwtkeep.ports import AccessRecord, App
+
+__all__ = ["IssuedAccess", "TokenIssuer"]
+
+
+@dataclass(frozen=True)
+class IssuedAccess:
+    token: str
+    claims: AccessClaims
+    record: AccessRecord
+
+    @property
+    def expires_in(self) -> int:
+        return self.claims.exp - self.claims.iat
+
+
+@dataclass(frozen=True)
+class TokenIssuer:
+    issuer: str
+    default_ttl: int
+    max_ttl: int
+
+    def issue(
+        self, ring: KeyRing, *, sub: str, app: App, scope: str, sid: str, now: float,
+        random: RandomBytes,
+    ) -> IssuedAccess:  # fmt: skip
+        iat = int(now)
+        ttl = min(app.access_token_ttl or self.default_ttl, self.max_ttl)
+        claims = AccessClaims(
+            iss=self.issuer, sub=sub, aud=app.audience, exp=iat + ttl, nbf=iat, iat=iat,
+            jti=new_id(random, 16), client_id=app.client_id, scope=scope, sid=sid,
+            extra=dict(app.extra_claims),
+        )  # fmt: skip
+        token = issue_access_token(claims, ring.signer())
+        record = AccessRecord(
+            fingerprint=fingerprint(token), sub=sub, sid=sid, jti=claims.jti,
+            client_id=app.client_id, exp=claims.exp,
+        )  # fmt: skip
+        return IssuedAccess(token=token, claims=claims, record=record)

@@ -1,0 +1,100 @@
+"""Registering apps (clients) and users.
+
+Apps: an audience per app keeps one auth server's apps apart (the article; RFC 8725
+§3.9). Extra claims are checked against registered and public claim names. The client
+secret is shown once and stored only as a digest.
+Users: the id is a random UUID (the token's `sub`, never the username or e-mail).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jwtkeep.core.claims import ClaimError, check_extra_claim_names
+from jwtkeep.core.clock import new_id
+from jwtkeep.core.passwords import check_password_acceptable
+from jwtkeep.core.scopes import check_scope_tokens, parse_route_rule
+from jwtkeep.errors import InvalidRequest
+from jwtkeep.ports import App, User
+from jwtkeep.usecases.clients import hash_client_secret, new_client_secret
+from jwtkeep.usecases.context import AuthContext
+
+__all__ = ["AppSpec", "CreatedApp", "create_app", "create_user"]
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@+")
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    name: str
+    audience: str
+    scopes: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ()
+    confidential: bool = False
+    access_token_ttl: int | None = None
+    refresh_enabled: bool = True
+    extra_claims: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreatedApp:
+    app: App
+    client_secret: str | None  # shown once, never stored
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not 1 <= len(name) <= 128 or not set(name) <= _NAME_CHARS:
+        raise InvalidRequest(f"{kind} must be 1-128 characters of letters, digits and -_.@+")
+
+
+def _validate_app(spec: AppSpec, max_ttl: int) -> None:
+    _check_name("app name", spec.name)
+    if not spec.audience or len(spec.audience) > 256 or any(c.isspace() for c in spec.audience):
+        raise InvalidRequest("audience must be 1-256 characters without spaces")
+    try:
+        check_scope_tokens(spec.scopes)
+        for rule in spec.routes:
+            parse_route_rule(rule)
+        check_extra_claim_names(list(spec.extra_claims))
+    except (ValueError, ClaimError) as exc:
+        raise InvalidRequest(str(exc)) from None
+    if spec.access_token_ttl is not None and not 30 <= spec.access_token_ttl <= max_ttl:
+        raise InvalidRequest(f"access token lifetime must be between 30 and {max_ttl} seconds")
+
+
+async def create_app(ctx: AuthContext, spec: AppSpec) -> CreatedApp:
+    _validate_app(spec, ctx.issuer.max_ttl)
+    secret = new_client_secret(ctx.random) if spec.confidential else None
+    app = App(
+        id=str(uuid.UUID(bytes=ctx.random(16), version=4)), name=spec.name,
+        client_id=new_id(ctx.random, 16), audience=spec.audience,
+        scopes=tuple(dict.fromkeys(spec.scopes)), routes=tuple(spec.routes),
+        confidential=spec.confidential,
+        client_secret_hash=hash_client_secret(secret) if secret else None,
+        access_token_ttl=spec.access_token_ttl or ctx.issuer.default_ttl,
+        refresh_enabled=spec.refresh_enabled, created_at=ctx.clock(),
+        extra_claims=dict(spec.extra_claims),
+    )  # fmt: skip
+    await ctx.apps.add_app(app)
+    await ctx.record("app.created", client_id=app.client_id, name=app.name)
+    return CreatedApp(app=app, client_secret=secret)
+
+
+async def create_user(ctx: AuthContext, username: str, password: str) -> User:
+    _check_name("username", username)
+    try:
+        check_password_acceptable(password)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+    now = ctx.clock()
+    user = User(
+        id=str(uuid.UUID(bytes=ctx.random(16), version=4)), username=username,
+        password_hash=await ctx.hash_password(password), created_at=now,
+        password_changed_at=now,
+    )  # fmt: skip
+    await ctx.users.add_user(user)
+    await ctx.record("user.created", user_id=user.id)
+    return user

@@ -1,0 +1,88 @@
+"""The one call that verifies an access token: structure, signature, claims, allowlist.
+
+DESIGN.md "a signed JWT is necessary but not sufficient": after the signature and every
+required claim check out (`jwtkeep.core.access_token`), the token's SHA-256 fingerprint
+must be in the token store. A token forged with a leaked key was never issued, so it is
+not there; a logged-out token was removed. Store trouble fails closed (`StoreUnavailable`,
+503), never open.
+
+Used by the server's own bearer routes and by `jwtkeep.sdk.Verifier`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import structlog
+
+from jwtkeep.core.access_token import TokenRejected, UnknownKeyId, verify_access_token
+from jwtkeep.core.claims import AccessClaims, ClaimRules
+from jwtkeep.core.clock import Clock, system_clock
+from jwtkeep.core.fingerprint import fingerprint
+from jwtkeep.core.keyring import KeyRing
+from jwtkeep.errors import InvalidToken
+from jwtkeep.ports.token_store import AccessTokenStore
+
+__all__ = ["AllowlistCheck", "KeyRingSource", "StoreAllowlist", "TokenVerifier"]
+
+_log = structlog.get_logger("jwtkeep.verification")
+
+
+class KeyRingSource(Protocol):
+    async def ring(self) -> KeyRing:
+        """The current key ring (cached; cheap)."""
+
+    async def ring_after_miss(self, kid: str) -> KeyRing:
+        """Called when `kid` is not in the ring: may reload, rate-limited so that tokens
+        with random kids cannot flood the key source."""
+
+
+class AllowlistCheck(Protocol):
+    async def allows(self, token: str, claims: AccessClaims, now: float) -> bool:
+        """True if this issued token is still live. Raise StoreUnavailable if unsure."""
+
+
+class StoreAllowlist:
+    """The allowlist straight from a token store: SHA-256 fingerprint, one lookup."""
+
+    def __init__(self, store: AccessTokenStore) -> None:
+        self._store = store
+
+    async def allows(self, token: str, claims: AccessClaims, now: float) -> bool:
+        return await self._store.is_allowed(fingerprint(token), claims.sub, claims.sid, now)
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        keys: KeyRingSource,
+        allowlist: AllowlistCheck,
+        rules: ClaimRules,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._keys = keys
+        self._allowlist = allowlist
+        self.rules = rules
+        self._clock = clock
+
+    async def verify(self, token: str) -> AccessClaims:
+        """Return the verified claims, or raise InvalidToken (generic to the client, reason
+        logged) or StoreUnavailable (the allowlist cannot be asked: fail closed)."""
+        now = self._clock()
+        try:
+            try:
+                claims = verify_access_token(token, await self._keys.ring(), self.rules, now)
+            except UnknownKeyId as miss:
+                ring = await self._keys.ring_after_miss(miss.kid)
+                claims = verify_access_token(token, ring, self.rules, now)
+        except TokenRejected as exc:
+            raise self._reject(str(exc)) from None
+        if not await self._allowlist.allows(token, claims, now):
+            # Signed and well-formed but never issued here, or revoked: the second layer.
+            raise self._reject("not in the allowlist (revoked, expired or never issued)", claims)
+        return claims
+
+    def _reject(self, reason: str, claims: AccessClaims | None = None) -> InvalidToken:
+        # Never log the token itself; the jti (if verified) identifies it.
+        _log.info("token.rejected", reason=reason, jti=claims.jti if claims else None)
+        return InvalidToken(reason)
