@@ -1,0 +1,54 @@
+"""Key ring: which key signs, which verify, what the JWKS publishes (RFC 7517 §5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey
+from tests.core.helpers import new_key
+
+
+def ring_key(kid: str, status: KeyStatus, created: float, alg: str = "EdDSA") -> RingKey:
+    return RingKey(kid=kid, alg=alg, status=status, created_at=created, key=new_key(alg, kid))
+
+
+def test_newest_active_key_signs() -> None:
+    ring = KeyRing([ring_key("new", KeyStatus.ACTIVE, 2), ring_key("old", KeyStatus.ACTIVE, 1)])
+    assert ring.signer().kid == "new"
+
+
+def test_no_active_key_means_no_signer() -> None:
+    ring = KeyRing([ring_key("old", KeyStatus.RETIRING, 1)])
+    with pytest.raises(LookupError, match="rotate"):
+        ring.signer()
+
+
+@pytest.mark.parametrize(
+    ("status", "verifies"),
+    [
+        (KeyStatus.ACTIVE, True),
+        (KeyStatus.RETIRING, True),
+        (KeyStatus.RETIRED, False),
+        (KeyStatus.COMPROMISED, False),
+    ],
+)
+def test_verification_and_publication_follow_the_status(status: KeyStatus, verifies: bool) -> None:
+    ring = KeyRing([ring_key("k", status, 1)])
+    assert (ring.verifier("k") is not None) is verifies
+    assert [k["kid"] for k in ring.jwks()["keys"]] == (["k"] if verifies else [])
+
+
+def test_withdrawn_key_without_material_is_listed_but_never_used() -> None:
+    ring = KeyRing([RingKey("gone", "EdDSA", KeyStatus.ACTIVE, 1, key=None)])
+    assert ring.verifier("gone") is None
+    assert [k.kid for k in ring.keys] == ["gone"]
+    with pytest.raises(LookupError):
+        ring.signer()
+
+
+def test_jwks_never_publishes_hmac_keys() -> None:
+    ring = KeyRing(
+        [ring_key("h", KeyStatus.ACTIVE, 1, "HS256"), ring_key("e", KeyStatus.ACTIVE, 2)]
+    )
+    assert [k["kid"] for k in ring.jwks()["keys"]] == ["e"]
+    assert ring.verifier("h") is not None

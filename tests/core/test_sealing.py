@@ -1,0 +1,58 @@
+"""Private keys sealed at rest with AES-256-GCM, bound to their kid."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from jwtkeep.core.sealing import Sealer, SealError, parse_master_key
+
+MASTER = bytes(range(32))
+
+
+def test_round_trip() -> None:
+    sealer = Sealer(MASTER)
+    assert sealer.unseal(sealer.seal(b"private jwk", "kid-1"), "kid-1") == b"private jwk"
+
+
+def test_sealed_blob_does_not_contain_the_plaintext() -> None:
+    assert b"private jwk" not in Sealer(MASTER).seal(b"private jwk", "kid-1")
+
+
+def test_nonces_differ_between_seals() -> None:
+    sealer = Sealer(MASTER)
+    assert sealer.seal(b"x", "k") != sealer.seal(b"x", "k")
+
+
+def test_wrong_master_key_fails() -> None:
+    blob = Sealer(MASTER).seal(b"secret", "kid-1")
+    with pytest.raises(SealError):
+        Sealer(bytes(32)).unseal(blob, "kid-1")
+
+
+def test_blob_moved_to_another_kid_fails() -> None:
+    blob = Sealer(MASTER).seal(b"secret", "kid-1")
+    with pytest.raises(SealError):
+        Sealer(MASTER).unseal(blob, "kid-2")
+
+
+def test_tampering_fails() -> None:
+    blob = bytearray(Sealer(MASTER).seal(b"secret", "kid-1"))
+    blob[-1] ^= 1
+    with pytest.raises(SealError):
+        Sealer(MASTER).unseal(bytes(blob), "kid-1")
+    with pytest.raises(SealError, match="format"):
+        Sealer(MASTER).unseal(b"xx" + bytes(blob), "kid-1")
+
+
+def test_master_key_parsing() -> None:
+    text = base64.urlsafe_b64encode(MASTER).decode().rstrip("=")
+    assert parse_master_key(text) == MASTER
+    assert parse_master_key(text + "\n") == MASTER
+    with pytest.raises(ValueError, match="32 bytes"):
+        parse_master_key(base64.urlsafe_b64encode(b"short").decode())
+    with pytest.raises(ValueError, match="base64url"):
+        parse_master_key("!!!not base64!!!")
+    with pytest.raises(ValueError, match="32 bytes"):
+        Sealer(b"short")
