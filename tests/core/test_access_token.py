@@ -77,6 +77,7 @@ def test_every_required_claim_is_required(missing: str) -> None:
         ({"exp": NOW + 7200}, "lifetime"),
         ({"exp": NOW - 1, "iat": NOW, "nbf": NOW - 10}, "lifetime"),
         ({"sub": "alice@example.com"}, "UUID"),
+        ({"sub": "{00000000-0000-4000-8000-00000000002a}"}, "UUID"),
         ({"sub": "0000002A-0000-4000-8000-000000000000"}, "canonical"),
         ({"jti": "short"}, "jti"),
         ({"exp": "1800000300"}, "NumericDate"),

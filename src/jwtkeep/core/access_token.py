@@ -55,7 +55,7 @@ def verify_access_token(token: str, ring: KeyRing, rules: ClaimRules, now: float
         # (e.g. HS256 with the public key as the secret), never a fallback.
         raise TokenRejected("alg does not match the key")
     try:
-        key.verify(token)
+        key.verify_signature(parsed.signing_input, parsed.signature)
     except SignatureInvalid:
         raise TokenRejected("bad signature") from None
     try:

@@ -11,7 +11,7 @@ override a claim a verifier relies on.
 
 from __future__ import annotations
 
-import uuid
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +51,7 @@ PUBLIC_CLAIMS = frozenset(
         "htm", "htu", "ath", "authorization_details", "tenant", "typ", "cty", "alg", "kid",
     }
 ) | PERSONAL_DATA_CLAIMS  # fmt: skip
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _MIN_JTI_LENGTH = 22  # 128 bits in base64url (RFC 9068 §2.2 wants a unique identifier)
 
 
@@ -135,11 +136,9 @@ def _audience(payload: Mapping[str, Any]) -> str:
 
 
 def _check_subject(sub: str) -> None:
-    try:
-        parsed = uuid.UUID(sub)
-    except ValueError:
-        raise ClaimError("sub is not a UUID") from None
-    if str(parsed) != sub:
+    # The article: the subject is a UUID, never an e-mail or name. Canonical lower-case
+    # form only (RFC 9562 §4), so one user has exactly one `sub` spelling.
+    if not _CANONICAL_UUID.fullmatch(sub):
         raise ClaimError("sub is not a canonical UUID")
 
 

@@ -17,7 +17,10 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 __all__ = [
@@ -44,12 +47,14 @@ class MalformedToken(ValueError):
     """The token is not a well-formed compact JWS that jwtkeep would ever issue."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedToken:
-    header: dict[str, Any]
-    payload_segment: str
+    header: Mapping[str, Any]
     kid: str
     alg: str
+    signing_input: bytes  # ASCII(header "." payload), RFC 7515 §5.2 step 8
+    payload_segment: str
+    signature: bytes
 
 
 def b64url_encode(data: bytes) -> str:
@@ -102,7 +107,17 @@ def parse_compact(token: str) -> ParsedToken:
     if not _COMPACT.fullmatch(token):
         raise MalformedToken("not a compact JWS")
     header_segment, payload_segment, signature_segment = token.split(".")
-    b64url_decode(signature_segment)
+    signature = b64url_decode(signature_segment)
+    header, kid, alg = _parse_header(header_segment)
+    signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
+    return ParsedToken(header, kid, alg, signing_input, payload_segment, signature)
+
+
+@lru_cache(maxsize=256)
+def _parse_header(header_segment: str) -> tuple[Mapping[str, Any], str, str]:
+    """Vet one header. Cached: every token a key signs has the same header, so the hot
+    path decodes it once. Only valid headers are cached (exceptions are not), and the
+    cache is bounded, so junk cannot grow it."""
     header = strict_json_object(b64url_decode(header_segment))
     forbidden = FORBIDDEN_HEADERS.intersection(header)
     if forbidden:
@@ -115,4 +130,4 @@ def parse_compact(token: str) -> ParsedToken:
         raise MalformedToken("missing or malformed kid")
     if not isinstance(alg, str) or alg.lower() == "none":
         raise MalformedToken("missing or none alg")
-    return ParsedToken(header=header, payload_segment=payload_segment, kid=kid, alg=alg)
+    return MappingProxyType(header), kid, alg
