@@ -80,7 +80,9 @@ class KeyManager:
         ring = await self.reload()
         if any(k.status is KeyStatus.ACTIVE for k in ring.keys):
             return None
-        return await self._create()
+        kid = await self._create()
+        await self.reload()
+        return kid
 
     async def rotate(self) -> str:
         """New active key; the previous active keys keep verifying ("retiring")."""
