@@ -22,6 +22,7 @@ __all__ = [
     "InvalidScope",
     "InvalidToken",
     "JwtkeepError",
+    "MissingToken",
     "NotFound",
     "OAuthError",
     "StoreUnavailable",
@@ -119,6 +120,20 @@ class InvalidToken(OAuthError):
             "WWW-Authenticate": 'Bearer realm="jwtkeep", error="invalid_token", '
             'error_description="The access token is invalid"'
         }
+
+
+class MissingToken(OAuthError):
+    """No bearer credentials: 401 with a bare challenge and no error code (RFC 6750 §3.1:
+    "the resource server SHOULD NOT include an error code" when none was sent)."""
+
+    error = "unauthorized"
+    status_code = 401
+
+    def __init__(self) -> None:
+        super().__init__("A bearer access token is required in the Authorization header.")
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="jwtkeep"'}
 
 
 class InsufficientScope(OAuthError):

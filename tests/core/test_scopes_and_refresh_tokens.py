@@ -55,6 +55,13 @@ def test_first_matching_rule_wins() -> None:
     assert required_scope(rules, "GET", "/health") is None
 
 
+def test_head_needs_what_get_needs() -> None:
+    rules = [parse_route_rule("GET /orders/*=orders:read")]
+    assert required_scope(rules, "HEAD", "/orders/1") == "orders:read"
+    assert required_scope(rules, "head", "/orders/1") == "orders:read"
+    assert required_scope([parse_route_rule("HEAD /x=h")], "GET", "/x") is None
+
+
 def test_refresh_token_shape() -> None:
     sid = new_id(counter_random)
     token = new_refresh_token(sid, counter_random)

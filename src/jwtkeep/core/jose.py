@@ -133,22 +133,29 @@ def generate_key(alg: str, kid: str, hmac_secret: bytes | None = None) -> JoseKe
 
 
 def load_key(alg: str, kid: str, jwk: dict[str, Any]) -> JoseKey:
-    """Load a private or public JWK, checking its type matches `alg`."""
+    """Load a private or public JWK, checking its type matches `alg`.
+
+    Raises ValueError for anything unusable (wrong type, curve, missing members), so
+    callers that read keys from outside (a JWKS) have one error to handle."""
     material = {k: v for k, v in jwk.items() if k not in ("kid", "alg", "use", "key_ops")}
-    data = json.loads(json.dumps(material))
-    key: _AnyKey
-    if alg == "EdDSA":
-        key = OKPKey.import_key(data)
-    elif alg == "ES256":
-        key = ECKey.import_key(data)
-    elif alg in ("PS256", "RS256"):
-        key = RSAKey.import_key(data)
-    elif alg == "HS256":
-        key = OctKey.import_key(data)
-    else:
-        raise ValueError(f"unsupported algorithm {alg!r}")
     if alg == "EdDSA" and material.get("crv") != "Ed25519":
         raise ValueError("EdDSA keys must be Ed25519")
     if alg == "ES256" and material.get("crv") != "P-256":
         raise ValueError("ES256 keys must be P-256")
+    try:
+        key = _import_key(alg, json.loads(json.dumps(material)))
+    except (JoseError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"unusable {alg} key: {type(exc).__name__}") from None
     return JoseKey(kid=kid, alg=alg, _key=key, _registry=_registry(alg))
+
+
+def _import_key(alg: str, data: dict[str, Any]) -> _AnyKey:
+    if alg == "EdDSA":
+        return OKPKey.import_key(data)
+    if alg == "ES256":
+        return ECKey.import_key(data)
+    if alg in ("PS256", "RS256"):
+        return RSAKey.import_key(data)
+    if alg == "HS256":
+        return OctKey.import_key(data)
+    raise ValueError(f"unsupported algorithm {alg!r}")

@@ -44,7 +44,11 @@ class RouteRule:
     scope: str
 
     def matches(self, method: str, path: str) -> bool:
-        if self.method != "*" and self.method != method.upper():
+        method = method.upper()
+        # RFC 9110 §9.3.2: HEAD is GET without a body, so it needs what GET needs.
+        if method == "HEAD" and self.method == "GET":
+            method = "GET"
+        if self.method not in ("*", method):
             return False
         if self.path.endswith("*"):
             return path.startswith(self.path[:-1])

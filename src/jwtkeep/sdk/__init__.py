@@ -1,0 +1,53 @@
+"""jwtkeep.sdk: verify jwtkeep access tokens in your own API (a resource server).
+
+    from jwtkeep.sdk import IntrospectionAllowlist, JwtkeepMiddleware, Verifier
+
+    verifier = Verifier.with_redis(
+        issuer="https://auth.example.com", audience="orders-api", redis_url="redis://..."
+    )
+    app.add_middleware(JwtkeepMiddleware, verifier=verifier, routes=["DELETE /orders/*=admin"])
+
+A token is accepted only if its signature (key from the issuer's JWKS, algorithm from the
+key), its claims (issuer, audience, times, ids) *and* the allowlist (the issuer's token
+store, or RFC 7662 introspection) all say yes. See docs/sdk.md.
+
+Framework modules are imported on demand, so this package needs none of them:
+`jwtkeep.sdk.fastapi` (FastAPI), `jwtkeep.sdk.flask` (`jwtkeep[flask]`). The ASGI
+middleware is framework-free.
+"""
+
+from jwtkeep.core.claims import AccessClaims
+from jwtkeep.core.scopes import RouteRule, parse_route_rule
+from jwtkeep.errors import InsufficientScope, InvalidRequest, InvalidToken, StoreUnavailable
+from jwtkeep.sdk.asgi import JwtkeepMiddleware
+from jwtkeep.sdk.audit import RequestEvent, RequestHook, log_request
+from jwtkeep.sdk.bearer import MissingToken
+from jwtkeep.sdk.introspection import IntrospectionAllowlist
+from jwtkeep.sdk.jwks import JwksKeySource
+from jwtkeep.sdk.rules import PathRule, authorize, parse_routes
+from jwtkeep.sdk.verifier import Verifier
+from jwtkeep.usecases.verification import AllowlistCheck, KeyRingSource, StoreAllowlist
+
+__all__ = [
+    "AccessClaims",
+    "AllowlistCheck",
+    "InsufficientScope",
+    "IntrospectionAllowlist",
+    "InvalidRequest",
+    "InvalidToken",
+    "JwksKeySource",
+    "JwtkeepMiddleware",
+    "KeyRingSource",
+    "MissingToken",
+    "PathRule",
+    "RequestEvent",
+    "RequestHook",
+    "RouteRule",
+    "StoreAllowlist",
+    "StoreUnavailable",
+    "Verifier",
+    "authorize",
+    "log_request",
+    "parse_route_rule",
+    "parse_routes",
+]

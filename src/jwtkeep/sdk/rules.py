@@ -1,0 +1,105 @@
+"""Per-route scope rules and path lists, as a resource server applies them.
+
+The rule syntax is the app's `--route` syntax (`jwtkeep.core.scopes`): `"METHOD /path=scope"`
+where METHOD is an HTTP method or `*` and a trailing `*` in the path matches any rest. The
+first matching rule wins; a route no rule matches needs a valid token and no extra scope.
+This is the article's "if you want some users to access only some paths of your app".
+
+Paths are matched after RFC 3986 §5.2.4 dot-segment removal and with repeated slashes
+collapsed, so `/public/../admin` or `//admin` cannot slip past a rule written for
+`/admin`. A HEAD request is held to the rules of GET as well (frameworks answer HEAD with
+the GET handler), so a GET-only rule cannot be sidestepped with HEAD.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from jwtkeep.core.claims import AccessClaims
+from jwtkeep.core.scopes import RouteRule, parse_route_rule, required_scope
+from jwtkeep.errors import InsufficientScope
+
+__all__ = [
+    "PathRule",
+    "RouteRule",
+    "authorize",
+    "normalize_path",
+    "parse_path_rules",
+    "parse_route_rule",
+    "parse_routes",
+    "scope_for",
+]
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+def normalize_path(path: str) -> str:
+    """Remove `.` and `..` segments (RFC 3986 §5.2.4) and collapse repeated slashes."""
+    path = _SLASHES.sub("/", path or "/")
+    if not path.startswith("/"):
+        path = "/" + path
+    segments: list[str] = []
+    for segment in path.split("/")[1:]:
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment != ".":
+            segments.append(segment)
+    trailing = path.endswith(("/.", "/..")) and segments
+    return "/" + "/".join(segments) + ("/" if trailing else "")
+
+
+@dataclass(frozen=True)
+class PathRule:
+    """A path (optionally with a method) for `public_paths` / `token_in_query_paths`:
+    `"/health"`, `"/files/*"`, `"GET /export/*"`."""
+
+    method: str
+    path: str
+
+    def matches(self, method: str, path: str) -> bool:
+        return RouteRule(self.method, self.path, scope="").matches(method, path)
+
+
+def _parse_path_rule(text: str) -> PathRule:
+    text = text.strip()
+    method, _, path = text.rpartition(" ")
+    method = method.strip().upper() or "*"
+    # Reuse the route-rule grammar (and its errors) with a placeholder scope.
+    rule = parse_route_rule(f"{method} {path}=x")
+    return PathRule(method=rule.method, path=rule.path)
+
+
+def parse_path_rules(paths: Iterable[str | PathRule]) -> tuple[PathRule, ...]:
+    """Parse path patterns; raises ValueError naming the bad one."""
+    return tuple(p if isinstance(p, PathRule) else _parse_path_rule(p) for p in paths)
+
+
+def parse_routes(routes: Iterable[str | RouteRule]) -> tuple[RouteRule, ...]:
+    """Parse `"METHOD /path/*=scope"` rules (or pass RouteRule through)."""
+    return tuple(r if isinstance(r, RouteRule) else parse_route_rule(r) for r in routes)
+
+
+def scope_for(rules: Iterable[RouteRule], method: str, path: str) -> str | None:
+    """The scope the first matching rule asks for, or None. HEAD also matches GET rules."""
+    method = method.upper()
+    path = normalize_path(path)
+    if method != "HEAD":
+        return required_scope(rules, method, path)
+    for rule in rules:
+        if rule.matches("HEAD", path) or rule.matches("GET", path):
+            return rule.scope
+    return None
+
+
+def authorize(
+    claims: AccessClaims, method: str, path: str, rules: Iterable[RouteRule]
+) -> str | None:
+    """Raise InsufficientScope (403, RFC 6750 §3.1) if the matching rule's scope is not in
+    the token; return the scope that was required (None when no rule matched)."""
+    needed = scope_for(rules, method, path)
+    if needed is not None and needed not in claims.scopes:
+        raise InsufficientScope(needed)
+    return needed

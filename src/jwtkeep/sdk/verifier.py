@@ -1,0 +1,121 @@
+"""`Verifier`: the one object a resource server configures to check jwtkeep access tokens.
+
+It composes what the core already does (`jwtkeep.usecases.verification.TokenVerifier`):
+structure and size, signature with the key found by `kid` and the algorithm from the key
+(RFC 8725 §3.1), `typ: at+jwt` (RFC 9068 §2.1), every required claim with this API's
+issuer and audience (RFC 8725 §3.8-3.9), a small leeway and a bounded lifetime, and then
+the second layer: the token must still be in the issuer's allowlist (DESIGN.md).
+
+The audience is required: a token minted for another app of the same issuer must not be
+accepted here (RFC 9068 §4, the article's "include iss ... to prevent the users of some
+app to access your other apps").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol, runtime_checkable
+
+from jwtkeep.core.claims import AccessClaims, ClaimRules
+from jwtkeep.core.clock import Clock, system_clock
+from jwtkeep.core.scopes import RouteRule
+from jwtkeep.errors import ConfigurationError
+from jwtkeep.ports.token_store import AccessTokenStore
+from jwtkeep.sdk.jwks import JwksKeySource
+from jwtkeep.sdk.rules import authorize, parse_routes
+from jwtkeep.usecases.verification import (
+    AllowlistCheck,
+    KeyRingSource,
+    StoreAllowlist,
+    TokenVerifier,
+)
+
+__all__ = ["Verifier"]
+
+MAX_LIFETIME_CEILING = 24 * 3600
+
+
+@runtime_checkable
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+class Verifier:
+    """Verify jwtkeep access tokens for one API (one audience).
+
+    `keys` defaults to the issuer's JWKS (`JwksKeySource(issuer)`); `allowlist` is
+    required: `StoreAllowlist(store)` straight against the token store (see `with_redis`)
+    or `IntrospectionAllowlist(...)` through the issuer. One Verifier per event loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        allowlist: AllowlistCheck,
+        keys: KeyRingSource | None = None,
+        leeway: int = 30,
+        max_lifetime: int = 3600,
+        clock: Clock = system_clock,
+    ) -> None:
+        if not issuer or not audience:
+            raise ConfigurationError("Verifier needs both an issuer and an audience")
+        if not 0 <= leeway <= 300:
+            raise ConfigurationError("leeway must be between 0 and 300 seconds")
+        if not 0 < max_lifetime <= MAX_LIFETIME_CEILING:
+            raise ConfigurationError("max_lifetime must be between 1 s and 24 h")
+        self.issuer = issuer
+        self.audience = audience
+        self.keys: KeyRingSource = keys if keys is not None else JwksKeySource(issuer)
+        self.allowlist = allowlist
+        rules = ClaimRules(
+            issuer=issuer, audience=audience, leeway=leeway, max_lifetime=max_lifetime
+        )
+        self._tokens = TokenVerifier(self.keys, allowlist, rules, clock)
+        self._owned_stores: list[AccessTokenStore] = []
+
+    @classmethod
+    def with_redis(
+        cls,
+        *,
+        issuer: str,
+        audience: str,
+        redis_url: str,
+        keys: KeyRingSource | None = None,
+        **options: Any,
+    ) -> Verifier:
+        """A Verifier whose allowlist is the issuer's Redis token store (`jwtkeep[redis]`).
+
+        The fastest check (one Redis lookup of the fingerprint) and revocation is
+        instant; the API needs network access to that Redis (read-only is enough).
+        """
+        try:
+            from jwtkeep.adapters.redis import RedisTokenStore  # noqa: PLC0415 (optional extra)
+        except ImportError as exc:
+            raise ConfigurationError("with_redis needs: pip install 'jwtkeep[redis]'") from exc
+        store: AccessTokenStore = RedisTokenStore.from_url(redis_url)
+        verifier = cls(
+            issuer=issuer, audience=audience, allowlist=StoreAllowlist(store), keys=keys, **options
+        )
+        verifier._owned_stores.append(store)
+        return verifier
+
+    async def verify(self, token: str) -> AccessClaims:
+        """The verified claims; raises InvalidToken (401) or StoreUnavailable (503)."""
+        return await self._tokens.verify(token)
+
+    def authorize(
+        self, claims: AccessClaims, method: str, path: str, rules: Iterable[str | RouteRule]
+    ) -> str | None:
+        """Apply route rules (`"METHOD /path=scope"` or RouteRule); raises InsufficientScope
+        (403, RFC 6750 §3.1). Returns the scope that was required, None if no rule matched."""
+        return authorize(claims, method, path, parse_routes(rules))
+
+    async def aclose(self) -> None:
+        """Close what this Verifier opened: its JWKS client, introspection client, store."""
+        for resource in (self.keys, self.allowlist):
+            if isinstance(resource, _Closable):
+                await resource.aclose()
+        for store in self._owned_stores:
+            await store.close()
