@@ -95,7 +95,7 @@ async def build_runtime(settings: Settings, *, migrate: bool = False) -> Runtime
         await database.migrate()
     store = await open_token_store(
         settings.token_store_url, database=database, pool_size=settings.store_pool_size,
-        timeout=settings.store_timeout,
+        io_timeout=settings.store_timeout,
     )  # fmt: skip
     keys = KeyManager(
         database.keys, Sealer(_master_key(settings)), alg=settings.signing_alg,

@@ -17,7 +17,12 @@ from jwtkeep.adapters.factory import open_token_store
 from jwtkeep.adapters.sql import Database
 from jwtkeep.ports import TokenStore
 
-BACKENDS = ["sqlite", "postgres", "redis", "redis-cluster"]
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("redis-cluster", marks=pytest.mark.redis),
+]
 
 
 @pytest.fixture(params=BACKENDS)

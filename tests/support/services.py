@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import NoReturn
 
 import pytest
 
@@ -18,12 +19,13 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def service_missing(what: str) -> None:
+def service_missing(what: str) -> NoReturn:
     """Fail in CI, skip loudly elsewhere. Never returns."""
     message = f"{what} is not available: install it (see README 'Running the tests')"
     if in_ci():
         pytest.fail(f"CI=true and {message}", pytrace=False)
     pytest.skip(f"SKIPPED, NOT TESTED: {message}")
+    raise AssertionError("unreachable")  # pytest.skip raises
 
 
 def free_port() -> int:

@@ -1,0 +1,75 @@
+"""Client applications (RFC 6749 §2; implements `jwtkeep.ports.AppRepository`).
+
+Only the argon2id hash of a confidential client's secret is stored (RFC 6749 §2.3.1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, insert, select
+
+from jwtkeep.adapters.sql.engine import SqlEngine
+from jwtkeep.adapters.sql.errors import conflict_on_duplicate
+from jwtkeep.adapters.sql.schema import AppRow
+from jwtkeep.ports.records import App
+
+__all__ = ["SqlAppRepository"]
+
+
+class SqlAppRepository:
+    def __init__(self, engine: SqlEngine) -> None:
+        self._engine = engine
+
+    async def add_app(self, app: App) -> None:
+        """Raise `Conflict` if the name or client_id is taken."""
+        with conflict_on_duplicate("an app with that name or client_id exists"):
+            async with self._engine.write() as conn:
+                await conn.execute(insert(AppRow).values(**_values(app)))
+
+    async def app_by_client_id(self, client_id: str) -> App | None:
+        async with self._engine.read() as conn:
+            query = select(AppRow.__table__).where(AppRow.client_id == client_id)
+            row = (await conn.execute(query)).first()
+        return None if row is None else _app(row)
+
+    async def list_apps(self) -> list[App]:
+        """Every app, oldest first."""
+        async with self._engine.read() as conn:
+            query = select(AppRow.__table__).order_by(AppRow.created_at, AppRow.name)
+            rows = (await conn.execute(query)).all()
+        return [_app(row) for row in rows]
+
+
+def _values(app: App) -> dict[str, Any]:
+    return {
+        "id": app.id,
+        "name": app.name,
+        "client_id": app.client_id,
+        "audience": app.audience,
+        "scopes": list(app.scopes),
+        "routes": list(app.routes),
+        "confidential": app.confidential,
+        "client_secret_hash": app.client_secret_hash,
+        "access_token_ttl": app.access_token_ttl,
+        "refresh_enabled": app.refresh_enabled,
+        "extra_claims": dict(app.extra_claims),
+        "created_at": app.created_at,
+    }
+
+
+def _app(row: Row[Any]) -> App:
+    return App(
+        id=row.id,
+        name=row.name,
+        client_id=row.client_id,
+        audience=row.audience,
+        scopes=tuple(row.scopes),
+        routes=tuple(row.routes),
+        confidential=bool(row.confidential),
+        client_secret_hash=row.client_secret_hash,
+        access_token_ttl=row.access_token_ttl,
+        refresh_enabled=bool(row.refresh_enabled),
+        created_at=row.created_at,
+        extra_claims=dict(row.extra_claims),
+    )

@@ -1,0 +1,71 @@
+"""The audit trail (implements `jwtkeep.ports.AuditLog`).
+
+CONVENTIONS "Errors": why a token was refused goes here, never to the client; and never
+the token itself (only its `jti`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, insert, select
+
+from jwtkeep.adapters.sql.engine import SqlEngine
+from jwtkeep.adapters.sql.schema import AuditEventRow
+from jwtkeep.ports.records import AuditEvent
+
+__all__ = ["SqlAuditLog"]
+
+
+class SqlAuditLog:
+    def __init__(self, engine: SqlEngine) -> None:
+        self._engine = engine
+
+    async def record(self, event: AuditEvent) -> None:
+        async with self._engine.write() as conn:
+            await conn.execute(
+                insert(AuditEventRow).values(
+                    at=event.at,
+                    event=event.event,
+                    user_id=event.user_id,
+                    client_id=event.client_id,
+                    sid=event.sid,
+                    jti=event.jti,
+                    ip=event.ip,
+                    detail=dict(event.detail),
+                )
+            )
+
+    async def query(
+        self,
+        *,
+        user_id: str | None = None,
+        jti: str | None = None,
+        since: float | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEvent]:
+        """Newest first; `since` is inclusive."""
+        query = select(AuditEventRow.__table__)
+        if user_id is not None:
+            query = query.where(AuditEventRow.user_id == user_id)
+        if jti is not None:
+            query = query.where(AuditEventRow.jti == jti)
+        if since is not None:
+            query = query.where(AuditEventRow.at >= since)
+        query = query.order_by(AuditEventRow.at.desc(), AuditEventRow.id.desc()).limit(limit)
+        async with self._engine.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_event(row) for row in rows]
+
+
+def _event(row: Row[Any]) -> AuditEvent:
+    return AuditEvent(
+        at=row.at,
+        event=row.event,
+        user_id=row.user_id,
+        client_id=row.client_id,
+        sid=row.sid,
+        jti=row.jti,
+        ip=row.ip,
+        detail=dict(row.detail),
+    )

@@ -1,0 +1,62 @@
+"""Map database failures onto the jwtkeep error tree.
+
+DESIGN "Contract: the token store": if the store cannot be reached, verification fails
+closed. So every connection failure, timeout or `OSError` becomes `StoreUnavailable` (a
+503, never a False that reads as "revoked", never a True). A unique-constraint violation
+on a name becomes `Conflict`. Messages name the failure's type only: SQLAlchemy's own text
+can carry the URL or statement parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import exc
+
+from jwtkeep.errors import Conflict, StoreUnavailable
+
+__all__ = ["conflict_on_duplicate", "translate_errors"]
+
+# PostgreSQL SQLSTATE classes that mean "the server cannot serve us right now":
+# 08 connection exception, 40 transaction rollback (serialization failure, deadlock),
+# 53 insufficient resources, 57 operator intervention (shutdown, query canceled),
+# 58 system error, 3D invalid catalog name (the database is gone).
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58", "3D"})
+
+
+def _is_unavailable(error: exc.DBAPIError) -> bool:
+    if error.connection_invalidated:
+        return True
+    if isinstance(error, exc.OperationalError | exc.InterfaceError):
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+
+
+def _unavailable(error: BaseException) -> StoreUnavailable:
+    return StoreUnavailable(f"database unavailable ({type(error).__name__})")
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn unreachable-database errors into `StoreUnavailable`; let bugs through."""
+    try:
+        yield
+    except exc.DBAPIError as error:
+        if _is_unavailable(error):
+            raise _unavailable(error) from error
+        raise
+    except (exc.TimeoutError, exc.DisconnectionError, OSError, TimeoutError) as error:
+        # exc.TimeoutError: no pooled connection within the timeout; OSError: refused,
+        # unreachable, DNS; TimeoutError: asyncpg's connect/command timeout.
+        raise _unavailable(error) from error
+
+
+@contextmanager
+def conflict_on_duplicate(what: str) -> Iterator[None]:
+    """Turn a unique-constraint violation into `Conflict(what)`."""
+    try:
+        yield
+    except exc.IntegrityError:
+        raise Conflict(what) from None

@@ -1,0 +1,162 @@
+"""The relational schema, as SQLAlchemy 2 typed declarative tables.
+
+Times are float Unix seconds (the ports' unit). Tokens are only ever present as their raw
+32-byte SHA-256 fingerprints (`jwtkeep.core.fingerprint`), never in any other form
+(DESIGN "Contract: the token store"). Every table a read filters by time is indexed on it,
+so expired rows can be skipped by reads and purged in small batches by writes.
+
+`migrations/versions/` must produce exactly this schema; a test compares them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "AccessTokenRow",
+    "AppRow",
+    "AuditEventRow",
+    "Base",
+    "RefreshTokenRow",
+    "SessionRow",
+    "SigningKeyRow",
+    "UserRow",
+    "metadata",
+]
+
+# Deterministic constraint names, so migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+FINGERPRINT = LargeBinary(32)
+ID = String(36)  # a canonical UUID string
+NAME = String(255)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {float: Double(), dict[str, Any]: Json, list[str]: Json}  # noqa: RUF012
+
+
+metadata = Base.metadata
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    username: Mapped[str] = mapped_column(NAME, unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float]
+    password_changed_at: Mapped[float]
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AppRow(Base):
+    __tablename__ = "apps"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME, unique=True)
+    client_id: Mapped[str] = mapped_column(NAME, unique=True)
+    audience: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[list[str]]
+    routes: Mapped[list[str]]
+    confidential: Mapped[bool] = mapped_column(Boolean)
+    client_secret_hash: Mapped[str | None] = mapped_column(Text)
+    access_token_ttl: Mapped[int] = mapped_column(Integer)
+    refresh_enabled: Mapped[bool] = mapped_column(Boolean)
+    extra_claims: Mapped[dict[str, Any]]
+    created_at: Mapped[float]
+
+
+class SigningKeyRow(Base):
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(NAME, primary_key=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(index=True)
+    public_jwk: Mapped[dict[str, Any] | None]
+    sealed_private: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(index=True)
+    event: Mapped[str] = mapped_column(NAME)
+    user_id: Mapped[str | None] = mapped_column(ID, index=True)
+    client_id: Mapped[str | None] = mapped_column(NAME)
+    sid: Mapped[str | None] = mapped_column(String(128))
+    jti: Mapped[str | None] = mapped_column(String(128), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]]
+
+
+class SessionRow(Base):
+    """A login session: one refresh-token family (RFC 9700 §4.14.2)."""
+
+    __tablename__ = "sessions"
+
+    sid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, index=True)
+    client_id: Mapped[str] = mapped_column(NAME)
+    scope: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float]
+    last_used_at: Mapped[float]
+    idle_expires_at: Mapped[float]
+    absolute_expires_at: Mapped[float]
+    # min(idle_expires_at, absolute_expires_at): the session is live while now < expires_at.
+    expires_at: Mapped[float] = mapped_column(index=True)
+    user_agent: Mapped[str] = mapped_column(Text)
+    ip: Mapped[str] = mapped_column(String(64))
+
+
+class RefreshTokenRow(Base):
+    """One refresh token of a session's family, by fingerprint; `used` ones detect reuse."""
+
+    __tablename__ = "refresh_tokens"
+
+    fingerprint: Mapped[bytes] = mapped_column(FINGERPRINT, primary_key=True)
+    sid: Mapped[str] = mapped_column(
+        String(128), ForeignKey("sessions.sid", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(8))  # RefreshState: "current" | "used"
+    expires_at: Mapped[float]  # the session's absolute expiry: the family cannot outlive it
+
+
+class AccessTokenRow(Base):
+    """The allowlist: one row per issued access token, live until its `exp`."""
+
+    __tablename__ = "access_tokens"
+
+    fingerprint: Mapped[bytes] = mapped_column(FINGERPRINT, primary_key=True)
+    sub: Mapped[str] = mapped_column(NAME, index=True)
+    sid: Mapped[str] = mapped_column(String(128), index=True)
+    jti: Mapped[str] = mapped_column(String(128))
+    client_id: Mapped[str] = mapped_column(NAME)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)

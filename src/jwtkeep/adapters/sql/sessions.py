@@ -1,0 +1,172 @@
+"""Sessions and their refresh-token families (RFC 9700 §4.14.2, RFC 6749 §10.4).
+
+Each session is one row; each refresh token it ever issued is one row holding the token's
+fingerprint and its state: `current` (the one that may be used) or `used` (already
+exchanged, kept until the session ends so that a replay is recognised as reuse).
+
+A session is live while `now < expires_at` where `expires_at = min(idle_expires_at,
+absolute_expires_at)`. Every statement here runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from jwtkeep.adapters.sql.schema import RefreshTokenRow, SessionRow
+from jwtkeep.core.fingerprint import Fingerprint
+from jwtkeep.ports.records import RefreshState, Session
+
+__all__ = [
+    "delete_session",
+    "delete_user_sessions",
+    "insert_refresh",
+    "insert_session",
+    "live_sessions",
+    "lock_live_session",
+    "mark_used",
+    "refresh_state",
+    "touch_session",
+]
+
+
+async def insert_session(conn: AsyncConnection, session: Session) -> None:
+    await conn.execute(
+        insert(SessionRow).values(
+            sid=session.sid,
+            user_id=session.user_id,
+            client_id=session.client_id,
+            scope=session.scope,
+            created_at=session.created_at,
+            last_used_at=session.last_used_at,
+            idle_expires_at=session.idle_expires_at,
+            absolute_expires_at=session.absolute_expires_at,
+            expires_at=session.expires_at(),
+            user_agent=session.user_agent,
+            ip=session.ip,
+        )
+    )
+
+
+async def insert_refresh(
+    conn: AsyncConnection, sid: str, fp: Fingerprint, absolute_expires_at: float
+) -> None:
+    await conn.execute(
+        insert(RefreshTokenRow).values(
+            fingerprint=bytes(fp),
+            sid=sid,
+            state=RefreshState.CURRENT.value,
+            expires_at=absolute_expires_at,
+        )
+    )
+
+
+async def live_sessions(conn: AsyncConnection, now: float, **where: str) -> list[Session]:
+    """Live sessions matching `where` (column=value), newest first."""
+    query = select(SessionRow.__table__).where(SessionRow.expires_at > now)
+    for column, value in where.items():
+        query = query.where(getattr(SessionRow, column) == value)
+    query = query.order_by(SessionRow.created_at.desc(), SessionRow.sid.desc())
+    return [_session(row) for row in (await conn.execute(query)).all()]
+
+
+async def lock_live_session(
+    conn: AsyncConnection, user_id: str, sid: str, now: float
+) -> float | None:
+    """Lock the user's live session row (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite
+    already holds the database write lock) and return its absolute expiry, or None.
+
+    Locking the session row first serializes every rotation and reuse check of one refresh
+    family, so two concurrent uses of one refresh token cannot both succeed (no fork)."""
+    query = (
+        select(SessionRow.absolute_expires_at)
+        .where(SessionRow.sid == sid, SessionRow.user_id == user_id, SessionRow.expires_at > now)
+        .with_for_update()
+    )
+    absolute: float | None = (await conn.execute(query)).scalar()
+    return absolute
+
+
+async def refresh_state(
+    conn: AsyncConnection, user_id: str, sid: str, fp: Fingerprint, now: float
+) -> RefreshState | None:
+    """The state of `fp` in the user's live session `sid`, or None."""
+    query = (
+        select(RefreshTokenRow.state)
+        .join(SessionRow, SessionRow.sid == RefreshTokenRow.sid)
+        .where(
+            RefreshTokenRow.fingerprint == bytes(fp),
+            RefreshTokenRow.sid == sid,
+            SessionRow.user_id == user_id,
+            SessionRow.expires_at > now,
+        )
+    )
+    state: str | None = (await conn.execute(query)).scalar()
+    return None if state is None else RefreshState(state)
+
+
+async def mark_used(conn: AsyncConnection, fp: Fingerprint) -> None:
+    await conn.execute(
+        update(RefreshTokenRow)
+        .where(RefreshTokenRow.fingerprint == bytes(fp))
+        .values(state=RefreshState.USED.value)
+    )
+
+
+async def touch_session(
+    conn: AsyncConnection, sid: str, now: float, idle_timeout: int, absolute: float
+) -> None:
+    """Record a use: the idle deadline moves, never past the absolute lifetime."""
+    idle_expires_at = min(now + idle_timeout, absolute)
+    await conn.execute(
+        update(SessionRow)
+        .where(SessionRow.sid == sid)
+        .values(
+            last_used_at=now,
+            idle_expires_at=idle_expires_at,
+            expires_at=min(idle_expires_at, absolute),
+        )
+    )
+
+
+async def delete_session(conn: AsyncConnection, user_id: str, sid: str) -> bool:
+    """Delete the user's session `sid` and its whole refresh family; True if it existed."""
+    result = await conn.execute(
+        delete(SessionRow).where(SessionRow.sid == sid, SessionRow.user_id == user_id)
+    )
+    if result.rowcount == 0:
+        return False
+    # ON DELETE CASCADE does this too; saying it keeps the rule visible and independent
+    # of the SQLite foreign_keys pragma.
+    await conn.execute(delete(RefreshTokenRow).where(RefreshTokenRow.sid == sid))
+    return True
+
+
+async def delete_user_sessions(
+    conn: AsyncConnection, user_id: str, except_sid: str | None
+) -> list[str]:
+    """Delete every session of the user but `except_sid` and their refresh families."""
+    query = delete(SessionRow).where(SessionRow.user_id == user_id)
+    if except_sid is not None:
+        query = query.where(SessionRow.sid != except_sid)
+    sids = sorted((await conn.execute(query.returning(SessionRow.sid))).scalars())
+    if sids:
+        await conn.execute(delete(RefreshTokenRow).where(RefreshTokenRow.sid.in_(sids)))
+    return sids
+
+
+def _session(row: Row[Any]) -> Session:
+    return Session(
+        sid=row.sid,
+        user_id=row.user_id,
+        client_id=row.client_id,
+        scope=row.scope,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        idle_expires_at=row.idle_expires_at,
+        absolute_expires_at=row.absolute_expires_at,
+        user_agent=row.user_agent,
+        ip=row.ip,
+    )

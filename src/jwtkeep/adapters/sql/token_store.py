@@ -1,0 +1,168 @@
+"""The SQL token store (implements `jwtkeep.ports.TokenStore`).
+
+The allowlist and the sessions live in one database, so ending a session (its refresh
+family and every access token it issued) is one transaction. Each port method is one
+transaction; see `engine.py` for how SQLite and PostgreSQL make rotation race-free.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from typing import TYPE_CHECKING
+
+from jwtkeep.adapters.sql import access_tokens, sessions
+from jwtkeep.adapters.sql.engine import SqlEngine
+from jwtkeep.adapters.sql.errors import conflict_on_duplicate
+from jwtkeep.core.fingerprint import Fingerprint
+from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+__all__ = ["SqlTokenStore"]
+
+# Every PURGE_EVERY-th timed write deletes up to PURGE_BATCH expired rows per table. A write
+# adds at most two rows, and PURGE_BATCH > 2 * PURGE_EVERY, so expired rows cannot pile up.
+PURGE_EVERY = 64
+PURGE_BATCH = 500
+
+
+class SqlTokenStore:
+    """Access-token allowlist plus sessions and refresh families, in SQL."""
+
+    def __init__(
+        self,
+        engine: SqlEngine,
+        owner: object,
+        *,
+        purge_every: int = PURGE_EVERY,
+        purge_batch: int = PURGE_BATCH,
+    ) -> None:
+        self._engine = engine
+        # The store disposes the engine on close() only when nobody holds the Database it
+        # came from (`Database.connect(url).tokens`); a shared Database closes it itself.
+        self._owner = weakref.ref(owner)
+        self._writes = itertools.count()
+        self._purge_every = purge_every
+        self._purge_batch = purge_batch
+
+    # -- AccessTokenStore ------------------------------------------------------------
+
+    async def add_access(self, record: AccessRecord, now: float) -> None:
+        """Allowlist one access token until `record.exp` (nothing if already expired)."""
+        if record.exp <= now:
+            return
+        async with self._engine.write() as conn:
+            await self._maybe_purge(conn, now)
+            await access_tokens.put_access(conn, record)
+
+    async def is_allowed(self, fp: Fingerprint, sub: str, sid: str, now: float) -> bool:
+        """True only if `fp` is allowlisted for this `sub` and `sid` and `now < exp`."""
+        async with self._engine.read() as conn:
+            return await access_tokens.is_allowed(conn, fp, sub, sid, now)
+
+    async def remove_access(self, fp: Fingerprint, sub: str, sid: str) -> bool:
+        """Revoke one access token (RFC 7009 §2.1). True if a record was present."""
+        async with self._engine.write() as conn:
+            return await access_tokens.delete_access(conn, fp, sub, sid)
+
+    async def ping(self) -> None:
+        await self._engine.ping()
+
+    async def close(self) -> None:
+        if self._owner() is None:
+            await self._engine.dispose()
+
+    # -- SessionStore ----------------------------------------------------------------
+
+    async def start_session(
+        self, session: Session, refresh_fp: Fingerprint | None, access: AccessRecord, now: float
+    ) -> None:
+        """Create the session, its current refresh token and the first access token, in one
+        transaction. Raise `Conflict` if the sid exists."""
+        with conflict_on_duplicate("a session with that sid exists"):
+            async with self._engine.write() as conn:
+                await self._maybe_purge(conn, now)
+                await sessions.insert_session(conn, session)
+                if refresh_fp is not None:
+                    await sessions.insert_refresh(
+                        conn, session.sid, refresh_fp, session.absolute_expires_at
+                    )
+                if access.exp > now:
+                    await access_tokens.put_access(conn, access)
+
+    async def rotate_refresh(
+        self,
+        user_id: str,
+        sid: str,
+        presented_fp: Fingerprint,
+        new_refresh_fp: Fingerprint,
+        access: AccessRecord,
+        now: float,
+        idle_timeout: int,
+    ) -> RotationOutcome:
+        """Refresh token rotation with reuse detection (RFC 9700 §4.14.2), atomically."""
+        async with self._engine.write() as conn:
+            await self._maybe_purge(conn, now)
+            absolute = await sessions.lock_live_session(conn, user_id, sid, now)
+            if absolute is None:
+                return RotationOutcome.UNKNOWN
+            state = await sessions.refresh_state(conn, user_id, sid, presented_fp, now)
+            if state is None:
+                return RotationOutcome.UNKNOWN
+            if state is RefreshState.USED:
+                # A replayed refresh token: attacker or victim, we cannot tell which, so
+                # the whole family goes (RFC 9700 §4.14.2).
+                await _end_session(conn, user_id, sid)
+                return RotationOutcome.REUSED
+            await sessions.mark_used(conn, presented_fp)
+            await sessions.insert_refresh(conn, sid, new_refresh_fp, absolute)
+            await sessions.touch_session(conn, sid, now, idle_timeout, absolute)
+            if access.exp > now:
+                await access_tokens.put_access(conn, access)
+            return RotationOutcome.ROTATED
+
+    async def refresh_state(
+        self, user_id: str, sid: str, fp: Fingerprint, now: float
+    ) -> RefreshState | None:
+        async with self._engine.read() as conn:
+            return await sessions.refresh_state(conn, user_id, sid, fp, now)
+
+    async def get_session(self, sid: str, now: float) -> Session | None:
+        async with self._engine.read() as conn:
+            found = await sessions.live_sessions(conn, now, sid=sid)
+        return found[0] if found else None
+
+    async def list_sessions(self, user_id: str, now: float) -> list[Session]:
+        async with self._engine.read() as conn:
+            return await sessions.live_sessions(conn, now, user_id=user_id)
+
+    async def end_session(self, user_id: str, sid: str) -> bool:
+        """End the user's session `sid`: its refresh family and every access token issued
+        in it (also for a sid with access tokens but no session, e.g. client_credentials).
+        True if anything was removed."""
+        async with self._engine.write() as conn:
+            return await _end_session(conn, user_id, sid)
+
+    async def end_user_sessions(self, user_id: str, except_sid: str | None = None) -> list[str]:
+        """End every session of the user but `except_sid`, and revoke every access token
+        of the user outside `except_sid`; return the sids of the sessions ended, sorted."""
+        async with self._engine.write() as conn:
+            sids = await sessions.delete_user_sessions(conn, user_id, except_sid)
+            await access_tokens.delete_user_access(conn, user_id, except_sid)
+        return sids
+
+    # -- housekeeping ----------------------------------------------------------------
+
+    async def _maybe_purge(self, conn: AsyncConnection, now: float) -> None:
+        if next(self._writes) % self._purge_every == 0:
+            await access_tokens.purge_expired(conn, now, self._purge_batch)
+
+
+async def _end_session(conn: AsyncConnection, user_id: str, sid: str) -> bool:
+    # The session row first: on PostgreSQL this waits for a rotation holding its lock, so
+    # the access token that rotation adds is committed before, and caught by, the delete.
+    ended = await sessions.delete_session(conn, user_id, sid)
+    revoked = await access_tokens.delete_session_access(conn, user_id, sid)
+    return ended or revoked > 0

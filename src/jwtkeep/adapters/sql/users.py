@@ -1,0 +1,75 @@
+"""Users (implements `jwtkeep.ports.UserRepository`). Only argon2id hashes are stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from jwtkeep.adapters.sql.engine import SqlEngine
+from jwtkeep.adapters.sql.errors import conflict_on_duplicate
+from jwtkeep.adapters.sql.schema import UserRow
+from jwtkeep.errors import NotFound
+from jwtkeep.ports.records import User
+
+__all__ = ["SqlUserRepository"]
+
+_COLUMNS = (
+    UserRow.id,
+    UserRow.username,
+    UserRow.password_hash,
+    UserRow.created_at,
+    UserRow.password_changed_at,
+    UserRow.disabled,
+)
+
+
+class SqlUserRepository:
+    def __init__(self, engine: SqlEngine) -> None:
+        self._engine = engine
+
+    async def add_user(self, user: User) -> None:
+        """Raise `Conflict` if the username is taken."""
+        with conflict_on_duplicate("the username is taken"):
+            async with self._engine.write() as conn:
+                await conn.execute(
+                    insert(UserRow).values(
+                        id=user.id,
+                        username=user.username,
+                        password_hash=user.password_hash,
+                        created_at=user.created_at,
+                        password_changed_at=user.password_changed_at,
+                        disabled=user.disabled,
+                    )
+                )
+
+    async def get_user(self, user_id: str) -> User | None:
+        return await self._one(UserRow.id == user_id)
+
+    async def user_by_username(self, username: str) -> User | None:
+        return await self._one(UserRow.username == username)
+
+    async def set_password_hash(self, user_id: str, password_hash: str, now: float) -> None:
+        """Raise `NotFound` for an unknown user."""
+        async with self._engine.write() as conn:
+            result = await conn.execute(
+                update(UserRow)
+                .where(UserRow.id == user_id)
+                .values(password_hash=password_hash, password_changed_at=now)
+            )
+        if result.rowcount == 0:
+            raise NotFound("no such user")
+
+    async def _one(self, condition: Any) -> User | None:
+        async with self._engine.read() as conn:
+            row = (await conn.execute(select(*_COLUMNS).where(condition))).first()
+        if row is None:
+            return None
+        return User(
+            id=row.id,
+            username=row.username,
+            password_hash=row.password_hash,
+            created_at=row.created_at,
+            password_changed_at=row.password_changed_at,
+            disabled=bool(row.disabled),
+        )

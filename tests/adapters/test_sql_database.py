@@ -1,0 +1,245 @@
+"""`Database`: URLs, migrations, failure mapping and closing, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import string
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.engine import URL
+
+from jwtkeep.adapters.sql import Database, normalize_url, redact_url
+from jwtkeep.adapters.sql.schema import metadata
+from jwtkeep.core.fingerprint import fingerprint
+from jwtkeep.errors import ConfigurationError, StoreUnavailable
+from tests.support.services import free_port
+
+TABLES = {
+    "users", "apps", "signing_keys", "audit_events", "sessions", "refresh_tokens",
+    "access_tokens", "alembic_version",
+}  # fmt: skip
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'jwtkeep.db'}"
+    fresh: str = request.getfixturevalue("fresh_postgres_url")
+    return fresh
+
+
+@pytest.fixture
+async def database(url: str) -> AsyncIterator[Database]:
+    database = Database.connect(url)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+# -- URLs ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given_url", "normalized"),
+    [
+        ("sqlite:///data/jwtkeep.db", "sqlite+aiosqlite:///data/jwtkeep.db"),
+        ("sqlite:////var/lib/jwtkeep.db", "sqlite+aiosqlite:////var/lib/jwtkeep.db"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://u:p@db:5432/jk", "postgresql+asyncpg://u:p@db:5432/jk"),
+        ("postgres://u@db/jk", "postgresql+asyncpg://u@db/jk"),
+        ("postgresql+asyncpg://u@db/jk", "postgresql+asyncpg://u@db/jk"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+    ],
+)
+def test_normalize_url_picks_the_async_driver(given_url: str, normalized: str) -> None:
+    assert normalize_url(given_url) == normalized
+    assert Database.connect(given_url).url == normalized
+
+
+@pytest.mark.parametrize("bad", ["mysql://u:hunter2hunter2@h/d", "no-scheme", "redis://h:6379/0"])
+def test_other_urls_are_a_configuration_error(bad: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Database.connect(bad)
+    assert "hunter2hunter2" not in str(caught.value)
+
+
+@given(password=st.text(string.ascii_letters + string.digits + "!$%&()*+,;=:@/?#[]", min_size=12))
+def test_a_password_never_shows(password: str) -> None:
+    url = URL.create(
+        "postgresql", username="jk", password=password, host="db.internal", database="jwtkeep"
+    ).render_as_string(hide_password=False)
+    database = Database.connect(url)
+    for shown in (redact_url(url), redact_url(database.url), repr(database)):
+        assert password not in shown
+        assert "***" in shown
+
+
+# -- migrations ----------------------------------------------------------------------------
+
+
+async def test_migrate_creates_the_schema_and_is_idempotent(database: Database) -> None:
+    await database.migrate()
+    await database.migrate()
+
+    async with database.engine.read() as conn:
+        tables = await conn.run_sync(_table_names)
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    assert tables == TABLES
+    assert version == "0001"
+
+
+def _table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_the_migrations_build_exactly_the_declared_schema(database: Database) -> None:
+    """`alembic revision --autogenerate` would find nothing to do."""
+    await database.migrate()
+
+    def differences(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    async with database.engine.read() as conn:
+        assert await conn.run_sync(differences) == []
+
+
+async def test_a_database_from_a_newer_jwtkeep_is_refused(database: Database) -> None:
+    await database.migrate()
+    async with database.engine.write() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    with pytest.raises(ConfigurationError):
+        await database.migrate()
+
+
+async def test_replicas_may_migrate_at_the_same_time(url: str) -> None:
+    replicas = [Database.connect(url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(replica.migrate() for replica in replicas))
+        user = await replicas[0].users.get_user("nobody")
+    finally:
+        for replica in replicas:
+            await replica.close()
+    assert user is None
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    database = Database.connect(f"sqlite:///{tmp_path / 'jwtkeep.db'}")
+    try:
+        await database.migrate()
+        async with database.engine.read() as conn:
+            journal = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
+            foreign_keys = (await conn.execute(text("PRAGMA foreign_keys"))).scalar()
+    finally:
+        await database.close()
+    assert (journal, foreign_keys) == ("wal", 1)
+
+
+# -- failures: StoreUnavailable, never a silent answer -------------------------------------
+
+
+async def _is_allowed(database: Database) -> bool:
+    return await database.tokens.is_allowed(fingerprint("t"), "sub", "sid", 1.0)
+
+
+async def test_a_closed_port_is_store_unavailable() -> None:
+    url = f"postgresql://jk:hunter2hunter2@127.0.0.1:{free_port()}/jwtkeep"
+    database = Database.connect(url, timeout=1.0)
+    try:
+        calls = (database.ping, lambda: _is_allowed(database), lambda: database.users.get_user("u"))
+        for call in calls:
+            with pytest.raises(StoreUnavailable) as caught:
+                await call()
+            assert "hunter2hunter2" not in str(caught.value)
+            assert "hunter2hunter2" not in str(caught.value.__cause__)
+    finally:
+        await database.close()
+
+
+async def test_a_missing_postgres_database_is_store_unavailable(fresh_postgres_url: str) -> None:
+    database = Database.connect(fresh_postgres_url.rsplit("/", 1)[0] + "/no_such_db", timeout=1.0)
+    try:
+        with pytest.raises(StoreUnavailable):
+            await database.ping()
+    finally:
+        await database.close()
+
+
+async def test_an_unopenable_sqlite_file_is_store_unavailable(tmp_path: Path) -> None:
+    database = Database.connect(f"sqlite:///{tmp_path / 'missing-dir' / 'jwtkeep.db'}")
+    try:
+        with pytest.raises(StoreUnavailable):
+            await database.ping()
+        with pytest.raises(StoreUnavailable):
+            await _is_allowed(database)
+    finally:
+        await database.close()
+
+
+async def test_postgres_recovers_when_its_connections_are_killed(fresh_postgres_url: str) -> None:
+    """A database restart drops pooled connections; the next call reconnects by itself."""
+    database = Database.connect(fresh_postgres_url)
+    try:
+        await database.migrate()
+        assert await _is_allowed(database) is False
+        assert await _kill_connections(fresh_postgres_url) >= 1
+        assert await _is_allowed(database) is False
+    finally:
+        await database.close()
+
+
+# -- closing -------------------------------------------------------------------------------
+
+
+async def test_a_token_store_opened_alone_closes_its_connections(fresh_postgres_url: str) -> None:
+    """The factory's `Database.connect(url).tokens` must not leak the engine."""
+    store = Database.connect(fresh_postgres_url).tokens
+    await store.ping()
+    assert await _connections(fresh_postgres_url) >= 1
+    await store.close()
+    assert await _connections(fresh_postgres_url) == 0
+
+
+async def test_a_shared_token_store_leaves_closing_to_the_database(
+    fresh_postgres_url: str,
+) -> None:
+    database = Database.connect(fresh_postgres_url)
+    await database.tokens.ping()
+    await database.tokens.close()
+    assert await _connections(fresh_postgres_url) >= 1
+    await database.ping()
+    await database.close()
+    assert await _connections(fresh_postgres_url) == 0
+
+
+async def _connections(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = 'jwtkeep'"
+        )
+    finally:
+        await conn.close()
+    return count
+
+
+async def _kill_connections(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        killed: int = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = 'jwtkeep'"
+        )
+    finally:
+        await conn.close()
+    return killed

@@ -1,0 +1,128 @@
+"""What the SQL token store adds to the contract suite (tests/contract/): the bounded purge
+of expired rows, SQLite's cross-process write discipline, and SQL-specific errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from jwtkeep.adapters.sql import Database, SqlTokenStore
+from jwtkeep.adapters.sql.schema import AccessTokenRow, RefreshTokenRow, SessionRow
+from jwtkeep.errors import Conflict
+from jwtkeep.ports import RotationOutcome
+from tests.contract.builders import NOW, access_for, log_in, new_fp, new_user
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'jwtkeep.db'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
+    database = Database.connect(url)
+    await database.migrate()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def row_counts(database: Database) -> dict[str, int]:
+    async with database.engine.read() as conn:
+        return {
+            row.__tablename__: (await conn.execute(select(func.count()).select_from(row))).one()[0]
+            for row in (AccessTokenRow, SessionRow, RefreshTokenRow)
+        }
+
+
+async def test_writes_purge_expired_rows_in_bounded_batches(database: Database) -> None:
+    """No cron job (DESIGN "Contract: the token store"): every 5th write here deletes at
+    most 3 expired rows per table; sessions take their refresh families with them."""
+    store = SqlTokenStore(database.engine, owner=database, purge_every=5, purge_batch=3)
+    user = new_user()
+    # write 0 (purges; nothing is expired yet): a session dead at NOW + 5, its access
+    # token live until NOW + 300.
+    await log_in(store, user, idle_timeout=5)
+    for _ in range(4):  # writes 1-4: access tokens dead at NOW + 10
+        await store.add_access(access_for(user, "sid", exp=NOW + 10), NOW)
+    assert await row_counts(database) == {"access_tokens": 5, "sessions": 1, "refresh_tokens": 1}
+
+    # write 5 purges 3 of the 4 dead access tokens, the session and its refresh token.
+    await store.add_access(access_for(user, "sid", exp=NOW + 100), NOW + 20)
+    assert await row_counts(database) == {"access_tokens": 3, "sessions": 0, "refresh_tokens": 0}
+
+    for _ in range(5):  # writes 6-10; write 10 purges the last dead one
+        await store.add_access(access_for(user, "sid", exp=NOW + 100), NOW + 20)
+    assert await row_counts(database) == {"access_tokens": 7, "sessions": 0, "refresh_tokens": 0}
+
+
+async def test_a_duplicate_sid_is_a_conflict(database: Database) -> None:
+    login = await log_in(database.tokens)
+    with pytest.raises(Conflict):
+        await database.tokens.start_session(login.session, new_fp(), access_for("u", "s"), NOW)
+    assert await database.tokens.get_session(login.sid, NOW) == login.session
+
+
+async def test_sqlite_rotation_is_atomic_across_processes(tmp_path: Path) -> None:
+    """Two Database objects on one file stand for two processes: their in-process locks
+    do not see each other, so only `BEGIN IMMEDIATE` keeps rotation from forking."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = Database.connect(url), Database.connect(url)
+    try:
+        await first.migrate()
+        login = await log_in(first.tokens)
+        assert login.refresh_fp is not None
+        presented = login.refresh_fp
+        outcomes = await asyncio.gather(
+            *(
+                db.tokens.rotate_refresh(
+                    login.user_id,
+                    login.sid,
+                    presented,
+                    new_fp(),
+                    access_for(login.user_id, login.sid),
+                    NOW + 1,
+                    3600,
+                )
+                for db in [first, second] * 10
+            )
+        )
+    finally:
+        await first.close()
+        await second.close()
+    assert sorted(outcomes) == sorted(
+        [RotationOutcome.ROTATED, RotationOutcome.REUSED] + [RotationOutcome.UNKNOWN] * 18
+    )
+
+
+async def test_an_in_memory_sqlite_store_serializes_its_one_connection() -> None:
+    """`sqlite://` is a single shared connection: concurrent readers and writers must
+    take turns or their transactions would collide."""
+    database = Database.connect("sqlite://")
+    try:
+        await database.migrate()
+        login = await log_in(database.tokens)
+        assert login.refresh_fp is not None
+        rotations = [
+            database.tokens.rotate_refresh(
+                login.user_id,
+                login.sid,
+                login.refresh_fp,
+                new_fp(),
+                access_for(login.user_id, login.sid),
+                NOW + 1,
+                3600,
+            )
+            for _ in range(10)
+        ]
+        reads = [database.tokens.list_sessions(login.user_id, NOW + 1) for _ in range(10)]
+        outcomes, _ = await asyncio.gather(asyncio.gather(*rotations), asyncio.gather(*reads))
+    finally:
+        await database.close()
+    assert sorted(outcomes) == sorted(
+        [RotationOutcome.ROTATED, RotationOutcome.REUSED] + [RotationOutcome.UNKNOWN] * 8
+    )
