@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from jwtkeep.errors import Conflict, InvalidClient, InvalidRequest, InvalidToken, OAuthError
+from jwtkeep.ports import App
 from jwtkeep.usecases.client_credentials import client_credentials_grant
 from jwtkeep.usecases.clients import authenticate_client
 from jwtkeep.usecases.context import RequestInfo
@@ -45,28 +48,41 @@ async def test_client_credentials(world: World) -> None:
     assert caught.value.error == "unauthorized_client"
 
 
+def as_confidential(app: App) -> App:
+    """The use case trusts the edge's client authentication; only the flag matters here."""
+    return replace(app, confidential=True)
+
+
+async def test_public_clients_may_not_introspect(world: World) -> None:
+    token = (await password_grant(world.ctx, world.app, "alice", PASSWORD, None, INFO)).access_token
+    with pytest.raises(InvalidClient):
+        await introspect(world.ctx, world.verifier, world.app, token)
+
+
 async def test_introspection_of_access_tokens(world: World) -> None:
     token = (await password_grant(world.ctx, world.app, "alice", PASSWORD, None, INFO)).access_token
-    answer = await introspect(world.ctx, world.verifier, world.app, token)
+    answer = await introspect(world.ctx, world.verifier, as_confidential(world.app), token)
     assert answer["active"] is True
     assert (answer["sub"], answer["aud"], answer["token_type"]) == (
         world.user.id, "api.web", "Bearer",
     )  # fmt: skip
     # Another app may not learn about tokens that are not for it (RFC 7662 §4).
-    assert await introspect(world.ctx, world.verifier, world.other_app, token) == {"active": False}
-    assert await introspect(world.ctx, world.verifier, world.app, "garbage") == {"active": False}
+    assert await introspect(world.ctx, world.verifier, world.service, token) == {"active": False}
+    garbage = await introspect(world.ctx, world.verifier, as_confidential(world.app), "garbage")
+    assert garbage == {"active": False}
 
 
 async def test_introspection_of_refresh_tokens(world: World) -> None:
     first = await password_grant(world.ctx, world.app, "alice", PASSWORD, None, INFO)
     assert first.refresh_token is not None
-    answer = await introspect(world.ctx, world.verifier, world.app, first.refresh_token)
+    web = as_confidential(world.app)
+    answer = await introspect(world.ctx, world.verifier, web, first.refresh_token)
     assert (answer["active"], answer["token_type"]) == (True, "refresh_token")
     second = await refresh_grant(world.ctx, world.app, first.refresh_token, None, INFO)
     assert second.refresh_token is not None
-    used = await introspect(world.ctx, world.verifier, world.app, first.refresh_token)
+    used = await introspect(world.ctx, world.verifier, web, first.refresh_token)
     assert used == {"active": False}
-    other = await introspect(world.ctx, world.verifier, world.other_app, second.refresh_token)
+    other = await introspect(world.ctx, world.verifier, world.service, second.refresh_token)
     assert other == {"active": False}
 
 

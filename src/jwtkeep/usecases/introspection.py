@@ -1,6 +1,7 @@
 """Token introspection (RFC 7662).
 
-The caller is an authenticated client (RFC 7662 §2.1). To avoid token scanning (§4), a
+The caller is an authenticated *confidential* client (RFC 7662 §2.1: the endpoint MUST
+require authorization; a public client's id alone proves nothing). To avoid token scanning (§4), a
 client learns only about access tokens for its own audience or issued to it, and about
 refresh tokens issued to it; anything else is `{"active": false}`, exactly like an
 invalid token. Store trouble is not "inactive": it raises StoreUnavailable (503).
@@ -12,7 +13,7 @@ from typing import Any
 
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.core.refresh_token import refresh_token_session
-from jwtkeep.errors import InvalidToken
+from jwtkeep.errors import InvalidClient, InvalidToken
 from jwtkeep.ports import App, RefreshState
 from jwtkeep.usecases.context import AuthContext
 from jwtkeep.usecases.verification import TokenVerifier
@@ -25,6 +26,10 @@ INACTIVE: dict[str, Any] = {"active": False}
 async def introspect(
     ctx: AuthContext, verifier: TokenVerifier, client: App, token: str
 ) -> dict[str, Any]:
+    if not client.confidential:
+        raise InvalidClient(
+            "Introspection needs a confidential client.", reason="public client introspecting"
+        )
     if refresh_token_session(token) is not None:
         return await _introspect_refresh(ctx, client, token)
     try:

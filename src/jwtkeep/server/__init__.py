@@ -1,0 +1,13 @@
+"""The HTTP edge of the jwtkeep auth server: a FastAPI app that only translates HTTP to
+the use cases (DESIGN.md "Contract: HTTP API"; docs/http-api.md).
+
+    from jwtkeep.server import create_app, create_app_from_settings
+
+`create_app(runtime)` serves an already built `jwtkeep.runtime.Runtime` (tests, embedding);
+`create_app_from_settings(settings)` builds and closes its own runtime in the ASGI
+lifespan (`jwtkeep serve`); `jwtkeep.server.app:app_factory` is the uvicorn factory.
+"""
+
+from jwtkeep.server.app import UVICORN_OPTIONS, app_factory, create_app, create_app_from_settings
+
+__all__ = ["UVICORN_OPTIONS", "app_factory", "create_app", "create_app_from_settings"]

@@ -1,0 +1,159 @@
+"""Build the FastAPI app: routes (DESIGN.md "Contract: HTTP API"), error shapes, middleware.
+
+Three ways in:
+- `create_app(runtime)`: serve a `Runtime` the caller built and will close (tests,
+  embedding). Its lifespan closes only what the app itself opened (the rate limiter).
+- `create_app_from_settings(settings, migrate=False)`: the app builds its runtime in the
+  ASGI lifespan and closes it on shutdown. This is what `jwtkeep serve` runs:
+
+      app = create_app_from_settings(settings)
+      uvicorn.run(app, host=..., port=..., ssl_certfile=..., ssl_keyfile=..., **UVICORN_OPTIONS)
+
+- `app_factory()`: for `uvicorn --factory jwtkeep.server.app:app_factory` (several workers,
+  reload); reads settings with `jwtkeep.settings.load_settings()` from the `JWTKEEP_*`
+  environment, plus the TOML file named by `JWTKEEP_CONFIG` if set.
+
+`UVICORN_OPTIONS` must be passed to uvicorn: `server_header=False` (no `Server` header),
+`proxy_headers=False` (uvicorn would otherwise rewrite the client address from
+`X-Forwarded-For` for any peer in its own `forwarded_allow_ips`; jwtkeep applies
+`settings.trusted_proxies` itself, `jwtkeep.server.client_ip`).
+
+Middleware, outermost first: metrics, security headers, catch-all 500, body size cap,
+credentials-in-URL refusal; then FastAPI's exception handlers (`jwtkeep.server.errors`).
+No `/docs` UI; `/openapi.json` describes every route. Slash redirects are off (a redirect
+would be built from the untrusted `Host` header).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from jwtkeep import __version__
+from jwtkeep.runtime import Runtime, build_runtime
+from jwtkeep.server import account, health, metadata, oauth
+from jwtkeep.server.client_ip import TrustedProxies
+from jwtkeep.server.errors import CatchAllMiddleware, install_error_handlers
+from jwtkeep.server.metrics import Metrics, MetricsMiddleware
+from jwtkeep.server.middleware import (
+    BodyLimitMiddleware,
+    CredentialsInUrlMiddleware,
+    SecurityHeadersMiddleware,
+)
+from jwtkeep.server.ratelimit import LoginLimiter
+from jwtkeep.server.state import STATE_ATTRIBUTE, ServerState
+from jwtkeep.settings import Settings, load_settings
+
+__all__ = [
+    "CONFIG_ENV",
+    "UVICORN_OPTIONS",
+    "app_factory",
+    "create_app",
+    "create_app_from_settings",
+]
+
+CONFIG_ENV = "JWTKEEP_CONFIG"
+UVICORN_OPTIONS: dict[str, Any] = {"server_header": False, "proxy_headers": False}
+# FastAPI's native OpenTelemetry records full URLs; a refused credential in a query
+# string would end up in the traces. Off, unless an operator wires tracing knowingly.
+_TELEMETRY_OFF: Any = {"tracing": False, "metrics": False, "logs": False}
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def _state(app: FastAPI) -> ServerState:
+    state = getattr(app.state, STATE_ATTRIBUTE)
+    assert isinstance(state, ServerState)
+    return state
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """The OpenAPI document as the server really answers: FastAPI's automatic 422
+    responses are dropped, since validation errors are 400 problems here."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _build(settings: Settings, lifespan: Lifespan) -> FastAPI:
+    metrics = Metrics()
+    limiter = LoginLimiter.from_settings(
+        settings, on_throttled=lambda action: metrics.login_throttled.labels(action).inc()
+    )
+    app = FastAPI(
+        title="jwtkeep", version=__version__, docs_url=None, redoc_url=None,
+        openapi_url="/openapi.json", redirect_slashes=False, strict_content_type=True,
+        lifespan=lifespan, telemetry=_TELEMETRY_OFF,
+    )  # fmt: skip
+    state = ServerState(settings=settings, limiter=limiter, metrics=metrics,
+                        proxies=TrustedProxies(settings.trusted_proxies))  # fmt: skip
+    setattr(app.state, STATE_ATTRIBUTE, state)
+    install_error_handlers(app)
+    _install_openapi(app)
+    for router in (oauth.router, metadata.router, account.router, health.router):
+        app.include_router(router)
+    if settings.allow_registration:
+        app.include_router(account.registration_router)
+    # add_middleware wraps: the last one added is the outermost.
+    app.add_middleware(CredentialsInUrlMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """The app for a runtime the caller owns (and closes)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await _state(app).limiter.close()
+
+    app = _build(runtime.settings, lifespan)
+    _state(app).runtime = runtime
+    return app
+
+
+def create_app_from_settings(settings: Settings, *, migrate: bool = False) -> FastAPI:
+    """The app that builds its runtime at startup and closes it at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = _state(app)
+        state.runtime = await build_runtime(settings, migrate=migrate)
+        try:
+            yield
+        finally:
+            runtime, state.runtime = state.runtime, None
+            try:
+                await runtime.close()
+            finally:
+                await state.limiter.close()
+
+    return _build(settings, lifespan)
+
+
+def app_factory() -> FastAPI:
+    """uvicorn `--factory` entry point: settings from the environment (and JWTKEEP_CONFIG)."""
+    config = os.environ.get(CONFIG_ENV)
+    return create_app_from_settings(load_settings(Path(config) if config else None))

@@ -1,0 +1,206 @@
+"""Every error the server sends, in the shape the route's contract promises.
+
+- Routes under `/oauth/`: RFC 6749 §5.2 JSON, `{"error", "error_description"}`; an outage
+  there is `temporarily_unavailable` (the RFC 6749 §4.1.2.1 code for it).
+- Everywhere else: RFC 9457 problem details (`application/problem+json`, `type`
+  `about:blank`, so `title` is the HTTP status phrase, §4.2.1), with the OAuth error code
+  (if any) as the `error` extension member; bearer errors keep their RFC 6750 §3
+  `WWW-Authenticate` challenge.
+- `StoreUnavailable` is always 503 with `Retry-After` (DESIGN.md: fail closed, never a
+  4xx that hides an outage, never a 200).
+- Anything unexpected is a generic 500 with no detail; the exception is logged server-side
+  (structlog) with the method and route, never the query string, headers or body.
+
+Nothing here echoes request input: no token, password or secret can reach a response.
+"""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from jwtkeep.errors import Conflict, NotFound, OAuthError, StoreUnavailable
+from jwtkeep.server.schemas import MEDIA_PROBLEM
+
+__all__ = [
+    "CatchAllMiddleware",
+    "PayloadTooLarge",
+    "install_error_handlers",
+    "is_oauth_path",
+    "render_oauth_error",
+    "render_status",
+    "render_unavailable",
+]
+
+_log = structlog.get_logger("jwtkeep.server")
+OAUTH_PREFIX = "/oauth/"
+UNAVAILABLE = "The service is temporarily unavailable; retry later."
+
+
+class PayloadTooLarge(HTTPException):
+    """RFC 9110 §15.5.14: the body went over `max_body_bytes` (counted while streaming).
+
+    An HTTPException so that FastAPI's body reader passes it through unchanged."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "The request body is too large.")
+
+
+def is_oauth_path(path: str) -> bool:
+    return path.startswith(OAUTH_PREFIX)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def problem(
+    status: int,
+    detail: str | None = None,
+    *,
+    error: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> JSONResponse:
+    """An RFC 9457 problem details response."""
+    body: dict[str, Any] = {"type": "about:blank", "title": _phrase(status), "status": status}
+    if detail:
+        body["detail"] = detail
+    if error:
+        body["error"] = error
+    body.update(extra or {})
+    return JSONResponse(body, status, headers=dict(headers or {}), media_type=MEDIA_PROBLEM)
+
+
+def oauth_error(
+    status: int, error: str, description: str = "", headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """An RFC 6749 §5.2 error response."""
+    body = {"error": error}
+    if description:
+        body["error_description"] = description
+    return JSONResponse(body, status, headers=dict(headers or {}))
+
+
+def render_oauth_error(path: str, exc: OAuthError) -> JSONResponse:
+    if is_oauth_path(path):
+        return JSONResponse(exc.body(), exc.status_code, headers=exc.headers())
+    return problem(exc.status_code, exc.description or None, error=exc.error,
+                   headers=exc.headers())  # fmt: skip
+
+
+def render_unavailable(
+    path: str, retry_after: int = StoreUnavailable.retry_after_seconds
+) -> Response:
+    headers = {"Retry-After": str(retry_after)}
+    if is_oauth_path(path):
+        return oauth_error(503, "temporarily_unavailable", UNAVAILABLE, headers)
+    return problem(503, UNAVAILABLE, headers=headers)
+
+
+def render_status(
+    path: str, status: int, detail: str | None = None, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A plain status (404, 405, 413, 500 ...) in the route's error shape."""
+    detail = detail or _phrase(status)
+    if is_oauth_path(path):
+        code = "server_error" if status >= 500 else "invalid_request"
+        return oauth_error(status, code, detail, headers)
+    return problem(status, detail, headers=headers)
+
+
+async def _on_oauth_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)
+    return render_oauth_error(request.scope["path"], exc)
+
+
+async def _on_unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StoreUnavailable)
+    # The message names the failure's type only (adapters guarantee it); no URL, no data.
+    _log.warning("store.unavailable", route=_route(request.scope), reason=str(exc))
+    state = getattr(request.app.state, "jwtkeep", None)
+    if state is not None:
+        state.metrics.store_unavailable.inc()
+    return render_unavailable(request.scope["path"], exc.retry_after_seconds)
+
+
+async def _on_not_found(request: Request, exc: Exception) -> Response:
+    return render_status(request.scope["path"], 404, str(exc) or None)
+
+
+async def _on_conflict(request: Request, exc: Exception) -> Response:
+    return render_status(request.scope["path"], 409, str(exc) or None)
+
+
+async def _on_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return render_status(request.scope["path"], exc.status_code, detail, exc.headers)
+
+
+async def _on_validation(request: Request, exc: Exception) -> Response:
+    """Malformed or wrongly shaped JSON. Only where and what kind, never the input
+    itself (FastAPI's default echoes it, and it may be a password)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": [str(part)[:64] for part in err.get("loc", ())][:8], "type": str(err.get("type"))}
+        for err in exc.errors()[:16]
+    ]
+    return problem(400, "The request body is not valid for this route.", error="invalid_request",
+                   extra={"errors": errors})  # fmt: skip
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(OAuthError, _on_oauth_error)
+    app.add_exception_handler(StoreUnavailable, _on_unavailable)
+    app.add_exception_handler(NotFound, _on_not_found)
+    app.add_exception_handler(Conflict, _on_conflict)
+    app.add_exception_handler(HTTPException, _on_http)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+
+
+def _route(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class CatchAllMiddleware:
+    """The last line: an unexpected exception becomes a generic 500 with no detail.
+
+    Logged with structlog (exception type and traceback, method, route template); the
+    query string, headers and body are never logged, as they may carry credentials."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:  # noqa: BLE001 (the last line: anything at all becomes a 500)
+            _log.exception("request.failed", method=scope.get("method"), route=_route(scope),
+                           response_started=started)  # fmt: skip
+            if not started:
+                await render_status(scope["path"], 500)(scope, receive, send)

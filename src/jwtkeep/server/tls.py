@@ -1,0 +1,130 @@
+"""A local, self-signed TLS certificate so `jwtkeep serve` is HTTPS from the first run.
+
+The article: "always prefer HTTPS over HTTP to transmit JWT tokens" (RFC 6750 §5.3,
+RFC 9700 §2: bearer tokens travel only over TLS). For production, set `JWTKEEP_TLS_CERT`
+and `JWTKEEP_TLS_KEY` to a certificate from a real CA; this one is for loopback only.
+
+The certificate: EC P-256, valid one year, names `localhost`, `127.0.0.1` and `::1`
+(RFC 5280 §4.2.1.6 subjectAltName; clients ignore the CN, RFC 6125 §6.4.4), a leaf
+(`CA:FALSE`) for server authentication. It lives in `<data>/tls/` (0700), the key file is
+0600. It is created once and reused; a missing, unreadable or (nearly) expired one is
+replaced. Files are written next to their final name and renamed, so a crash never
+leaves half a certificate behind.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+__all__ = [
+    "CERT_FILE",
+    "KEY_FILE",
+    "TLS_DIR",
+    "certificate_is_usable",
+    "ensure_local_certificate",
+    "local_certificate_paths",
+]
+
+TLS_DIR = "tls"
+CERT_FILE = "cert.pem"
+KEY_FILE = "key.pem"
+VALIDITY = datetime.timedelta(days=365)
+RENEW_BEFORE = datetime.timedelta(days=1)  # replace a certificate this close to its end
+LOOPBACK_NAMES: tuple[x509.GeneralName, ...] = (
+    x509.DNSName("localhost"),
+    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    x509.IPAddress(ipaddress.ip_address("::1")),
+)
+
+
+def local_certificate_paths(data_dir: Path) -> tuple[Path, Path]:
+    """Where the local certificate and its key live: `<data>/tls/cert.pem`, `key.pem`."""
+    folder = data_dir / TLS_DIR
+    return folder / CERT_FILE, folder / KEY_FILE
+
+
+def ensure_local_certificate(
+    data_dir: Path, *, now: datetime.datetime | None = None
+) -> tuple[Path, Path]:
+    """The local certificate and key paths, creating (or renewing) them if needed."""
+    now = now or datetime.datetime.now(datetime.UTC)
+    cert_path, key_path = local_certificate_paths(data_dir)
+    if certificate_is_usable(cert_path, key_path, now):
+        return cert_path, key_path
+    cert_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(cert_path.parent, 0o700)  # mkdir's mode is masked by the umask
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = _self_signed(key, now)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    _write_atomically(key_path, key_pem, 0o600)
+    _write_atomically(cert_path, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    return cert_path, key_path
+
+
+def certificate_is_usable(cert_path: Path, key_path: Path, now: datetime.datetime) -> bool:
+    """True if both files exist, the certificate parses and is valid past `RENEW_BEFORE`."""
+    if not key_path.is_file():
+        return False
+    try:
+        certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return (
+        certificate.not_valid_before_utc <= now
+        and certificate.not_valid_after_utc - RENEW_BEFORE > now
+    )
+
+
+_SERVER_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True, content_commitment=False, key_encipherment=False,
+    data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+    encipher_only=False, decipher_only=False,
+)  # fmt: skip
+
+
+def _self_signed(key: ec.EllipticCurvePrivateKey, now: datetime.datetime) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "jwtkeep local (localhost)")])
+    public = key.public_key()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))  # small clock skew
+        .not_valid_after(now + VALIDITY)
+        .add_extension(x509.SubjectAlternativeName(list(LOOPBACK_NAMES)), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_SERVER_KEY_USAGE, critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _write_atomically(path: Path, data: bytes, mode: int) -> None:
+    """Write to a sibling temp file created with `mode`, then rename over `path`."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, mode)  # the umask may have narrowed it
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
