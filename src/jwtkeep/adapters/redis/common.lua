@@ -1,0 +1,105 @@
+-- Helpers prepended to every jwtkeep script (see scripts.py; the layout is in keys.py).
+-- Times are Unix seconds handed in by the caller's injected clock, never Redis TIME, and
+-- every value that is stored comes in as the caller's own bytes, so nothing is
+-- re-formatted here (Lua would round numbers to 14 digits).
+--
+-- The user hash holds 'a' .. fingerprint -> exp (5 bytes, big-endian) .. session member,
+-- and 's' .. session member -> keep-until. A session member is 'r' .. 16 raw bytes or
+-- 't' .. text.
+
+local function ttl_ms(until_t, now)
+  return math.max(1000, math.ceil((until_t - now) * 1000))
+end
+
+-- Move a key's expiry later, never earlier.
+local function extend(key, until_t, now)
+  local ms = ttl_ms(until_t, now)
+  if redis.call('PTTL', key) < ms then
+    redis.call('PEXPIRE', key, ms)
+  end
+end
+
+local function exp_of(value)
+  local exp = 0
+  for i = 1, 5 do
+    exp = exp * 256 + string.byte(value, i)
+  end
+  return exp
+end
+
+-- When a user-hash entry dies: an access token at its exp, a session index entry at its
+-- keep-until.
+local function dies_at(field, value)
+  if string.sub(field, 1, 1) == 'a' then
+    return exp_of(value)
+  end
+  return tonumber(value)
+end
+
+-- Drop dead entries from the user hash. A small hash is checked whole; a big one (many
+-- live tokens of one user, e.g. an app's client_credentials tokens) by a sample of 16
+-- per write, which keeps the dead share near 1/16 at O(1) per write. The key's TTL is
+-- the backstop: it ends with the last entry's time.
+local function prune(ukey, now)
+  local fields
+  if redis.call('HLEN', ukey) <= 16 then
+    fields = redis.call('HGETALL', ukey)
+  else
+    fields = redis.call('HRANDFIELD', ukey, 16, 'WITHVALUES')
+  end
+  for i = 1, #fields, 2 do
+    if dies_at(fields[i], fields[i + 1]) <= now then
+      redis.call('HDEL', ukey, fields[i])
+    end
+  end
+end
+
+-- Add entries (field, value, dies-at triples) to the user hash after pruning it.
+local function put(ukey, now, entries)
+  prune(ukey, now)
+  local latest = now
+  for i = 1, #entries, 3 do
+    redis.call('HSET', ukey, entries[i], entries[i + 1])
+    latest = math.max(latest, entries[i + 2])
+  end
+  extend(ukey, latest, now)
+end
+
+-- The key of a session's hash (kind 's') or details string (kind 'm'), from the user
+-- hash key and the session member.
+local function session_key(ukey, member, kind)
+  local letter = kind
+  if string.sub(member, 1, 1) ~= 'r' then
+    letter = string.upper(kind)
+  end
+  return ukey .. letter .. string.sub(member, 2)
+end
+
+-- End sessions: their hashes (refresh families), their access tokens and index entries.
+-- `ends(member)` says which sessions; returns the members of those that held anything.
+local function end_sessions(ukey, ends)
+  local ended, seen = {}, {}
+  local function mark(member)
+    if not seen[member] then
+      seen[member] = true
+      ended[#ended + 1] = member
+    end
+  end
+  local fields = redis.call('HGETALL', ukey)
+  for i = 1, #fields, 2 do
+    local field, kind, member = fields[i], string.sub(fields[i], 1, 1), nil
+    if kind == 'a' then
+      member = string.sub(fields[i + 1], 6)
+    else
+      member = string.sub(field, 2)
+    end
+    if ends(member) then
+      redis.call('HDEL', ukey, field)
+      if kind == 's' then
+        redis.call('DEL', session_key(ukey, member, 's'), session_key(ukey, member, 'm'))
+      end
+      mark(member)
+    end
+  end
+  return ended
+end

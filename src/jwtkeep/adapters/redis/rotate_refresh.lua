@@ -1,0 +1,36 @@
+-- rotate_refresh: RFC 9700 section 4.14.2 refresh token rotation with reuse detection.
+-- KEYS: session hash, session details, user hash
+-- ARGV: now, session member, presented fingerprint, new refresh fingerprint,
+--       access field, access value, access exp, now + idle timeout
+local now = tonumber(ARGV[1])
+local state = redis.call('HMGET', KEYS[1], 'i', 'x', ARGV[3])
+if not state[1] or not state[2] then
+  return 'unknown'
+end
+local idle, absolute = tonumber(state[1]), tonumber(state[2])
+if now >= math.min(idle, absolute) then
+  return 'unknown'
+end
+if state[3] == 'u' then
+  -- A used-up refresh token came back: someone holds a copy. End the whole family and
+  -- every access token it issued.
+  redis.call('DEL', KEYS[1], KEYS[2])
+  end_sessions(KEYS[3], function(member) return member == ARGV[2] end)
+  return 'reused'
+end
+if state[3] ~= 'c' then
+  return 'unknown'
+end
+local new_idle = ARGV[8]
+if tonumber(new_idle) > absolute then
+  new_idle = state[2]
+end
+local expires = math.min(tonumber(new_idle), absolute)
+redis.call('HSET', KEYS[1], ARGV[3], 'u', ARGV[4], 'c', 'l', ARGV[1], 'i', new_idle)
+redis.call('PEXPIRE', KEYS[1], ttl_ms(expires, now))
+redis.call('PEXPIRE', KEYS[2], ttl_ms(expires, now))
+local exp = tonumber(ARGV[7])
+local entry = 's' .. ARGV[2]
+local keep = math.ceil(math.max(expires, exp, tonumber(redis.call('HGET', KEYS[3], entry) or 0)))
+put(KEYS[3], now, {ARGV[5], ARGV[6], exp, entry, keep, keep})
+return 'rotated'

@@ -1,0 +1,302 @@
+"""`RedisTokenStore`: the token store (the article's "second layer") on Redis.
+
+Implements `jwtkeep.ports.TokenStore`; the key layout is in `keys.py`, the atomic steps
+in the `.lua` scripts, the connections in `connect.py` and `multiplex.py`.
+
+- The allowlist check (`is_allowed`) is one HGET on the user's hash `{user}`, field
+  `a` + the token's SHA-256 fingerprint, value = its `exp` and its session; it runs on
+  the auto-pipelined connection. An entry is refused at or after its `exp` and for any
+  other session, whatever Redis still holds (a TTL is coarse, and a test clock may run
+  ahead of Redis's).
+- Every write that spans keys or needs a check first is one Lua script on one user's
+  keys, so one Cluster slot (CONVENTIONS "State": atomic steps are atomic).
+- TTLs everywhere, nothing to clean up by hand: the user hash lives until its latest
+  entry and drops dead entries whenever it is written; a session hash lives until the
+  session's idle-or-absolute expiry, moved on rotation; the `sid -> user` mapping (for
+  `get_session`) lives until the session's absolute expiry.
+- Fail closed (DESIGN "Contract: the token store"): any Redis or socket error becomes
+  `StoreUnavailable`; never a True, never a False that could be read as "revoked". The
+  connections heal themselves: the next call after Redis is back works again.
+  Idempotent steps are sent once more when a connection turns out to be dead; a refresh
+  rotation never is (run twice, it would look like token reuse).
+- A Redis that comes back empty (restarted without persistence) refuses every token
+  issued before: the allowlist is the source of truth, so losing it logs everyone out;
+  it never lets an unknown token in.
+- Nothing stored is a raw token (DESIGN "Contract: the token store"; the article's "make
+  the hash of your JWT token"): fingerprints, ids and session metadata only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError, NoScriptError, RedisError
+
+from jwtkeep.adapters.redis.connect import Connections, open_connections
+from jwtkeep.adapters.redis.keys import (
+    ACCESS,
+    EXP_BYTES,
+    SESSION_FIELDS,
+    access_exp,
+    access_value,
+    details_key,
+    map_key,
+    number,
+    session_key,
+    sid_code,
+    sid_from_code,
+    ttl_ms,
+    user_key,
+)
+from jwtkeep.adapters.redis.scripts import load_scripts
+from jwtkeep.core.fingerprint import Fingerprint
+from jwtkeep.errors import StoreUnavailable
+from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
+
+__all__ = ["RedisTokenStore"]
+
+_FAILURES = (RedisError, OSError)  # OSError covers TimeoutError and socket errors
+Arg = bytes | str | int
+
+
+class _FailClosed:
+    """`with _fail_closed:` turns any Redis or socket failure into StoreUnavailable."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, _FAILURES):
+            raise StoreUnavailable(f"token store (redis): {type(exc).__name__}") from exc
+
+
+_fail_closed = _FailClosed()
+
+
+async def _once_more_if_dropped(call: Callable[[], Awaitable[Any]]) -> Any:
+    """Run `call`; if the connection turns out to be dead (e.g. Redis restarted while the
+    connection sat idle), run it once more on a fresh one. Only for idempotent steps."""
+    try:
+        return await call()
+    except RedisConnectionError as exc:
+        if isinstance(exc, MaxConnectionsError):
+            raise
+    return await call()
+
+
+def _arg(value: Arg) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return b"%d" % value
+
+
+def _session(
+    sid: str, user_id: str, clock: Sequence[bytes | None], details: bytes | None, now: float
+) -> Session | None:
+    """A Session from its hash's clock fields and its details, or None if gone or dead."""
+    last_used, idle, absolute = clock
+    if last_used is None or idle is None or absolute is None or details is None:
+        return None
+    client_id, scope, created_at, user_agent, ip = json.loads(details)
+    session = Session(
+        sid=sid,
+        user_id=user_id,
+        client_id=client_id,
+        scope=scope,
+        created_at=created_at,
+        last_used_at=float(last_used),
+        idle_expires_at=float(idle),
+        absolute_expires_at=float(absolute),
+        user_agent=user_agent,
+        ip=ip,
+    )
+    return session if now < session.expires_at() else None
+
+
+def _details(session: Session) -> bytes:
+    fixed = [session.client_id, session.scope, session.created_at, session.user_agent, session.ip]
+    return json.dumps(fixed, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _clock(session: Session) -> list[Arg]:
+    return [
+        b"l", number(session.last_used_at),
+        b"i", number(session.idle_expires_at),
+        b"x", number(session.absolute_expires_at),
+    ]  # fmt: skip
+
+
+class RedisTokenStore:
+    """The token store on Redis standalone, Sentinel or Cluster (Redis 6.2 or later)."""
+
+    def __init__(self, connections: Connections) -> None:
+        self._connections = connections
+        self._run = connections.run
+        self._scripts = load_scripts()
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_size: int = 50, timeout: float = 0.25) -> RedisTokenStore:
+        """URL forms: `connect.py`. Opens nothing yet: never blocks, never fails on a down
+        Redis; the first call connects (and fails closed if it cannot)."""
+        return cls(open_connections(url, pool_size=pool_size, timeout=timeout))
+
+    async def _command(self, key: bytes, *command: bytes) -> Any:
+        """One idempotent single-key command, sent once more on a dropped connection."""
+        with _fail_closed:
+            return await _once_more_if_dropped(lambda: self._run(key, command, True))
+
+    async def _script(
+        self, name: str, keys: list[bytes], args: list[Arg], *, idempotent: bool = True
+    ) -> Any:
+        """EVALSHA of one of the store's scripts; on NOSCRIPT, load it and send it again."""
+        script = self._scripts[name]
+        command = [b"EVALSHA", script.sha, b"%d" % len(keys), *keys, *map(_arg, args)]
+
+        async def evaluate() -> Any:
+            try:
+                return await self._run(keys[0], command, idempotent)
+            except NoScriptError:  # it did not run: loading and sending again is safe
+                await self._run(keys[0], [b"SCRIPT", b"LOAD", script.source], True)
+            return await self._run(keys[0], command, idempotent)
+
+        with _fail_closed:
+            if not idempotent:
+                return await evaluate()
+            return await _once_more_if_dropped(evaluate)
+
+    # -- access tokens ----------------------------------------------------------------
+
+    async def add_access(self, record: AccessRecord, now: float) -> None:
+        value = access_value(record.exp, sid_code(record.sid))
+        args: list[Arg] = [number(now), ACCESS + record.fingerprint, value, record.exp]
+        await self._script("add_access", [user_key(record.sub)], args)
+
+    async def is_allowed(self, fp: Fingerprint, sub: str, sid: str, now: float) -> bool:
+        key = user_key(sub)
+        value = await self._command(key, b"HGET", key, ACCESS + fp)
+        if value is None or value[EXP_BYTES:] != sid_code(sid):
+            return False
+        return now < access_exp(value)
+
+    async def remove_access(self, fp: Fingerprint, sub: str, sid: str) -> bool:
+        args: list[Arg] = [ACCESS + fp, sid_code(sid)]
+        return bool(await self._script("remove_access", [user_key(sub)], args))
+
+    async def ping(self) -> None:
+        with _fail_closed:
+            await _once_more_if_dropped(self._connections.ping)
+
+    async def close(self) -> None:
+        await self._connections.close()
+
+    # -- sessions ---------------------------------------------------------------------
+
+    async def start_session(
+        self, session: Session, refresh_fp: Fingerprint | None, access: AccessRecord, now: float
+    ) -> None:
+        user, sid, code = session.user_id, session.sid, sid_code(session.sid)
+        if access.sub != user or access.sid != sid:
+            raise ValueError("the first access token must belong to the session it starts")
+        expires = session.expires_at()
+        mapping = map_key(sid)
+        # Written first: a session never exists without its mapping. A mapping left by a
+        # failed script points at nothing and expires on its own.
+        ttl = b"%d" % ttl_ms(session.absolute_expires_at, now)
+        await self._command(mapping, b"SET", mapping, user.encode("utf-8"), b"PX", ttl)
+        args: list[Arg] = [
+            number(now),
+            code,
+            math.ceil(max(expires, access.exp)),  # the index entry's keep-until
+            ttl_ms(expires, now),
+            ACCESS + access.fingerprint,
+            access_value(access.exp, code),
+            access.exp,
+            refresh_fp or b"",
+            _details(session),
+            *_clock(session),
+        ]
+        keys = [session_key(user, sid), details_key(user, sid), user_key(user)]
+        await self._script("start_session", keys, args)
+
+    async def rotate_refresh(
+        self,
+        user_id: str,
+        sid: str,
+        presented_fp: Fingerprint,
+        new_refresh_fp: Fingerprint,
+        access: AccessRecord,
+        now: float,
+        idle_timeout: int,
+    ) -> RotationOutcome:
+        # `access` is filed under (user_id, sid): only written if that session rotates.
+        code = sid_code(sid)
+        keys = [session_key(user_id, sid), details_key(user_id, sid), user_key(user_id)]
+        args: list[Arg] = [
+            number(now),
+            code,
+            presented_fp,
+            new_refresh_fp,
+            ACCESS + access.fingerprint,
+            access_value(access.exp, code),
+            access.exp,
+            number(now + idle_timeout),
+        ]
+        # Never sent twice: a rotation that ran but whose reply was lost would, sent again,
+        # look like reuse of the token it just retired.
+        outcome = await self._script("rotate_refresh", keys, args, idempotent=False)
+        return RotationOutcome(outcome.decode("ascii"))
+
+    async def refresh_state(
+        self, user_id: str, sid: str, fp: Fingerprint, now: float
+    ) -> RefreshState | None:
+        key = session_key(user_id, sid)
+        idle, absolute, state = await self._command(key, b"HMGET", key, b"i", b"x", fp)
+        if idle is None or absolute is None or now >= min(float(idle), float(absolute)):
+            return None
+        if state == b"c":
+            return RefreshState.CURRENT
+        if state == b"u":
+            return RefreshState.USED
+        return None
+
+    async def get_session(self, sid: str, now: float) -> Session | None:
+        mapping = map_key(sid)
+        owner = await self._command(mapping, b"GET", mapping)
+        if owner is None:
+            return None
+        user_id = owner.decode("utf-8")
+        key, details = session_key(user_id, sid), details_key(user_id, sid)
+        clock, fixed = await asyncio.gather(  # one round trip: both ride the same batch
+            self._command(key, b"HMGET", key, *SESSION_FIELDS),
+            self._command(details, b"GET", details),
+        )
+        return _session(sid, user_id, clock, fixed, now)
+
+    async def list_sessions(self, user_id: str, now: float) -> list[Session]:
+        reply = await self._script("list_sessions", [user_key(user_id)], [number(now)])
+        sessions = []
+        for member, (*clock, fixed) in zip(reply[::2], reply[1::2], strict=True):
+            session = _session(sid_from_code(member), user_id, clock, fixed, now)
+            if session is not None:
+                sessions.append(session)
+        sessions.sort(key=lambda s: (s.created_at, s.last_used_at), reverse=True)
+        return sessions
+
+    async def end_session(self, user_id: str, sid: str) -> bool:
+        keys = [session_key(user_id, sid), details_key(user_id, sid), user_key(user_id)]
+        removed = await self._script("end_session", keys, [sid_code(sid)])
+        return int(removed) > 0
+
+    async def end_user_sessions(self, user_id: str, except_sid: str | None = None) -> list[str]:
+        keep = sid_code(except_sid) if except_sid is not None else b""
+        ended = await self._script("end_user_sessions", [user_key(user_id)], [keep])
+        return [sid_from_code(member) for member in ended]
