@@ -63,7 +63,8 @@ def _master_key(settings: Settings) -> bytes:
         key_file = settings.data_dir / MASTER_KEY_FILE
         if not key_file.is_file():
             raise ConfigurationError(
-                f"no master key: set JWTKEEP_MASTER_KEY or run `jwtkeep init` (looked in {key_file})"
+                "no master key: set JWTKEEP_MASTER_KEY or run `jwtkeep init` "
+                f"(looked in {key_file})"
             )
         if stat.S_IMODE(key_file.stat().st_mode) & 0o077:
             raise ConfigurationError(f"{key_file} must not be readable by others (chmod 600)")

@@ -396,3 +396,11 @@ def test_arbitrary_bytes_in_segments_never_crash(header: bytes, payload: bytes) 
 def test_uuid_helper_matches_uuid_module() -> None:
     # The fixture SUB above must itself be a canonical UUID, or half these tests mean nothing.
     assert str(uuid.UUID(SUB)) == SUB
+
+
+def test_pitfalls_are_listed_worst_first() -> None:
+    report = inspect_token(token({"alg": "HS256"}, {"sub": "alice"}), NOW)
+    order = [Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO]
+    ranks = [order.index(p.severity) for p in report.pitfalls]
+    assert len(set(ranks)) > 1
+    assert ranks == sorted(ranks)

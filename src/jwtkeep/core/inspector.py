@@ -94,9 +94,8 @@ class Report:
     signature_checked: bool = field(default=False, init=False)  # never, by design
 
     def worst(self) -> Severity | None:
-        order = list(Severity)
         found = [p.severity for p in self.pitfalls]
-        return min(found, key=order.index) if found else None
+        return min(found, key=list(Severity).index) if found else None
 
     def codes(self) -> list[str]:
         return [p.code for p in self.pitfalls]
@@ -107,6 +106,9 @@ class Report:
             "payload": self.payload, "signature_checked": self.signature_checked,
             "pitfalls": [p.to_dict() for p in self.pitfalls],
         }  # fmt: skip
+
+
+_SEVERITY_ORDER = list(Severity)
 
 
 class _NotAJwt(Exception):
@@ -128,6 +130,7 @@ def inspect_token(token: str, now: float, *, hmac_secret: bytes | None = None) -
     found += _header_pitfalls(header, segments, hmac_secret)
     found += _claim_pitfalls(payload, now)
     found += _personal_data_pitfalls(payload)
+    found.sort(key=lambda pitfall: _SEVERITY_ORDER.index(pitfall.severity))  # worst first
     return Report(is_jwt=True, header=header, payload=payload, pitfalls=tuple(found), now=now)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from joserfc import jws
 from joserfc.errors import JoseError
+from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
@@ -55,6 +56,7 @@ class JoseKey:
     alg: str
     _key: _AnyKey
     _registry: JWSRegistry
+    _alg_model: JWSAlgModel  # resolved once: looking it up warns (and that is slow)
 
     @property
     def is_private(self) -> bool:
@@ -87,9 +89,7 @@ class JoseKey:
         The hot path: the caller has already parsed and vetted the compact form, so this
         goes straight to joserfc's algorithm (which also converts ECDSA's raw r||s)."""
         try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=_EDDSA_WARNING)
-                ok = self._registry.get_alg(self.alg).verify(signing_input, signature, self._key)
+            ok = self._alg_model.verify(signing_input, signature, self._key)
         except (JoseError, ValueError, TypeError) as exc:
             raise SignatureInvalid(type(exc).__name__) from None
         if not ok:
@@ -108,10 +108,14 @@ class JoseKey:
         return bytes(result.payload)
 
 
-def _registry(alg: str) -> JWSRegistry:
+def _bind(kid: str, alg: str, key: _AnyKey) -> JoseKey:
     # Only our own header names are "supported"; `crit` naming anything is refused by
     # joserfc (RFC 7515 §4.1.11) and by our own header policy before it.
-    return JWSRegistry(algorithms=[alg], strict_check_header=False)
+    registry = JWSRegistry(algorithms=[alg], strict_check_header=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_EDDSA_WARNING)
+        model = registry.get_alg(alg)
+    return JoseKey(kid=kid, alg=alg, _key=key, _registry=registry, _alg_model=model)
 
 
 def generate_key(alg: str, kid: str, hmac_secret: bytes | None = None) -> JoseKey:
@@ -129,7 +133,7 @@ def generate_key(alg: str, kid: str, hmac_secret: bytes | None = None) -> JoseKe
         key = OctKey.import_key(hmac_secret)
     else:
         raise ValueError(f"unsupported algorithm {alg!r}")
-    return JoseKey(kid=kid, alg=alg, _key=key, _registry=_registry(alg))
+    return _bind(kid, alg, key)
 
 
 def load_key(alg: str, kid: str, jwk: dict[str, Any]) -> JoseKey:
@@ -146,7 +150,7 @@ def load_key(alg: str, kid: str, jwk: dict[str, Any]) -> JoseKey:
         key = _import_key(alg, json.loads(json.dumps(material)))
     except (JoseError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"unusable {alg} key: {type(exc).__name__}") from None
-    return JoseKey(kid=kid, alg=alg, _key=key, _registry=_registry(alg))
+    return _bind(kid, alg, key)
 
 
 def _import_key(alg: str, data: dict[str, Any]) -> _AnyKey:

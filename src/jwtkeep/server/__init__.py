@@ -8,6 +8,25 @@ the use cases (DESIGN.md "Contract: HTTP API"; docs/http-api.md).
 lifespan (`jwtkeep serve`); `jwtkeep.server.app:app_factory` is the uvicorn factory.
 """
 
-from jwtkeep.server.app import UVICORN_OPTIONS, app_factory, create_app, create_app_from_settings
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jwtkeep.server.app import (
+        UVICORN_OPTIONS,
+        app_factory,
+        create_app,
+        create_app_from_settings,
+    )
 
 __all__ = ["UVICORN_OPTIONS", "app_factory", "create_app", "create_app_from_settings"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: `jwtkeep.server.tls` (used by `jwtkeep init`) must not pull in the web stack.
+    if name in __all__:
+        from jwtkeep.server import app  # noqa: PLC0415
+
+        return getattr(app, name)
+    raise AttributeError(name)

@@ -14,8 +14,8 @@ import json
 from jwtkeep.core.clock import Clock, RandomBytes, new_id, system_clock, system_random
 from jwtkeep.core.jose import JoseKey, generate_key, load_key
 from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey
-from jwtkeep.core.sealing import Sealer
-from jwtkeep.errors import Conflict, NotFound
+from jwtkeep.core.sealing import Sealer, SealError
+from jwtkeep.errors import ConfigurationError, Conflict, NotFound
 from jwtkeep.ports import KeyRepository, StoredKey
 
 __all__ = ["KeyManager"]
@@ -70,7 +70,13 @@ class KeyManager:
         status = KeyStatus(stored.status)
         key: JoseKey | None = None
         if status in (KeyStatus.ACTIVE, KeyStatus.RETIRING):
-            private = json.loads(self._sealer.unseal(stored.sealed_private, stored.kid))
+            try:
+                private = json.loads(self._sealer.unseal(stored.sealed_private, stored.kid))
+            except SealError:
+                raise ConfigurationError(
+                    f"cannot unseal signing key {stored.kid}: wrong master key "
+                    "(JWTKEEP_MASTER_KEY or master.key in the data folder) or tampered data"
+                ) from None
             key = load_key(stored.alg, stored.kid, private)
         return RingKey(kid=stored.kid, alg=stored.alg, status=status,
                        created_at=stored.created_at, key=key)  # fmt: skip

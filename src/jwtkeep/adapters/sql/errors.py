@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import exc
 
-from jwtkeep.errors import Conflict, StoreUnavailable
+from jwtkeep.errors import ConfigurationError, Conflict, StoreUnavailable
 
 __all__ = ["conflict_on_duplicate", "translate_errors"]
 
@@ -34,6 +34,17 @@ def _is_unavailable(error: exc.DBAPIError) -> bool:
     return isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
 
 
+def _schema_missing(error: exc.DBAPIError) -> bool:
+    """42P01 undefined_table (PostgreSQL) or SQLite's "no such table": never migrated."""
+    if getattr(error.orig, "sqlstate", None) == "42P01":
+        return True
+    return is_sqlite_error(error) and "no such table" in str(error.orig)
+
+
+def is_sqlite_error(error: exc.DBAPIError) -> bool:
+    return type(error.orig).__module__.startswith("sqlite3")
+
+
 def _unavailable(error: BaseException) -> StoreUnavailable:
     return StoreUnavailable(f"database unavailable ({type(error).__name__})")
 
@@ -44,6 +55,11 @@ def translate_errors() -> Iterator[None]:
     try:
         yield
     except exc.DBAPIError as error:
+        if _schema_missing(error):
+            # An operator's mistake, not an outage: say what to do.
+            raise ConfigurationError(
+                "the database has no jwtkeep tables: run `jwtkeep init` (it migrates)"
+            ) from None
         if _is_unavailable(error):
             raise _unavailable(error) from error
         raise

@@ -1,0 +1,5 @@
+"""`python -m jwtkeep` is the `jwtkeep` command."""
+
+from jwtkeep.cli.main import main
+
+main()

@@ -1,0 +1,5 @@
+"""`python -m jwtkeep.cli`: the same as the `jwtkeep` console script."""
+
+from jwtkeep.cli.main import main
+
+main()

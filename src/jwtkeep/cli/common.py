@@ -1,0 +1,183 @@
+"""What every `jwtkeep` command shares: settings, errors, the runtime, output.
+
+The CLI is an edge (CONVENTIONS "Shape"): it reads settings once, builds the same
+`Runtime` the server builds, calls a use case and prints the result. It decides nothing.
+
+Exit codes (docs/cli.md): 0 success; 1 a jwtkeep error (not found, conflict, bad input);
+2 bad usage or configuration; 3 the database or token store cannot be reached.
+Every error is one line on standard error, never a traceback, and never holds a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from jwtkeep.core.sealing import SealError
+from jwtkeep.errors import ConfigurationError, JwtkeepError, NotFound, StoreUnavailable
+from jwtkeep.ports import User
+from jwtkeep.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from jwtkeep.runtime import Runtime
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "CliState",
+    "JsonOption",
+    "emit_json",
+    "fail",
+    "handled_errors",
+    "is_loopback",
+    "iso_time",
+    "load_cli_settings",
+    "require_initialized",
+    "resolve_user",
+    "run_with_runtime",
+    "sqlite_file",
+]
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON value.")]
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CliState:
+    """What the root command hands down: only the config file path (settings are read
+    lazily inside each command, so a bad setting is reported like any other error)."""
+
+    config_file: Path | None = None
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    """Print one line on standard error and exit with `code`."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def handled_errors() -> Iterator[None]:
+    """Turn jwtkeep errors into one clear line and an exit code; never a traceback."""
+    try:
+        yield
+    except ConfigurationError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except SealError:
+        # Not a JwtkeepError (yet): the key manager lets the core's error through.
+        fail("cannot unseal the signing keys: wrong master key (JWTKEEP_MASTER_KEY or "
+             "master.key in the data folder)", EXIT_USAGE)  # fmt: skip
+    except StoreUnavailable as exc:
+        fail(f"{exc}; is the database / token store running and reachable?", EXIT_UNAVAILABLE)
+    except JwtkeepError as exc:
+        fail(str(exc) or type(exc).__name__, EXIT_ERROR)
+    except Exception as exc:
+        if _is_missing_schema(exc):
+            fail("the database has no jwtkeep tables yet: run `jwtkeep init` first", EXIT_USAGE)
+        raise  # a bug: let it show
+
+
+def _is_missing_schema(exc: Exception) -> bool:
+    """A query on a database `jwtkeep init` never migrated (PostgreSQL SQLSTATE 42P01,
+    undefined table). The SQL adapter lets this through untranslated for now."""
+    from sqlalchemy.exc import ProgrammingError  # noqa: PLC0415 (only on this error path)
+
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(exc, ProgrammingError) and (
+        sqlstate == "42P01" or "does not exist" in str(exc)
+    )
+
+
+def load_cli_settings(ctx: typer.Context, **overrides: Any) -> Settings:
+    state = ctx.find_object(CliState) or CliState()
+    return load_settings(state.config_file, **overrides)
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The file behind a `sqlite:///path` URL (None for PostgreSQL or in-memory)."""
+    scheme, _, rest = database_url.partition("://")
+    if scheme.partition("+")[0].lower() != "sqlite" or not rest.startswith("/"):
+        return None
+    path = rest[1:].partition("?")[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def require_initialized(settings: Settings) -> None:
+    """Refuse to work on a data folder `jwtkeep init` has not prepared."""
+    from jwtkeep.runtime import MASTER_KEY_FILE  # noqa: PLC0415 (keeps `--help` fast)
+
+    hint = "run `jwtkeep init` first"
+    if settings.master_key is None and not (settings.data_dir / MASTER_KEY_FILE).is_file():
+        raise ConfigurationError(f"no master key in {settings.data_dir}: {hint}")
+    database = sqlite_file(settings.effective_database_url)
+    if database is not None and not database.is_file():
+        raise ConfigurationError(f"no database at {database}: {hint}")
+
+
+def run_with_runtime(
+    settings: Settings, action: Callable[[Runtime], Awaitable[T]], *, migrate: bool = False
+) -> T:
+    """Open the runtime (the same wiring the server uses), run `action`, close it."""
+    from jwtkeep.runtime import open_runtime  # noqa: PLC0415 (keeps `--help` fast)
+
+    async def body() -> T:
+        async with open_runtime(settings, migrate=migrate) as runtime:
+            return await action(runtime)
+
+    return asyncio.run(body())
+
+
+async def resolve_user(runtime: Runtime, who: str) -> User:
+    """A user by UUID or by username (a UUID-shaped username is tried second)."""
+    users = runtime.context.users
+    user: User | None = None
+    if _is_uuid(who):
+        user = await users.get_user(str(uuid.UUID(who)))
+    if user is None:
+        user = await users.user_by_username(who)
+    if user is None:
+        raise NotFound(f"no user {who!r}")
+    return user
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def emit_json(value: object) -> None:
+    """Exactly one JSON value on standard output (DESIGN "Contract: command line")."""
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=True))
+
+
+def iso_time(unix: float) -> str:
+    """A Unix time as ISO 8601 in UTC, to the second: `2030-01-01T00:00:00Z`."""
+    moment = datetime.datetime.fromtimestamp(unix, datetime.UTC).replace(microsecond=0)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,65 @@
+"""The `jwtkeep` command (DESIGN.md "Contract: command line").
+
+    jwtkeep [--config FILE] init | serve | app ... | user ... | keys ... | sessions ...
+                            | audit | token inspect
+
+Settings come from `JWTKEEP_*` environment variables and, with `--config FILE`, a TOML
+file (environment wins). See docs/cli.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jwtkeep.cli import apps, audit, keys, serve, sessions, setup, token, users
+from jwtkeep.cli.common import CliState
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="jwtkeep",
+    help=(
+        "jwtkeep: a JWT authentication server where a signed token is necessary but not "
+        "sufficient: every token must also be on the allowlist."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    # No rich tracebacks: locals could hold a secret, and errors are handled one level up.
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="TOML settings file (keys as in JWTKEEP_*, lower case, without the prefix).",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """jwtkeep: JWT authentication where a signed token must also be on the allowlist."""
+    ctx.obj = CliState(config_file=config)
+
+
+app.command("init")(setup.init)
+app.command("serve")(serve.serve)
+app.command("audit")(audit.audit)
+app.add_typer(apps.app, name="app")
+app.add_typer(users.app, name="user")
+app.add_typer(keys.app, name="keys")
+app.add_typer(sessions.app, name="sessions")
+app.add_typer(token.app, name="token")
+
+
+def main() -> None:
+    """Console-script entry point (`jwtkeep = "jwtkeep.cli.main:main"`)."""
+    app(prog_name="jwtkeep")

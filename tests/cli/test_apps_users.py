@@ -1,0 +1,192 @@
+"""`jwtkeep app create | list` and `jwtkeep user create --password-stdin`."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from jwtkeep.cli.users import password_from_stdin
+from jwtkeep.errors import InvalidRequest
+from jwtkeep.ports import App, User
+from jwtkeep.runtime import Runtime
+from tests.cli.support import PASSWORD, Cli, one_json
+
+# --- apps -----------------------------------------------------------------------------
+
+
+def stored_app(cli: Cli, client_id: str) -> App:
+    async def action(runtime: Runtime) -> App | None:
+        return await runtime.context.apps.app_by_client_id(client_id)
+
+    found = cli.with_runtime(action)
+    assert found is not None
+    return found
+
+
+def test_public_app_json_is_one_value_with_a_null_secret(ready: Cli) -> None:
+    result = ready.ok("app", "create", "web", "--audience", "https://api.example",
+                      "--scope", "read", "--scope", "write", "--json")  # fmt: skip
+    created = one_json(result)
+    assert set(created) == {"client_id", "client_secret"}
+    assert created["client_secret"] is None
+    app = stored_app(ready, created["client_id"])
+    assert (app.name, app.audience, app.scopes) == ("web", "https://api.example", ("read", "write"))
+    assert not app.confidential
+    assert app.refresh_enabled
+
+
+def test_confidential_app_prints_its_secret_once_and_stores_only_a_hash(ready: Cli) -> None:
+    created = one_json(ready.ok("app", "create", "backend", "--audience", "https://api.example",
+                                "--confidential", "--json"))  # fmt: skip
+    secret = created["client_secret"]
+    assert isinstance(secret, str)
+    assert len(secret) >= 32
+    app = stored_app(ready, created["client_id"])
+    assert app.client_secret_hash is not None
+    assert secret not in app.client_secret_hash
+    listed = ready.ok("app", "list", "--json").stdout
+    assert secret not in listed
+    assert app.client_secret_hash not in listed
+    assert (ready.data_dir / "jwtkeep.db").read_bytes().find(secret.encode()) == -1
+
+
+def test_app_options_reach_the_stored_app(ready: Cli) -> None:
+    created = one_json(ready.ok(
+        "app", "create", "orders", "--audience", "https://orders.example", "--scope", "orders:read",
+        "--route", "GET /orders/*=orders:read", "--ttl", "120", "--no-refresh", "--json",
+    ))  # fmt: skip
+    app = stored_app(ready, created["client_id"])
+    assert app.routes == ("GET /orders/*=orders:read",)
+    assert app.access_token_ttl == 120
+    assert app.refresh_enabled is False
+
+
+def test_human_output_names_the_client_id(ready: Cli) -> None:
+    result = ready.ok("app", "create", "cli-app", "--audience", "aud", "--confidential")
+    lines = dict(line.split(":", 1) for line in result.stdout.splitlines() if ":" in line)
+    client_id = lines["client_id"].strip()
+    assert stored_app(ready, client_id).name == "cli-app"
+    assert "shown once" in result.stderr
+
+
+def test_app_list_json_is_an_array_without_secrets(ready: Cli) -> None:
+    assert one_json(ready.ok("app", "list", "--json")) == []
+    ready.ok("app", "create", "a1", "--audience", "aud1", "--confidential")
+    ready.ok("app", "create", "a2", "--audience", "aud2", "--scope", "s")
+    listed = one_json(ready.ok("app", "list", "--json"))
+    assert [a["name"] for a in sorted(listed, key=lambda a: a["name"])] == ["a1", "a2"]
+    for one in listed:
+        assert not {k for k in one if "secret" in k or "hash" in k}
+    assert "a1" in ready.ok("app", "list").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(("--route", "GET orders=read"), "route"), (("--scope", "bad scope"), "scope"),
+     (("--ttl", "999999"), "lifetime")],
+)  # fmt: skip
+def test_bad_app_input_is_a_clear_error(ready: Cli, args: tuple[str, ...], message: str) -> None:
+    result = ready("app", "create", "x", "--audience", "aud", *args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_bad_app_name_and_duplicate_name(ready: Cli) -> None:
+    assert ready("app", "create", "no spaces", "--audience", "aud").exit_code == 1
+    ready.ok("app", "create", "dup", "--audience", "aud")
+    again = ready("app", "create", "dup", "--audience", "aud", "--json")
+    assert again.exit_code == 1
+    assert again.stdout == ""  # no half JSON on failure
+    assert "error:" in again.stderr
+
+
+def test_audience_is_required(ready: Cli) -> None:
+    result = ready("app", "create", "x")
+    assert result.exit_code == 2
+    assert "--audience" in result.output
+
+
+# --- users ----------------------------------------------------------------------------
+
+
+def stored_user(cli: Cli, username: str) -> User:
+    async def action(runtime: Runtime) -> User | None:
+        return await runtime.context.users.user_by_username(username)
+
+    found = cli.with_runtime(action)
+    assert found is not None
+    return found
+
+
+def password_works(cli: Cli, username: str, password: str) -> bool:
+    user = stored_user(cli, username)
+
+    async def action(runtime: Runtime) -> bool:
+        return await runtime.context.check_password(user.password_hash, password)
+
+    return cli.with_runtime(action)
+
+
+def test_user_create_json_gives_the_uuid(ready: Cli) -> None:
+    created = one_json(ready.ok("user", "create", "alice", "--password-stdin", "--json",
+                                input=PASSWORD + "\n"))  # fmt: skip
+    assert set(created) == {"id"}
+    assert str(uuid.UUID(created["id"])) == created["id"]
+    assert stored_user(ready, "alice").id == created["id"]
+
+
+def test_user_create_plain_prints_only_the_uuid(ready: Cli) -> None:
+    result = ready.ok("user", "create", "bob", "--password-stdin", input=PASSWORD)
+    assert result.stdout.strip() == stored_user(ready, "bob").id
+    assert PASSWORD not in result.output
+
+
+@pytest.mark.parametrize(
+    ("stdin", "password"),
+    [(b"s3cret pass\n", "s3cret pass"), (b"s3cret pass\r\n", "s3cret pass"),
+     (b"s3cret pass", "s3cret pass"), (b"s3cret pass\n\n", "s3cret pass\n"),
+     (b"  spaced pw  \n", "  spaced pw  "), ("pässwörd ✓\n".encode(), "pässwörd ✓")],
+)  # fmt: skip
+def test_exactly_one_trailing_newline_is_dropped(ready: Cli, stdin: bytes, password: str) -> None:
+    ready.ok("user", "create", "carol", "--password-stdin", input=stdin)
+    assert password_works(ready, "carol", password)
+    if stdin.decode() != password:
+        assert not password_works(ready, "carol", stdin.decode())  # the raw input is not it
+
+
+def test_password_is_never_accepted_as_an_argument(ready: Cli) -> None:
+    result = ready("user", "create", "dave", PASSWORD)
+    assert result.exit_code == 2
+    missing_flag = ready("user", "create", "dave", input=PASSWORD)
+    assert missing_flag.exit_code == 2
+    assert "--password-stdin" in missing_flag.stderr
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [(b"", "no password"), (b"\n", "no password"), (b"sh0rt!\n", "at least"),
+     (b"\xff\xfe\n", "UTF-8"), (b"x" * 5000, "longer")],
+)  # fmt: skip
+def test_bad_passwords_are_clear_errors(ready: Cli, stdin: bytes, message: str) -> None:
+    result = ready("user", "create", "erin", "--password-stdin", input=stdin)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    if stdin.strip():
+        assert stdin.strip().decode("utf-8", "replace") not in result.stderr  # never echoed
+
+
+def test_duplicate_username_is_an_error(ready: Cli) -> None:
+    ready.ok("user", "create", "frank", "--password-stdin", input=PASSWORD)
+    again = ready("user", "create", "frank", "--password-stdin", "--json", input=PASSWORD)
+    assert again.exit_code == 1
+    assert again.stdout == ""
+
+
+def test_password_from_stdin_unit() -> None:
+    assert password_from_stdin(b"abc\r\n") == "abc"
+    assert password_from_stdin(b"abc\r") == "abc\r"  # a lone CR is part of the password
+    with pytest.raises(InvalidRequest):
+        password_from_stdin(b"\r\n")
