@@ -7,7 +7,6 @@ registration off, HS256 refused unless explicitly enabled with a strong secret.
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -20,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from jwtkeep.core.hosts import is_loopback
 from jwtkeep.errors import ConfigurationError
 
 __all__ = ["MAX_ACCESS_TOKEN_TTL", "Settings", "load_settings"]
@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         if value is None:
             return None
         parts = urlsplit(value)
-        loopback_http = parts.scheme == "http" and _is_loopback(parts.hostname or "")
+        loopback_http = parts.scheme == "http" and is_loopback(parts.hostname or "")
         if (parts.scheme != "https" and not loopback_http) or not parts.hostname:
             raise ValueError("issuer must be an https:// URL (http only on loopback)")
         if parts.query or parts.fragment:
@@ -112,15 +112,6 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'jwtkeep.db').resolve()}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

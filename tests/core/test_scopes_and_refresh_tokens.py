@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jwtkeep.core.clock import new_id
+from jwtkeep.core.hosts import is_loopback
 from jwtkeep.core.refresh_token import REFRESH_PREFIX, new_refresh_token, refresh_token_session
 from jwtkeep.core.scopes import RouteRule, parse_route_rule, parse_scope, required_scope
 
@@ -78,3 +79,13 @@ def test_refresh_token_parser_never_crashes(text: str) -> None:
 
 def test_an_access_token_is_not_a_refresh_token() -> None:
     assert refresh_token_session("eyJhbGciOiJFZERTQSJ9.e30.AAAA") is None
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("localhost", True), ("LOCALHOST", True), ("127.0.0.1", True), ("127.8.9.10", True),
+     ("::1", True), ("[::1]", True), ("0.0.0.0", False), ("10.0.0.1", False),
+     ("example.com", False), ("localhost.example.com", False), ("", False)],
+)  # fmt: skip
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback

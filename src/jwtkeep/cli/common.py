@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import ipaddress
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from jwtkeep.core.hosts import is_loopback
 from jwtkeep.core.sealing import SealError
 from jwtkeep.errors import ConfigurationError, JwtkeepError, NotFound, StoreUnavailable
 from jwtkeep.ports import User
@@ -171,13 +171,3 @@ def iso_time(unix: float) -> str:
     """A Unix time as ISO 8601 in UTC, to the second: `2030-01-01T00:00:00Z`."""
     moment = datetime.datetime.fromtimestamp(unix, datetime.UTC).replace(microsecond=0)
     return moment.isoformat().replace("+00:00", "Z")
-
-
-def is_loopback(host: str) -> bool:
-    """`localhost` or a loopback address (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

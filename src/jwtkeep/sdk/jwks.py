@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ import structlog
 
 from jwtkeep.core.clock import Clock, system_clock
 from jwtkeep.core.compact import strict_json_object
+from jwtkeep.core.hosts import is_loopback
 from jwtkeep.core.jose import ASYMMETRIC_ALGS, JoseKey, load_key
 from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey
 from jwtkeep.errors import ConfigurationError, StoreUnavailable
@@ -54,20 +54,11 @@ def check_endpoint_url(url: str, *, allow_insecure_http: bool) -> str:
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return url
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
         if allow_insecure_http:
             return url
         raise ConfigurationError(f"{url} is plain HTTP; pass allow_insecure_http=True (loopback)")
     raise ConfigurationError(f"{url} must be an https:// URL")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _jwk_to_key(jwk: Any) -> JoseKey | None:
