@@ -336,3 +336,36 @@ async def test_canonical_ids_make_short_binary_keys(backend: Backend) -> None:
     assert await backend.store.get_session(sid, NOW) == _session(user, sid)
     assert [s.sid for s in await backend.store.list_sessions(user, NOW)] == [sid]
     assert await backend.store.end_user_sessions(user) == [sid]
+
+
+async def test_a_long_lived_session_keeps_only_its_newest_used_refresh_tokens(
+    backend: Backend,
+) -> None:
+    """A session refreshed every few minutes for weeks must not grow without bound: only
+    the newest 32 used-up fingerprints are kept. Reuse of one of those still ends the
+    session; an older one is merely unknown (refused, session untouched)."""
+    store, user, sid = backend.store, str(uuid4()), "long-lived-session"
+    tokens = [new_refresh_token(sid, secrets.token_bytes)]
+    access = AccessRecord(fingerprint(_raw_access_token()), user, sid, "j0", "web", int(NOW) + 300)
+    await store.start_session(_session(user, sid), fingerprint(tokens[0]), access, NOW)
+    for step in range(1, 41):
+        tokens.append(new_refresh_token(sid, secrets.token_bytes))
+        record = AccessRecord(
+            fingerprint(_raw_access_token()), user, sid, f"j{step}", "web", int(NOW) + 300
+        )
+        outcome = await store.rotate_refresh(
+            user, sid, fingerprint(tokens[-2]), fingerprint(tokens[-1]), record, NOW + step, 3600
+        )
+        assert outcome is RotationOutcome.ROTATED
+    fields = backend.on_node(session_key(user, sid), "HLEN")
+    assert fields == 3 + 1 + 32  # clock fields, the current token, the newest 32 used
+    oldest = await store.rotate_refresh(
+        user, sid, fingerprint(tokens[0]), fingerprint(tokens[0]), access, NOW + 50, 3600
+    )
+    assert oldest is RotationOutcome.UNKNOWN
+    assert await store.get_session(sid, NOW + 50) is not None
+    recent = await store.rotate_refresh(
+        user, sid, fingerprint(tokens[-5]), fingerprint(tokens[0]), access, NOW + 51, 3600
+    )
+    assert recent is RotationOutcome.REUSED
+    assert await store.get_session(sid, NOW + 51) is None

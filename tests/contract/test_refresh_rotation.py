@@ -187,3 +187,28 @@ async def test_concurrent_rotations_of_one_token_cannot_fork_the_family(
         assert await state_of(token_store, login, new_refresh) is None
         assert not await allowed(token_store, access, NOW + 10)
     assert not await allowed(token_store, login.access, NOW + 10)
+
+
+async def test_only_the_newest_used_tokens_are_remembered(token_store: TokenStore) -> None:
+    """Nothing grows without bound: a session refreshed every few minutes for weeks keeps
+    only its newest 32 used-up refresh fingerprints. Reuse of one of them still ends the
+    session; an older one is merely unknown (refused, nothing changed)."""
+    login = await log_in(token_store)
+    assert login.refresh_fp is not None
+    used = [login.refresh_fp]
+    for step in range(1, 41):
+        outcome, fresh, _ = await rotate(token_store, login, used[-1], NOW + step)
+        assert outcome is RotationOutcome.ROTATED
+        used.append(fresh)
+    current = used.pop()
+    now = NOW + 50
+    state = token_store.refresh_state
+    assert await state(login.user_id, login.sid, used[0], now) is None  # forgotten
+    assert await state(login.user_id, login.sid, used[-32], now) is RefreshState.USED
+    assert await state(login.user_id, login.sid, current, now) is RefreshState.CURRENT
+    outcome, _, _ = await rotate(token_store, login, used[0], now)
+    assert outcome is RotationOutcome.UNKNOWN
+    assert await token_store.get_session(login.sid, now) is not None
+    outcome, _, _ = await rotate(token_store, login, used[-32], now)
+    assert outcome is RotationOutcome.REUSED
+    assert await token_store.get_session(login.sid, now) is None

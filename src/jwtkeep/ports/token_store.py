@@ -61,8 +61,10 @@ class SessionStore(Protocol):
           alive: it becomes used, `new_refresh_fp` becomes current, `access` is
           allowlisted, `last_used_at = now`, `idle_expires_at = min(now + idle_timeout,
           absolute_expires_at)`; ROTATED.
-        - if `presented_fp` is one of the session's used refresh tokens: end the whole
-          session (refresh family and all its access tokens); REUSED.
+        - if `presented_fp` is one of the session's used refresh tokens (the newest 32 at
+          least are remembered; older ones may be forgotten so a long session's family
+          stays bounded): end the whole session (refresh family and all its access
+          tokens); REUSED.
         - otherwise (no session, expired, unknown token): change nothing; UNKNOWN."""
 
     async def refresh_state(

@@ -103,3 +103,23 @@ local function end_sessions(ukey, ends)
   end
   return ended
 end
+
+-- Keep at most `kept` used-up refresh fingerprints ("u" .. time) in a session hash: drop
+-- the oldest. The hash is small (its clock fields, one current token, `kept` used ones).
+local function forget_oldest_used(skey, kept)
+  local fields = redis.call('HGETALL', skey)
+  local used, oldest, oldest_at = 0, nil, nil
+  for i = 1, #fields, 2 do
+    local value = fields[i + 1]
+    if #fields[i] == 32 and string.sub(value, 1, 1) == 'u' then
+      used = used + 1
+      local at = tonumber(string.sub(value, 2)) or 0
+      if oldest_at == nil or at < oldest_at then
+        oldest, oldest_at = fields[i], at
+      end
+    end
+  end
+  if used > kept then
+    redis.call('HDEL', skey, oldest)
+  end
+end

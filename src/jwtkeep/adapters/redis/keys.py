@@ -11,7 +11,8 @@ step is one Lua script, in a Cluster as on a single server.
                              while the session or any of its tokens may still be alive
     {T}s<S>  hash   one session's clock and refresh family: `l` last used, `i` idle
                     expiry, `x` absolute expiry (SESSION_FIELDS), and
-                    fingerprint (32 raw bytes) -> "c" (current) | "u" (used up)
+                    fingerprint (32 raw bytes) -> "c" (current) | "u<t>" (used up at
+                    t; only the newest 32 are kept, so the hash stays small)
     {T}m<S>  string the session's fixed details, JSON: [client_id, scope, created_at,
                     user_agent, ip] (a string, so a long User-Agent cannot push the
                     hash above out of its compact encoding)

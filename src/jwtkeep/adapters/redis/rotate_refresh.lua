@@ -2,6 +2,11 @@
 -- KEYS: session hash, session details, user hash
 -- ARGV: now, session member, presented fingerprint, new refresh fingerprint,
 --       access field, access value, access exp, now + idle timeout
+--
+-- Used-up fingerprints are kept as "u" .. <time used up>, at most USED_KEPT of them (the
+-- newest): a session refreshed every 5 minutes for 30 days would otherwise keep 8,640
+-- of them. A token older than that is unknown (refused all the same) instead of reused.
+local USED_KEPT = 32
 local now = tonumber(ARGV[1])
 local state = redis.call('HMGET', KEYS[1], 'i', 'x', ARGV[3])
 if not state[1] or not state[2] then
@@ -11,7 +16,7 @@ local idle, absolute = tonumber(state[1]), tonumber(state[2])
 if now >= math.min(idle, absolute) then
   return 'unknown'
 end
-if state[3] == 'u' then
+if state[3] and string.sub(state[3], 1, 1) == 'u' then
   -- A used-up refresh token came back: someone holds a copy. End the whole family and
   -- every access token it issued.
   redis.call('DEL', KEYS[1], KEYS[2])
@@ -26,7 +31,8 @@ if tonumber(new_idle) > absolute then
   new_idle = state[2]
 end
 local expires = math.min(tonumber(new_idle), absolute)
-redis.call('HSET', KEYS[1], ARGV[3], 'u', ARGV[4], 'c', 'l', ARGV[1], 'i', new_idle)
+redis.call('HSET', KEYS[1], ARGV[3], 'u' .. ARGV[1], ARGV[4], 'c', 'l', ARGV[1], 'i', new_idle)
+forget_oldest_used(KEYS[1], USED_KEPT)
 redis.call('PEXPIRE', KEYS[1], ttl_ms(expires, now))
 redis.call('PEXPIRE', KEYS[2], ttl_ms(expires, now))
 local exp = tonumber(ARGV[7])

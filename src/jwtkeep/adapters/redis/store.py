@@ -264,7 +264,7 @@ class RedisTokenStore:
             return None
         if state == b"c":
             return RefreshState.CURRENT
-        if state == b"u":
+        if state is not None and state.startswith(b"u"):  # "u" + when it was used up
             return RefreshState.USED
         return None
 

@@ -147,6 +147,7 @@ class RefreshTokenRow(Base):
     )
     state: Mapped[str] = mapped_column(String(8))  # RefreshState: "current" | "used"
     expires_at: Mapped[float]  # the session's absolute expiry: the family cannot outlive it
+    used_at: Mapped[float | None]  # when it was used up; only the newest USED_KEPT are kept
 
 
 class AccessTokenRow(Base):

@@ -20,6 +20,7 @@ from jwtkeep.core.fingerprint import Fingerprint
 from jwtkeep.ports.records import RefreshState, Session
 
 __all__ = [
+    "USED_KEPT",
     "delete_session",
     "delete_user_sessions",
     "insert_refresh",
@@ -30,6 +31,9 @@ __all__ = [
     "refresh_state",
     "touch_session",
 ]
+
+
+USED_KEPT = 32  # as the Redis store keeps (adapters/redis/rotate_refresh.lua)
 
 
 async def insert_session(conn: AsyncConnection, session: Session) -> None:
@@ -107,11 +111,24 @@ async def refresh_state(
     return None if state is None else RefreshState(state)
 
 
-async def mark_used(conn: AsyncConnection, fp: Fingerprint) -> None:
+async def mark_used(conn: AsyncConnection, sid: str, fp: Fingerprint, now: float) -> None:
+    """Use up `fp`, and forget all but the newest `USED_KEPT` used-up fingerprints of the
+    session: a session refreshed every 5 minutes for 30 days would otherwise keep 8,640.
+    Reuse of an older one is then unknown (refused all the same) rather than reuse."""
     await conn.execute(
         update(RefreshTokenRow)
         .where(RefreshTokenRow.fingerprint == bytes(fp))
-        .values(state=RefreshState.USED.value)
+        .values(state=RefreshState.USED.value, used_at=now)
+    )
+    used = (RefreshTokenRow.sid == sid) & (RefreshTokenRow.state == RefreshState.USED.value)
+    newest = (
+        select(RefreshTokenRow.fingerprint)
+        .where(used)
+        .order_by(RefreshTokenRow.used_at.desc())
+        .limit(USED_KEPT)
+    )
+    await conn.execute(
+        delete(RefreshTokenRow).where(used, RefreshTokenRow.fingerprint.not_in(newest))
     )
 
 

@@ -116,7 +116,7 @@ class SqlTokenStore:
                 # the whole family goes (RFC 9700 §4.14.2).
                 await _end_session(conn, user_id, sid)
                 return RotationOutcome.REUSED
-            await sessions.mark_used(conn, presented_fp)
+            await sessions.mark_used(conn, sid, presented_fp, now)
             await sessions.insert_refresh(conn, sid, new_refresh_fp, absolute)
             await sessions.touch_session(conn, sid, now, idle_timeout, absolute)
             if access.exp > now:

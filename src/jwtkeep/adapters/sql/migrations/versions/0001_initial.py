@@ -120,6 +120,7 @@ def _create_sessions_and_tokens() -> None:
         sa.Column("sid", SID, nullable=False),
         sa.Column("state", sa.String(8), nullable=False),
         _time("expires_at"),
+        sa.Column("used_at", sa.Double(), nullable=True),
         sa.ForeignKeyConstraint(
             ["sid"],
             ["sessions.sid"],
