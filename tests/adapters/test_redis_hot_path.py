@@ -105,7 +105,7 @@ def test_commands_are_packed_as_resp_multibulk() -> None:
 
 def test_the_store_runs_under_uvloop(redis_server: RedisProcess) -> None:
     """uvicorn runs on uvloop when it is installed; its transports are not asyncio's."""
-    uvloop = pytest.importorskip("uvloop")
+    import uvloop  # noqa: PLC0415 (installed with uvicorn[standard], a dependency)
     redis_server.flush()
 
     async def scenario() -> list[bool]:

@@ -48,9 +48,17 @@ class KeyManager:
         self._lock = asyncio.Lock()
 
     async def ring(self) -> KeyRing:
-        if self._ring is None or self._clock() - self._loaded_at >= self._refresh_seconds:
-            return await self.reload()
-        return self._ring
+        """The cached ring, reloaded when older than `refresh_seconds`. Requests that find
+        it stale together wait for one reload instead of each doing their own."""
+        if self._ring is not None and not self._stale():
+            return self._ring
+        async with self._lock:
+            if self._ring is not None and not self._stale():
+                return self._ring  # another request reloaded it while we waited
+            return await self._load()
+
+    def _stale(self) -> bool:
+        return self._clock() - self._loaded_at >= self._refresh_seconds
 
     async def ring_after_miss(self, kid: str) -> KeyRing:
         now = self._clock()
@@ -61,10 +69,13 @@ class KeyManager:
 
     async def reload(self) -> KeyRing:
         async with self._lock:
-            stored = await self._repo.list_keys()
-            self._ring = KeyRing(self._ring_key(k) for k in stored)
-            self._loaded_at = self._clock()
-            return self._ring
+            return await self._load()
+
+    async def _load(self) -> KeyRing:
+        stored = await self._repo.list_keys()
+        self._ring = KeyRing(self._ring_key(k) for k in stored)
+        self._loaded_at = self._clock()
+        return self._ring
 
     def _ring_key(self, stored: StoredKey) -> RingKey:
         status = KeyStatus(stored.status)
