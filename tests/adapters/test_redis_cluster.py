@@ -19,14 +19,14 @@ from jwtkeep.adapters.redis import RedisTokenStore
 from jwtkeep.adapters.redis.keys import details_key, map_key, session_key, user_key
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.ports import AccessRecord, RotationOutcome, Session
-from tests.support.redis_server import RedisCluster
+from tests.support.redis_server import CORRECTNESS_TIMEOUT, RedisCluster
 
 NOW = 1_800_000_000.0
 
 
 @pytest.fixture
 async def store(fresh_redis_cluster_url: str) -> AsyncIterator[RedisTokenStore]:
-    store = RedisTokenStore.from_url(fresh_redis_cluster_url)
+    store = RedisTokenStore.from_url(fresh_redis_cluster_url, timeout=CORRECTNESS_TIMEOUT)
     yield store
     await store.close()
 

@@ -15,7 +15,7 @@ from jwtkeep.adapters.redis import RedisTokenStore
 from jwtkeep.adapters.redis.multiplex import PipelinedConnection, pack_command
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.ports import AccessRecord
-from tests.support.redis_server import RedisProcess
+from tests.support.redis_server import CORRECTNESS_TIMEOUT, RedisProcess
 
 NOW = 1_800_000_000.0
 
@@ -23,7 +23,7 @@ NOW = 1_800_000_000.0
 @pytest.fixture(params=["redis", "redis-cluster"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[RedisTokenStore]:
     fixture = "fresh_redis_url" if request.param == "redis" else "fresh_redis_cluster_url"
-    store = RedisTokenStore.from_url(request.getfixturevalue(fixture))
+    store = RedisTokenStore.from_url(request.getfixturevalue(fixture), timeout=CORRECTNESS_TIMEOUT)
     yield store
     await store.close()
 
@@ -106,6 +106,7 @@ def test_commands_are_packed_as_resp_multibulk() -> None:
 def test_the_store_runs_under_uvloop(redis_server: RedisProcess) -> None:
     """uvicorn runs on uvloop when it is installed; its transports are not asyncio's."""
     import uvloop  # noqa: PLC0415 (installed with uvicorn[standard], a dependency)
+
     redis_server.flush()
 
     async def scenario() -> list[bool]:

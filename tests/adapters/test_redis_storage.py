@@ -22,6 +22,7 @@ from jwtkeep.adapters.redis.keys import details_key, session_key, user_key
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.core.refresh_token import new_refresh_token
 from jwtkeep.ports import AccessRecord, RotationOutcome, Session
+from tests.support.redis_server import CORRECTNESS_TIMEOUT
 
 NOW = 1_800_000_000.0
 
@@ -82,7 +83,7 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
         url = request.getfixturevalue("fresh_redis_cluster_url")
         hosts = url.removeprefix("redis+cluster://").split(",")
         nodes = [f"redis://{host}/0" for host in hosts]
-    store = RedisTokenStore.from_url(url)
+    store = RedisTokenStore.from_url(url, timeout=CORRECTNESS_TIMEOUT)
     yield Backend(store, nodes)
     await store.close()
 

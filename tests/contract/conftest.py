@@ -16,6 +16,7 @@ import pytest
 from jwtkeep.adapters.factory import open_token_store
 from jwtkeep.adapters.sql import Database
 from jwtkeep.ports import TokenStore
+from tests.support.redis_server import CORRECTNESS_TIMEOUT
 
 BACKENDS = [
     "sqlite",
@@ -38,9 +39,13 @@ async def token_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
         await database.migrate()
         store = await open_token_store(database.url, database=database)
     elif backend == "redis":
-        store = await open_token_store(request.getfixturevalue("fresh_redis_url"))
+        store = await open_token_store(
+            request.getfixturevalue("fresh_redis_url"), io_timeout=CORRECTNESS_TIMEOUT
+        )
     else:
-        store = await open_token_store(request.getfixturevalue("fresh_redis_cluster_url"))
+        store = await open_token_store(
+            request.getfixturevalue("fresh_redis_cluster_url"), io_timeout=CORRECTNESS_TIMEOUT
+        )
     try:
         yield store
     finally:

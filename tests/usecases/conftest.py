@@ -22,6 +22,7 @@ from jwtkeep.usecases.issuance import TokenIssuer
 from jwtkeep.usecases.keys import KeyManager
 from jwtkeep.usecases.registration import AppSpec, create_app, create_user
 from jwtkeep.usecases.verification import StoreAllowlist, TokenVerifier
+from tests.support.redis_server import CORRECTNESS_TIMEOUT
 
 ISSUER = "https://auth.test"
 PASSWORD = "correct horse battery staple"
@@ -49,7 +50,7 @@ async def _build(store_kind: str, request: pytest.FixtureRequest, tmp_path: Path
     database = Database.connect(f"sqlite:///{db_path}")
     await database.migrate()
     store_url = request.getfixturevalue("fresh_redis_url") if store_kind == "redis" else None
-    store = await open_token_store(store_url, database=database)
+    store = await open_token_store(store_url, database=database, io_timeout=CORRECTNESS_TIMEOUT)
     clock = FixedClock(now=float(int(time.time())))
     keys = KeyManager(database.keys, Sealer(bytes(range(32))), clock=clock)
     issuer = TokenIssuer(ISSUER, default_ttl=300, max_ttl=3600)

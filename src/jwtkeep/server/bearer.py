@@ -19,8 +19,8 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from jwtkeep.core.claims import AccessClaims
-from jwtkeep.errors import InvalidRequest
-from jwtkeep.sdk.bearer import MissingToken, token_from_header
+from jwtkeep.errors import InvalidRequest, MissingToken
+from jwtkeep.sdk.bearer import token_from_header
 from jwtkeep.server.state import RuntimeDep
 
 __all__ = ["BearerInvalidRequest", "ClaimsDep", "bearer_token", "current_claims"]
