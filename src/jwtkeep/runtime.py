@@ -22,6 +22,7 @@ from jwtkeep.core.passwords import Argon2Params, PasswordHasher
 from jwtkeep.core.sealing import Sealer, parse_master_key
 from jwtkeep.errors import ConfigurationError
 from jwtkeep.settings import MAX_ACCESS_TOKEN_TTL, Settings
+from jwtkeep.usecases.app_cache import CachedApps
 from jwtkeep.usecases.context import AuthContext, SessionPolicy
 from jwtkeep.usecases.issuance import TokenIssuer
 from jwtkeep.usecases.keys import KeyManager
@@ -108,8 +109,8 @@ async def build_runtime(settings: Settings, *, migrate: bool = False) -> Runtime
     )  # fmt: skip
     issuer = TokenIssuer(settings.effective_issuer, settings.access_token_ttl, MAX_ACCESS_TOKEN_TTL)
     context = AuthContext(
-        users=database.users, apps=database.apps, store=store, audit=database.audit, keys=keys,
-        issuer=issuer, hasher=hasher,
+        users=database.users, apps=CachedApps(database.apps), store=store,
+        audit=database.audit, keys=keys, issuer=issuer, hasher=hasher,
         sessions=SessionPolicy(settings.session_idle_timeout, settings.session_absolute_lifetime),
     )  # fmt: skip
     rules = ClaimRules(issuer=issuer.issuer, audience=None, leeway=settings.leeway,
