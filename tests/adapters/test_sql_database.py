@@ -11,7 +11,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.engine import URL
@@ -74,6 +74,9 @@ def test_other_urls_are_a_configuration_error(bad: str) -> None:
 
 @given(password=st.text(string.ascii_letters + string.digits + "!$%&()*+,;=:@/?#[]", min_size=12))
 def test_a_password_never_shows(password: str) -> None:
+    # A "password" that is itself a piece of the redacted URL (Hypothesis found
+    # "postgresql+a") cannot be told apart from the URL's public parts.
+    assume(password not in "postgresql+asyncpg://jk:***@db.internal/jwtkeep")
     url = URL.create(
         "postgresql", username="jk", password=password, host="db.internal", database="jwtkeep"
     ).render_as_string(hide_password=False)
