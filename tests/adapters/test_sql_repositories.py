@@ -3,9 +3,7 @@ on SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -13,20 +11,6 @@ import pytest
 from jwtkeep.adapters.sql import Database
 from jwtkeep.errors import Conflict, NotFound
 from jwtkeep.ports import App, AuditEvent, StoredKey, User
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'jwtkeep.db'}"
-    else:
-        url = request.getfixturevalue("fresh_postgres_url")
-    database = Database.connect(url)
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 def a_user(username: str | None = None) -> User:

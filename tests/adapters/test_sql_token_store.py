@@ -4,7 +4,6 @@ of expired rows, SQLite's cross-process write discipline, and SQL-specific error
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,6 @@ from jwtkeep.adapters.sql.schema import AccessTokenRow, RefreshTokenRow, Session
 from jwtkeep.errors import Conflict
 from jwtkeep.ports import RotationOutcome
 from tests.contract.builders import NOW, access_for, log_in, new_fp, new_user
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'jwtkeep.db'}"
-    else:
-        url = request.getfixturevalue("fresh_postgres_url")
-    database = Database.connect(url)
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def row_counts(database: Database) -> dict[str, int]:
