@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,7 +57,7 @@ class Database:
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision (`alembic upgrade head`); idempotent."""
-        async with self.engine.write() as conn:
+        async with _in_process_migration_lock(), self.engine.write() as conn:
             if conn.dialect.name == "postgresql":
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
@@ -68,6 +70,23 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+_MIGRATION_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _in_process_migration_lock() -> asyncio.Lock:
+    """Alembic keeps the running migration's context in module globals (`alembic.context`),
+    so two migrations in one process must never interleave: one would run its DDL through
+    the other's connection, outside the database lock (seen as "table already exists").
+    Separate processes are serialized by the database (advisory lock, BEGIN IMMEDIATE)."""
+    loop = asyncio.get_running_loop()
+    lock = _MIGRATION_LOCKS.get(loop)
+    if lock is None:
+        lock = _MIGRATION_LOCKS[loop] = asyncio.Lock()
+    return lock
 
 
 def _upgrade_to_head(connection: Connection) -> None:
