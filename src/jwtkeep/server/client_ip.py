@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
+from types import UnionType
 
 from starlette.requests import Request
 
@@ -25,11 +26,35 @@ _MAX_FORWARDED_HOPS = 32
 
 
 def _parse_ip(text: str) -> str | None:
-    """The canonical text of an IP address, or None (ports and garbage are refused)."""
+    """The canonical text of the address in one forwarded hop, or None for garbage.
+
+    A hop is a bare address (`192.0.2.1`, `2001:db8::1`), or one with a port, as proxies
+    write them: `192.0.2.1:5678`, `[2001:db8::1]:443` (the node syntax of RFC 7239 §6;
+    X-Forwarded-For has no RFC of its own). The port is dropped: it changes per
+    connection, and the client is the address.
+    """
+    text = text.strip()
+    if text.startswith("["):  # [v6] or [v6]:port
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not (rest.startswith(":") and _is_port(rest[1:]))):
+            return None
+        return _address(host, ipaddress.IPv6Address)
+    if text.count(":") == 1:  # v4:port (a bare v6 address has at least two colons)
+        host, _, port = text.partition(":")
+        return _address(host, ipaddress.IPv4Address) if _is_port(port) else None
+    return _address(text, ipaddress.IPv4Address | ipaddress.IPv6Address)
+
+
+def _address(text: str, kind: type | UnionType) -> str | None:
     try:
-        return str(ipaddress.ip_address(text.strip()))
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    return str(address) if isinstance(address, kind) else None
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 5 and int(text) <= 65535
 
 
 class TrustedProxies:
