@@ -59,7 +59,13 @@ class Settings(BaseSettings):
     store_timeout: float = Field(0.25, gt=0, le=10)
     key_refresh_seconds: int = Field(30, ge=1)
     max_body_bytes: int = Field(16_384, ge=1024)
-    login_attempts_per_minute: int = Field(10, ge=1)
+    # Brute-force protection (jwtkeep.server.ratelimit; docs/operations.md):
+    login_failures_per_address: int = Field(10, ge=1, description="per account+address, 15 min")
+    login_failures_before_slowdown: int = Field(5, ge=1, description="per account, 15 min")
+    login_slowdown_max_seconds: float = Field(4.0, ge=0, le=30)
+    address_failures_per_hour: int = Field(100, ge=1)
+    address_attempts_per_minute: int = Field(300, ge=1)
+    registrations_per_minute: int = Field(10, ge=1)
     log_level: str = "info"
 
     @classmethod

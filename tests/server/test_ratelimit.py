@@ -1,33 +1,57 @@
-"""Brute-force protection: per username and per client IP, shared through Redis."""
+"""Brute-force protection: failures per account+address, per account (slowdown) and per
+address (IPv6 /64), never a lockout of the owner; shared through Redis."""
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from limits.aio.storage import MemoryStorage
 
-from jwtkeep.errors import StoreUnavailable
+from jwtkeep.errors import InvalidGrant, StoreUnavailable
+from jwtkeep.ports import User
 from jwtkeep.runtime import build_runtime
 from jwtkeep.server import create_app
-from jwtkeep.server.ratelimit import LoginLimiter, TooManyAttempts, limiter_storage_uri
+from jwtkeep.server.ratelimit import (
+    BruteForcePolicy,
+    LoginLimiter,
+    TooManyAttempts,
+    address_bucket,
+    limiter_storage_uri,
+    slowdown_delay,
+)
 from jwtkeep.usecases.registration import AppSpec, CreatedApp, create_user
 from jwtkeep.usecases.registration import create_app as register_app
 from tests.server.conftest import BASE_URL, PASSWORD, USERNAME, Login, bearer, make_settings
 
-LIMIT = 3
+PER_ADDRESS = 3  # failures per account+address
+BEFORE_SLOWDOWN = 2  # failures per account
+ADDRESS_FAILURES = 6  # failures per address, all accounts
+TINY_DELAY = 0.001  # the HTTP tests assert on the recorded delays, never on time
+LIMITS: dict[str, Any] = {
+    "login_failures_per_address": PER_ADDRESS,
+    "login_failures_before_slowdown": BEFORE_SLOWDOWN,
+    "login_slowdown_max_seconds": TINY_DELAY,
+    "address_failures_per_hour": ADDRESS_FAILURES,
+}
+ATTACKER, OWNER = "203.0.113.66", "198.51.100.20"
+FIFTEEN_MINUTES = 15 * 60
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    return {"login_attempts_per_minute": LIMIT, "trusted_proxies": ["127.0.0.1"]}
+    return {**LIMITS, "trusted_proxies": ["127.0.0.1"]}
 
 
 async def _attempt(
     client: httpx.AsyncClient, app: CreatedApp, username: str, ip: str, password: str = "wrong pw"
 ) -> httpx.Response:
+    """A password grant from `ip` (through the trusted proxy 127.0.0.1, the ASGI peer)."""
     return await client.post(
         "/oauth/token",
         data={
@@ -40,54 +64,165 @@ async def _attempt(
     )
 
 
-def assert_throttled(response: httpx.Response) -> None:
+def assert_throttled(response: httpx.Response, window: int = FIFTEEN_MINUTES) -> None:
     assert response.status_code == 429
     assert response.json() == {
         "error": "invalid_request",
         "error_description": "Too many attempts; try again later.",
     }
-    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert 1 <= int(response.headers["retry-after"]) <= window
 
 
-async def test_per_username_across_ips(
-    client: httpx.AsyncClient, web_app: CreatedApp, login: Login
+async def _metric(client: httpx.AsyncClient, name: str) -> float:
+    text = (await client.get("/metrics")).text
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_owner_gets_in_from_another_address_while_the_attacker_is_stopped(
+    client: httpx.AsyncClient, web_app: CreatedApp, user: User
 ) -> None:
-    for index in range(LIMIT):
-        assert (await _attempt(client, web_app, USERNAME, f"203.0.113.{index}")).status_code == 400
-    # over the limit even with the right password: no password is checked any more
-    assert_throttled(await _attempt(client, web_app, USERNAME, "203.0.113.99", PASSWORD))
-    assert (await _attempt(client, web_app, "someone-else", "198.51.100.7")).status_code == 400
-    metrics = (await client.get("/metrics")).text
-    assert 'jwtkeep_login_throttled_total{action="login"} 1.0' in metrics
+    # (a) the attacker's address exhausts its failures on alice ...
+    for _ in range(PER_ADDRESS):
+        assert (await _attempt(client, web_app, USERNAME, ATTACKER)).status_code == 400
+    assert_throttled(await _attempt(client, web_app, USERNAME, ATTACKER))
+    # ... and (c) its failures over all accounts. The refused attempt above counted
+    # nothing (no password was checked), so exactly ADDRESS_FAILURES - PER_ADDRESS more.
+    for name in ("bob", "carol", "dave"):
+        assert (await _attempt(client, web_app, name, ATTACKER)).status_code == 400
+    assert_throttled(await _attempt(client, web_app, "erin", ATTACKER), window=3600)
+    # (b) alice is over the slowdown threshold; her own logins are slowed, never refused.
+    for _ in range(5):
+        response = await _attempt(client, web_app, USERNAME, OWNER, PASSWORD)
+        assert response.status_code == 200, response.text
+    # The attacker's address cannot use the right password either: nothing is checked.
+    assert_throttled(await _attempt(client, web_app, USERNAME, ATTACKER, PASSWORD), 3600)
+    # Slowed: the attacker's third try on alice (after two failures) and the owner's five.
+    slowed = 'jwtkeep_login_slowdown_seconds_count{action="login"}'
+    assert await _metric(client, slowed) == 6
+    assert await _metric(client, 'jwtkeep_login_throttled_total{action="login"}') == 3
 
 
-async def test_per_ip_across_usernames(client: httpx.AsyncClient, web_app: CreatedApp) -> None:
-    for index in range(LIMIT):
-        assert (await _attempt(client, web_app, f"user{index}", "203.0.113.5")).status_code == 400
-    assert_throttled(await _attempt(client, web_app, "fresh-user", "203.0.113.5"))
-    assert (await _attempt(client, web_app, "fresh-user", "203.0.113.6")).status_code == 400
+@pytest.mark.parametrize("settings_overrides", [{"trusted_proxies": ["127.0.0.1"]}])
+async def test_an_office_behind_one_address_is_never_throttled(
+    client: httpx.AsyncClient, web_app: CreatedApp, user: User
+) -> None:
+    # Default settings: successes count nothing against any limit (the old limiter
+    # refused the eleventh login in a minute).
+    for _ in range(50):
+        response = await _attempt(client, web_app, USERNAME, "192.0.2.80", PASSWORD)
+        assert response.status_code == 200, response.text
+    # A colleague's typo from the same address is a plain 400, not a 429.
+    assert (await _attempt(client, web_app, "bob", "192.0.2.80")).status_code == 400
 
 
-@pytest.mark.parametrize("settings_overrides", [{"login_attempts_per_minute": LIMIT}])
+@pytest.mark.parametrize(
+    "settings_overrides", [{**LIMITS, "trusted_proxies": ["127.0.0.1"],
+                            "address_attempts_per_minute": 4}]
+)  # fmt: skip
+async def test_one_address_cannot_flood_the_hasher(
+    client: httpx.AsyncClient, web_app: CreatedApp, user: User
+) -> None:
+    # (c) the ceiling on all password checks from one address: each one runs argon2id.
+    for _ in range(4):
+        assert (await _attempt(client, web_app, USERNAME, OWNER, PASSWORD)).status_code == 200
+    assert_throttled(await _attempt(client, web_app, USERNAME, OWNER, PASSWORD), window=60)
+    assert (await _attempt(client, web_app, USERNAME, ATTACKER, PASSWORD)).status_code == 200
+
+
+async def test_an_ipv6_64_is_one_address(
+    client: httpx.AsyncClient, web_app: CreatedApp, user: User
+) -> None:
+    for host in range(1, PER_ADDRESS + 1):
+        response = await _attempt(client, web_app, USERNAME, f"2001:db8:1:2::{host}")
+        assert response.status_code == 400
+    # Another address of the same /64 (RFC 4291 §2.5.4): the same bucket, refused.
+    assert_throttled(await _attempt(client, web_app, USERNAME, "2001:db8:1:2:ffff::9"))
+    # The next /64 is someone else.
+    assert (await _attempt(client, web_app, USERNAME, "2001:db8:1:3::1")).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("ip", "bucket"),
+    [
+        ("192.0.2.1", "192.0.2.1"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),  # IPv4-mapped: the IPv4 address
+        ("fe80::1%eth0", "fe80::/64"),
+        ("", "unknown"),
+        ("testclient", "testclient"),
+    ],
+)
+def test_address_bucket(ip: str, bucket: str) -> None:
+    assert address_bucket(ip) == bucket
+
+
+@pytest.mark.parametrize("settings_overrides", [LIMITS])
 async def test_forwarded_for_is_ignored_from_untrusted_peers(
-    client: httpx.AsyncClient, web_app: CreatedApp
+    client: httpx.AsyncClient, web_app: CreatedApp, user: User
 ) -> None:
-    for index in range(LIMIT):
-        response = await _attempt(client, web_app, f"user{index}", f"203.0.113.{index}")
+    # No trusted proxy: a forged X-Forwarded-For does not give each guess a new address.
+    for index in range(PER_ADDRESS):
+        response = await _attempt(client, web_app, USERNAME, f"203.0.113.{index}")
         assert response.status_code == 400
-    assert_throttled(await _attempt(client, web_app, "another", "192.0.2.200"))
+    assert_throttled(await _attempt(client, web_app, USERNAME, "192.0.2.200"))
 
 
-async def test_password_change_is_limited(client: httpx.AsyncClient, login: Login) -> None:
+async def test_password_change_follows_the_same_rules(
+    client: httpx.AsyncClient, login: Login
+) -> None:
     token = (await login())["access_token"]
-    body = {"current_password": "guess number n", "new_password": "whatever new pass"}
-    for _ in range(LIMIT):
-        response = await client.post("/auth/password", headers=bearer(token), json=body)
-        assert response.status_code == 400
-    throttled = await client.post("/auth/password", headers=bearer(token), json=body)
+
+    async def change(current: str, new: str, ip: str) -> httpx.Response:
+        body = {"current_password": current, "new_password": new}
+        headers = {**bearer(token), "X-Forwarded-For": ip}
+        return await client.post("/auth/password", headers=headers, json=body)
+
+    # Successes count nothing: more of them than any failure limit.
+    passwords = [PASSWORD, "second secret phrase"] * 3
+    for current, new in itertools.pairwise(passwords):
+        assert (await change(current, new, OWNER)).status_code == 204
+    current = passwords[-1]
+    for _ in range(PER_ADDRESS):
+        assert (await change("guess number n", "whatever new pass", ATTACKER)).status_code == 400
+    throttled = await change(current, "whatever new pass", ATTACKER)
     assert throttled.status_code == 429
     assert throttled.headers["content-type"] == "application/problem+json"
-    assert throttled.headers["retry-after"].isdigit()
+    assert 1 <= int(throttled.headers["retry-after"]) <= FIFTEEN_MINUTES
+    # The owner, elsewhere, still changes the password (slowed, not refused).
+    assert (await change(current, "a third secret phrase", OWNER)).status_code == 204
+    slowed = 'jwtkeep_login_slowdown_seconds_count{action="password"}'
+    assert await _metric(client, slowed) == 2  # the attacker's third try, the owner's last
+
+
+def test_slowdown_grows_and_is_capped() -> None:
+    policy = BruteForcePolicy(failures_before_slowdown=3, slowdown_max_seconds=5)
+    delays = [slowdown_delay(failures, policy) for failures in range(8)]
+    assert delays == [0, 0, 0, 1, 2, 4, 5, 5]
+    assert slowdown_delay(10_000, policy) == 5
+    assert slowdown_delay(10, BruteForcePolicy(slowdown_max_seconds=0)) == 0
+
+
+async def test_the_limiter_sleeps_before_the_check_of_an_account_under_attack() -> None:
+    recorded: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        recorded.append(seconds)
+
+    policy = BruteForcePolicy(failures_before_slowdown=2, slowdown_max_seconds=3)
+    limiter = LoginLimiter(MemoryStorage(), policy, sleep=sleep)
+    for index in range(6):  # a distributed attack: a new address every time
+        with pytest.raises(InvalidGrant):
+            async with limiter.password_check("login", account="alice", ip=f"192.0.2.{index}"):
+                raise InvalidGrant("wrong")
+    assert recorded == [1, 2, 3, 3]
+    recorded.clear()
+    async with limiter.password_check("login", account="alice", ip="198.51.100.1"):
+        pass  # the owner's success: slowed once, counts nothing
+    async with limiter.password_check("login", account="bob", ip="192.0.2.0"):
+        pass  # another account is not slowed
+    assert recorded == [3]
 
 
 @pytest.mark.parametrize(
@@ -116,8 +251,11 @@ async def test_limiter_fails_closed_when_redis_is_unreachable(
     settings = make_settings(data_dir, token_store_url=f"redis://127.0.0.1:{closed_port}/0")
     limiter = LoginLimiter.from_settings(settings)
     try:
-        with pytest.raises(StoreUnavailable):
-            await limiter.hit("login", account="alice", ip="192.0.2.1")
+        with pytest.raises(StoreUnavailable, match="rate limit storage unavailable"):
+            async with limiter.password_check("login", account="alice", ip="192.0.2.1"):
+                pass
+        with pytest.raises(StoreUnavailable, match="rate limit storage unavailable"):
+            await limiter.count_registration("192.0.2.1")
     finally:
         await limiter.close()
 
@@ -126,9 +264,7 @@ async def test_limiter_fails_closed_when_redis_is_unreachable(
 async def test_replicas_share_the_counts_through_redis(
     data_dir: Path, fresh_redis_url: str
 ) -> None:
-    settings = make_settings(
-        data_dir, token_store_url=fresh_redis_url, login_attempts_per_minute=LIMIT
-    )
+    settings = make_settings(data_dir, token_store_url=fresh_redis_url, **LIMITS)
     first, second = await build_runtime(settings), await build_runtime(settings)
     try:
         web = await register_app(first.context, AppSpec(name="web", audience="api"))
@@ -154,14 +290,20 @@ async def _clients(*apps: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.mark.redis
 async def test_redis_limiter_counts_across_instances(data_dir: Path, fresh_redis_url: str) -> None:
-    settings = make_settings(data_dir, token_store_url=fresh_redis_url, login_attempts_per_minute=2)
+    settings = make_settings(data_dir, token_store_url=fresh_redis_url, **LIMITS)
     one, two = LoginLimiter.from_settings(settings), LoginLimiter.from_settings(settings)
     try:
-        await one.hit("login", account="bob", ip="192.0.2.1")
-        await two.hit("login", account="bob", ip="192.0.2.2")
+        for limiter in (one, two, one):
+            with pytest.raises(InvalidGrant):
+                async with limiter.password_check("login", account="bob", ip="192.0.2.1"):
+                    raise InvalidGrant("wrong")
         with pytest.raises(TooManyAttempts) as refused:
-            await one.hit("login", account="bob", ip="192.0.2.3")
-        assert 1 <= refused.value.retry_after <= 60
+            async with two.password_check("login", account="bob", ip="192.0.2.1"):
+                pass
+        assert 1 <= refused.value.retry_after <= FIFTEEN_MINUTES
+        # bob from elsewhere is slowed (the account is over the threshold), not refused.
+        async with one.password_check("login", account="bob", ip="198.51.100.1"):
+            pass
     finally:
         await one.close()
         await two.close()

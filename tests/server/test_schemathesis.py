@@ -48,7 +48,12 @@ async def seeded(
 ) -> dict[str, Any]:
     data_dir = tmp_path_factory.mktemp("schemathesis") / "data"
     shutil.copytree(template_data_dir, data_dir)
-    config = make_settings(data_dir, allow_registration=True, login_attempts_per_minute=1_000_000)
+    unlimited = {
+        "login_failures_per_address": 1_000_000, "login_failures_before_slowdown": 1_000_000,
+        "address_failures_per_hour": 1_000_000, "address_attempts_per_minute": 1_000_000,
+        "registrations_per_minute": 1_000_000,
+    }  # fmt: skip
+    config = make_settings(data_dir, allow_registration=True, **unlimited)
     runtime = await build_runtime(config)
     try:
         web = await create_app(

@@ -128,8 +128,10 @@ async def password_route(
     state: StateDep,
 ) -> Response:
     info = request_info(request, state.proxies)
-    await state.limiter.hit("password", account=claims.sub, ip=info.ip)
-    await change_password(runtime.context, claims, body.current_password, body.new_password, info)
+    async with state.limiter.password_check("password", account=claims.sub, ip=info.ip):
+        await change_password(
+            runtime.context, claims, body.current_password, body.new_password, info
+        )
     return Response(status_code=204)
 
 
@@ -141,6 +143,6 @@ async def register(
     request: Request, body: RegistrationRequest, runtime: RuntimeDep, state: StateDep
 ) -> JSONResponse:
     info = request_info(request, state.proxies)
-    await state.limiter.hit("register", account=None, ip=info.ip)
+    await state.limiter.count_registration(info.ip)
     user = await create_user(runtime.context, body.username, body.password)
     return JSONResponse({"id": user.id}, status_code=201)

@@ -94,7 +94,9 @@ def _install_openapi(app: FastAPI) -> None:
 def _build(settings: Settings, lifespan: Lifespan) -> FastAPI:
     metrics = Metrics()
     limiter = LoginLimiter.from_settings(
-        settings, on_throttled=lambda action: metrics.login_throttled.labels(action).inc()
+        settings,
+        on_throttled=lambda action: metrics.login_throttled.labels(action).inc(),
+        on_slowed=lambda action, delay: metrics.login_slowdown.labels(action).observe(delay),
     )
     app = FastAPI(
         title="jwtkeep", version=__version__, docs_url=None, redoc_url=None,

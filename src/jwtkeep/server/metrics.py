@@ -48,6 +48,11 @@ class Metrics:
             "jwtkeep_login_throttled", "Attempts refused by brute-force protection",
             ["action"], registry=self.registry,
         )  # fmt: skip
+        self.login_slowdown = Histogram(
+            "jwtkeep_login_slowdown_seconds",
+            "Delays before password checks of accounts under attack (brute-force slowdown)",
+            ["action"], buckets=(0.5, 1, 2, 4, 8, 16, 30), registry=self.registry,
+        )  # fmt: skip
         self.store_unavailable = Counter(
             "jwtkeep_store_unavailable", "Requests refused with 503 (store unreachable)",
             registry=self.registry,

@@ -5,8 +5,9 @@ authenticates the client and hands over to one use case.
 - Token responses and introspection answers carry `Cache-Control: no-store` and
   `Pragma: no-cache` (RFC 6749 §5.1; RFC 7662 §2.2 answers carry token data too).
 - Errors are RFC 6749 §5.2 JSON; `invalid_client` is 401 with a Basic challenge (§5.2).
-- The password grant is rate limited per username and per client IP before any password
-  is checked (RFC 6749 §4.3.2; `jwtkeep.server.ratelimit`).
+- The password grant is guarded against brute force (RFC 6749 §4.3.2): failures are
+  counted per username and client address, refused or slowed down before any password
+  is checked; a success counts nothing (`jwtkeep.server.ratelimit`).
 - The token endpoint returns a token only after the use case stored its fingerprint; a
   store failure surfaces as 503 and no token (DESIGN.md token store contract).
 - Revocation answers 200 with an empty body for any token, known or not (RFC 7009 §2.2);
@@ -86,10 +87,10 @@ async def _password(
     runtime: Runtime, state: ServerState, client: App, form: Form, info: RequestInfo
 ) -> TokenResponse:
     username, password = form.require("username"), form.require("password")
-    await state.limiter.hit("login", account=username, ip=info.ip)
-    return await password_grant(
-        runtime.context, client, username, password, form.get("scope"), info
-    )
+    async with state.limiter.password_check("login", account=username, ip=info.ip):
+        return await password_grant(
+            runtime.context, client, username, password, form.get("scope"), info
+        )
 
 
 async def _refresh(

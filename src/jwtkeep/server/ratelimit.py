@@ -1,38 +1,79 @@
-"""Brute-force protection for password checks (OWASP ASVS V2.2.1, RFC 6749 §4.3.2: "the
+"""Brute-force protection for password checks that cannot be turned against the users it
+protects (OWASP ASVS v4 §2.2.1; NIST SP 800-63B §5.2.2; RFC 6749 §4.3.2: "the
 authorization server MUST protect the endpoint against brute force attacks").
 
-Every attempt that would check a password (the password grant, `POST /auth/password`) and
-every self-registration (which hashes one) is counted twice, in a moving window of one
-minute: once for the account (username, or user id) and once for the client IP. Over
-`settings.login_attempts_per_minute` on either count, the attempt is refused with 429 and
-`Retry-After` before any password is checked. Account keys are SHA-256 digests, so the
-limiter's storage holds no usernames.
+What is counted: *failed* password checks (wrong password, unknown user, disabled user:
+the use case raises `InvalidGrant`). A successful login counts nothing, and an attempt
+refused here is not a password check, so it counts nothing either. Counting successes
+let anyone keep a user at 429 with ten requests a minute, and throttled an office NAT at
+its eleventh login (OWASP "Blocking Brute Force Attacks": lockout is a denial of service).
+
+Three limits, checked *before* the password is (`LoginLimiter.password_check`):
+
+(a) failures per (account, address bucket), 15-minute moving window: over
+    `login_failures_per_address` that pair gets 429 + `Retry-After`. The guessing
+    address is stopped on that account; the owner from any other address is not.
+(b) failures per account over all addresses, 15 minutes: from
+    `login_failures_before_slowdown` on, every check for the account waits 1 s, 2 s,
+    4 s ... capped at `login_slowdown_max_seconds` (an asyncio sleep, never a refusal):
+    a distributed attack is slowed, the owner still gets in (NIST SP 800-63B §5.2.2
+    names increasing waits as an alternative to a hard per-account cap, which would be a
+    lockout).
+(c) per address bucket over all accounts: failures over `address_failures_per_hour`
+    (credential stuffing from one address), and all password checks over
+    `address_attempts_per_minute`, a generous ceiling so one address cannot keep every
+    core busy with argon2 (a hash-flooding DoS); both 429.
+
+Self-registration hashes a password each time: `count_registration` limits all attempts
+per address bucket (`registrations_per_minute`).
+
+An address bucket is the IPv4 address, or the IPv6 /64 (RFC 4291 §2.5.4 and RFC 6177: a
+/64 is one subscriber's LAN, so per-address IPv6 buckets would give one attacker 2^64 of
+them). Account keys are SHA-256 digests, so the counters hold no usernames.
 
 Storage: memory (one process) by default; the Redis named by `settings.token_store_url`
-when that is a Redis URL, so every replica counts together. If the limiter's storage
-cannot be reached, the attempt is refused with 503 (fail closed): an unreachable counter
-must never open the gate to unlimited guessing.
+when that is a Redis URL, so every replica counts together. If the counters cannot be
+reached, the attempt is refused with 503 (fail closed): an unreachable counter must never
+open the gate to unlimited guessing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import ipaddress
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
-from jwtkeep.errors import InvalidRequest, StoreUnavailable
+from jwtkeep.errors import InvalidGrant, InvalidRequest, StoreUnavailable
 from jwtkeep.settings import Settings
 
-__all__ = ["LoginLimiter", "TooManyAttempts", "limiter_storage_uri"]
+__all__ = [
+    "BruteForcePolicy",
+    "LoginLimiter",
+    "TooManyAttempts",
+    "address_bucket",
+    "limiter_storage_uri",
+    "slowdown_delay",
+]
 
 NAMESPACE = "jwtkeep-attempts"
+FAILURE_WINDOW_MINUTES = 15
+IPV6_SUBSCRIBER_PREFIX = 64  # RFC 4291 §2.5.4, RFC 6177
+_SLOWDOWN_DEPTH = 32  # failures past the threshold worth counting: by then the cap applies
+
+Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 
 
 class TooManyAttempts(InvalidRequest):
@@ -47,6 +88,54 @@ class TooManyAttempts(InvalidRequest):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+@dataclass(frozen=True)
+class BruteForcePolicy:
+    """The thresholds, from settings (docs/settings.md, docs/operations.md)."""
+
+    failures_per_address: int = 10
+    failures_before_slowdown: int = 5
+    slowdown_max_seconds: float = 4.0
+    address_failures_per_hour: int = 100
+    address_attempts_per_minute: int = 300
+    registrations_per_minute: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BruteForcePolicy:
+        return cls(
+            failures_per_address=settings.login_failures_per_address,
+            failures_before_slowdown=settings.login_failures_before_slowdown,
+            slowdown_max_seconds=settings.login_slowdown_max_seconds,
+            address_failures_per_hour=settings.address_failures_per_hour,
+            address_attempts_per_minute=settings.address_attempts_per_minute,
+            registrations_per_minute=settings.registrations_per_minute,
+        )
+
+
+def slowdown_delay(account_failures: int, policy: BruteForcePolicy) -> float:
+    """Seconds to wait before checking a password for an account with this many recent
+    failures: 0 below the threshold, then 1, 2, 4 ... up to the cap (limit (b))."""
+    excess = account_failures - policy.failures_before_slowdown
+    if excess < 0:
+        return 0.0
+    return min(policy.slowdown_max_seconds, 2.0 ** min(excess, _SLOWDOWN_DEPTH))
+
+
+def address_bucket(ip: str) -> str:
+    """The key an address is counted under: an IPv4 address (IPv4-mapped IPv6 included)
+    as itself, an IPv6 address as its /64 (RFC 4291 §2.5.4, RFC 6177); anything else
+    (no peer, a test client's name) as its text."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        network = ipaddress.IPv6Network((int(address), IPV6_SUBSCRIBER_PREFIX), strict=False)
+        return str(network)  # int(): a zone id (fe80::1%eth0) is not part of the bucket
+    return str(address)
 
 
 def limiter_storage_uri(token_store_url: str | None) -> tuple[str, dict[str, float | str | bool]]:
@@ -81,45 +170,113 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def _items(policy: BruteForcePolicy) -> dict[str, RateLimitItem]:
+    window = FAILURE_WINDOW_MINUTES
+    return {
+        "pair": RateLimitItemPerMinute(policy.failures_per_address, window, namespace=NAMESPACE),
+        "account": RateLimitItemPerMinute(
+            policy.failures_before_slowdown + _SLOWDOWN_DEPTH, window, namespace=NAMESPACE
+        ),
+        "address": RateLimitItemPerHour(policy.address_failures_per_hour, namespace=NAMESPACE),
+        "checks": RateLimitItemPerMinute(policy.address_attempts_per_minute, namespace=NAMESPACE),
+        "register": RateLimitItemPerMinute(policy.registrations_per_minute, namespace=NAMESPACE),
+    }
+
+
 class LoginLimiter:
+    """The three limits and the slowdown over one `limits` storage. `sleep` is injected
+    so tests record the slowdown instead of waiting it out (CONVENTIONS "State")."""
+
     def __init__(
-        self, storage: Storage, per_minute: int, on_throttled: Callable[[str], None] | None = None
+        self,
+        storage: Storage,
+        policy: BruteForcePolicy,
+        *,
+        on_throttled: Callable[[str], None] | None = None,
+        on_slowed: Callable[[str, float], None] | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._storage = storage
         self._limiter = MovingWindowRateLimiter(storage)
-        self._item = RateLimitItemPerMinute(per_minute, 1, namespace=NAMESPACE)
+        self._policy = policy
+        self._items = _items(policy)
         self._on_throttled = on_throttled
+        self._on_slowed = on_slowed
+        self._sleep = sleep
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, on_throttled: Callable[[str], None] | None = None
+        cls,
+        settings: Settings,
+        *,
+        on_throttled: Callable[[str], None] | None = None,
+        on_slowed: Callable[[str, float], None] | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> LoginLimiter:
-        return cls(_storage(settings), settings.login_attempts_per_minute, on_throttled)
+        return cls(_storage(settings), BruteForcePolicy.from_settings(settings),
+                   on_throttled=on_throttled, on_slowed=on_slowed, sleep=sleep)  # fmt: skip
 
-    async def hit(self, action: str, *, account: str | None, ip: str) -> None:
-        """Count one `action` attempt; raise TooManyAttempts over the limit, or
-        StoreUnavailable if the counts cannot be reached."""
-        keys = [(action, "ip", ip or "unknown")]
-        if account is not None:
-            keys.append((action, "account", _digest(account)))
-        for key in keys:
-            retry_after = await self._over_limit(key)
-            if retry_after is not None:
-                if self._on_throttled is not None:
-                    self._on_throttled(action)
-                raise TooManyAttempts(retry_after)
-
-    async def _over_limit(self, key: tuple[str, ...]) -> int | None:
-        """Count one hit; None if allowed, else the seconds until the window frees up."""
+    @asynccontextmanager
+    async def password_check(self, action: str, *, account: str, ip: str) -> AsyncIterator[None]:
+        """Guard one password check of `account` from `ip`: refuse (429) or slow it down
+        before, count a failure if the body raises `InvalidGrant` (the use cases' answer
+        for a wrong password, an unknown user and a disabled one)."""
+        bucket, account_key = address_bucket(ip), _digest(account)
+        await self._refuse_over_limits(action, account_key, bucket)
+        await self._slow_down(action, account_key)
         try:
-            if await self._limiter.hit(self._item, *key):
-                return None
-            stats = await self._limiter.get_window_stats(self._item, *key)
+            yield
+        except InvalidGrant:
+            await self._record_failure(action, account_key, bucket)
+            raise
+
+    async def count_registration(self, ip: str) -> None:
+        """Count one self-registration (each hashes a password); 429 over the limit."""
+        key = ("register", address_bucket(ip))
+        if not await self._call(self._limiter.hit(self._items["register"], *key)):
+            await self._throttle("register", "register", key)
+
+    async def _refuse_over_limits(self, action: str, account_key: str, bucket: str) -> None:
+        # (c) the address over all accounts, (a) this account from this address; both
+        # only tested here, a failure is recorded after the check.
+        for item, key in (("address", ("address", bucket)),
+                          ("pair", (action, "pair", account_key, bucket))):  # fmt: skip
+            if not await self._call(self._limiter.test(self._items[item], *key)):
+                await self._throttle(action, item, key)
+        # (c) the ceiling on all checks from one address: counted when let through.
+        key = ("checks", bucket)
+        if not await self._call(self._limiter.hit(self._items["checks"], *key)):
+            await self._throttle(action, "checks", key)
+
+    async def _slow_down(self, action: str, account_key: str) -> None:
+        item = self._items["account"]
+        stats = await self._call(self._limiter.get_window_stats(item, action, account_key))
+        delay = slowdown_delay(item.amount - stats.remaining, self._policy)
+        if delay > 0:
+            if self._on_slowed is not None:
+                self._on_slowed(action, delay)
+            await self._sleep(delay)
+
+    async def _record_failure(self, action: str, account_key: str, bucket: str) -> None:
+        for item, key in (("address", ("address", bucket)),
+                          ("pair", (action, "pair", account_key, bucket)),
+                          ("account", (action, account_key))):  # fmt: skip
+            await self._call(self._limiter.hit(self._items[item], *key))
+
+    async def _throttle(self, action: str, item: str, key: tuple[str, ...]) -> None:
+        stats = await self._call(self._limiter.get_window_stats(self._items[item], *key))
+        if self._on_throttled is not None:
+            self._on_throttled(action)
+        raise TooManyAttempts(max(1, math.ceil(stats.reset_time - time.time())))
+
+    @staticmethod
+    async def _call(call: Awaitable[T]) -> T:
+        try:
+            return await call
         except Exception as exc:  # fail closed, whatever the storage raised
             raise StoreUnavailable(
                 f"rate limit storage unavailable ({type(exc).__name__})"
             ) from exc
-        return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def close(self) -> None:
         """Close the Redis client, if any (the memory storage needs nothing)."""
