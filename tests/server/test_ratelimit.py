@@ -3,6 +3,7 @@ address (IPv6 /64), never a lockout of the owner; shared through Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from collections.abc import AsyncIterator
@@ -101,6 +102,17 @@ async def test_owner_gets_in_from_another_address_while_the_attacker_is_stopped(
     slowed = 'jwtkeep_login_slowdown_seconds_count{action="login"}'
     assert await _metric(client, slowed) == 6
     assert await _metric(client, 'jwtkeep_login_throttled_total{action="login"}') == 3
+
+
+async def test_a_parallel_burst_gets_no_more_guesses(
+    client: httpx.AsyncClient, web_app: CreatedApp, user: User
+) -> None:
+    # Each guess takes its (account, address) slot atomically before the password check,
+    # so ten guesses in flight at once are not all let through by a test made before
+    # any of them failed.
+    burst = [_attempt(client, web_app, USERNAME, ATTACKER) for _ in range(10)]
+    statuses = sorted(response.status_code for response in await asyncio.gather(*burst))
+    assert statuses == [400] * PER_ADDRESS + [429] * (10 - PER_ADDRESS)
 
 
 @pytest.mark.parametrize("settings_overrides", [{"trusted_proxies": ["127.0.0.1"]}])
@@ -223,6 +235,34 @@ async def test_the_limiter_sleeps_before_the_check_of_an_account_under_attack() 
     async with limiter.password_check("login", account="bob", ip="192.0.2.0"):
         pass  # another account is not slowed
     assert recorded == [3]
+
+
+async def test_a_success_from_the_address_clears_its_failures_on_the_account() -> None:
+    async def no_sleep(seconds: float) -> None:
+        pass
+
+    policy = BruteForcePolicy(failures_per_address=2, failures_before_slowdown=100)
+    limiter = LoginLimiter(MemoryStorage(), policy, sleep=no_sleep)
+
+    async def fail(account: str) -> None:
+        with pytest.raises(InvalidGrant):
+            async with limiter.password_check("login", account=account, ip="192.0.2.7"):
+                raise InvalidGrant("wrong")
+
+    for _ in range(2):
+        await fail("alice")
+    async with limiter.password_check("login", account="alice", ip="198.51.100.1"):
+        pass  # a success from elsewhere clears nothing for 192.0.2.7
+    with pytest.raises(TooManyAttempts):
+        async with limiter.password_check("login", account="alice", ip="192.0.2.7"):
+            pass
+    await fail("bob")
+    async with limiter.password_check("login", account="bob", ip="192.0.2.7"):
+        pass  # bob's typo, then bob's success: his count is back to zero
+    for _ in range(2):
+        await fail("bob")
+    with pytest.raises(TooManyAttempts):
+        await fail("bob")
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,10 @@ its eleventh login (OWASP "Blocking Brute Force Attacks": lockout is a denial of
 
 Three limits, checked *before* the password is (`LoginLimiter.password_check`):
 
-(a) failures per (account, address bucket), 15-minute moving window: over
-    `login_failures_per_address` that pair gets 429 + `Retry-After`. The guessing
-    address is stopped on that account; the owner from any other address is not.
+(a) failures per (account, address bucket), 15-minute moving window, cleared by a
+    success from that pair: over `login_failures_per_address` that pair gets 429 +
+    `Retry-After`. The guessing address is stopped on that account; the owner from any
+    other address is not.
 (b) failures per account over all addresses, 15 minutes: from
     `login_failures_before_slowdown` on, every check for the account waits 1 s, 2 s,
     4 s ... capped at `login_slowdown_max_seconds` (an asyncio sleep, never a refusal):
@@ -219,34 +220,45 @@ class LoginLimiter:
     @asynccontextmanager
     async def password_check(self, action: str, *, account: str, ip: str) -> AsyncIterator[None]:
         """Guard one password check of `account` from `ip`: refuse (429) or slow it down
-        before, count a failure if the body raises `InvalidGrant` (the use cases' answer
-        for a wrong password, an unknown user and a disabled one)."""
+        before; count a failure if the body raises `InvalidGrant` (the use cases' answer
+        for a wrong password, an unknown user and a disabled one).
+
+        The (account, address) failure slot is taken atomically *before* the check, so a
+        burst of parallel guesses cannot all pass a test made before any of them failed;
+        a success gives it back by clearing that pair ("consecutive failed attempts",
+        NIST SP 800-63B §5.2.2: only the account's owner can succeed). Any other error
+        keeps the slot (fail closed).
+        """
         bucket, account_key = address_bucket(ip), _digest(account)
-        await self._refuse_over_limits(action, account_key, bucket)
+        pair = (action, "pair", account_key, bucket)
+        await self._refuse_over_limits(action, pair, bucket)
         await self._slow_down(action, account_key)
         try:
             yield
         except InvalidGrant:
             await self._record_failure(action, account_key, bucket)
             raise
+        await self._call(self._limiter.clear(self._items["pair"], *pair))
 
     async def count_registration(self, ip: str) -> None:
         """Count one self-registration (each hashes a password); 429 over the limit."""
         key = ("register", address_bucket(ip))
-        if not await self._call(self._limiter.hit(self._items["register"], *key)):
-            await self._throttle("register", "register", key)
+        await self._take("register", "register", key)
 
-    async def _refuse_over_limits(self, action: str, account_key: str, bucket: str) -> None:
-        # (c) the address over all accounts, (a) this account from this address; both
-        # only tested here, a failure is recorded after the check.
-        for item, key in (("address", ("address", bucket)),
-                          ("pair", (action, "pair", account_key, bucket))):  # fmt: skip
-            if not await self._call(self._limiter.test(self._items[item], *key)):
-                await self._throttle(action, item, key)
-        # (c) the ceiling on all checks from one address: counted when let through.
-        key = ("checks", bucket)
-        if not await self._call(self._limiter.hit(self._items["checks"], *key)):
-            await self._throttle(action, "checks", key)
+    async def _refuse_over_limits(self, action: str, pair: tuple[str, ...], bucket: str) -> None:
+        # (c) failures from the address over all accounts: only tested here (successes
+        # must not count), recorded after a failure.
+        key = ("address", bucket)
+        if not await self._call(self._limiter.test(self._items["address"], *key)):
+            await self._throttle(action, "address", key)
+        # (c) the ceiling on all checks from the address, then (a) the pair's slot.
+        await self._take(action, "checks", ("checks", bucket))
+        await self._take(action, "pair", pair)
+
+    async def _take(self, action: str, item: str, key: tuple[str, ...]) -> None:
+        """Count one hit atomically (a Lua script in Redis); 429 when it does not fit."""
+        if not await self._call(self._limiter.hit(self._items[item], *key)):
+            await self._throttle(action, item, key)
 
     async def _slow_down(self, action: str, account_key: str) -> None:
         item = self._items["account"]
@@ -258,9 +270,8 @@ class LoginLimiter:
             await self._sleep(delay)
 
     async def _record_failure(self, action: str, account_key: str, bucket: str) -> None:
-        for item, key in (("address", ("address", bucket)),
-                          ("pair", (action, "pair", account_key, bucket)),
-                          ("account", (action, account_key))):  # fmt: skip
+        # The pair's slot was taken before the check; a full counter here just stays full.
+        for item, key in (("address", ("address", bucket)), ("account", (action, account_key))):
             await self._call(self._limiter.hit(self._items[item], *key))
 
     async def _throttle(self, action: str, item: str, key: tuple[str, ...]) -> None:
