@@ -17,9 +17,10 @@ Three limits, checked *before* the password is (`LoginLimiter.password_check`):
 (b) failures per account over all addresses, 15 minutes: from
     `login_failures_before_slowdown` on, every check for the account waits 1 s, 2 s,
     4 s ... capped at `login_slowdown_max_seconds` (an asyncio sleep, never a refusal):
-    a distributed attack is slowed, the owner still gets in (NIST SP 800-63B §5.2.2
-    names increasing waits as an alternative to a hard per-account cap, which would be a
-    lockout).
+    a distributed attack is slowed, the owner still gets in. NIST SP 800-63B §5.2.2
+    lists increasing waits among the ways to slow attackers without locking the owner
+    out; its hard cap of 100 consecutive failures per account is deliberately not
+    applied account-wide (it is the lockout), only per address, by (a).
 (c) per address bucket over all accounts: failures over `address_failures_per_hour`
     (credential stuffing from one address), and all password checks over
     `address_attempts_per_minute`, a generous ceiling so one address cannot keep every
