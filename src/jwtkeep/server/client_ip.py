@@ -2,7 +2,8 @@
 
 The client IP is the socket peer. `X-Forwarded-For` is believed only when the peer is one
 of `settings.trusted_proxies` (addresses or CIDR networks): the header is read from the
-right, skipping trusted proxies, and the first untrusted address is the client. Anyone
+right, skipping trusted proxies, and the first untrusted address is the client (a hop
+may carry a port, which is dropped; a hop that is no address stops the walk). Anyone
 can write that header, so trusting it from an arbitrary peer would let an attacker pick
 the IP the brute-force limits count against (OWASP "Credential Stuffing Prevention").
 """
