@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     access_token_ttl: int = Field(300, ge=30, le=MAX_ACCESS_TOKEN_TTL)
     signing_alg: Alg = "EdDSA"
     allow_hs256: bool = False
-    hmac_secret: SecretStr | None = Field(None, description="base64url of >= 32 random bytes")
+    hmac_secret: SecretStr | None = None
     master_key: SecretStr | None = Field(None, description="base64url of 32 random bytes")
     tls_cert: Path | None = None
     tls_key: Path | None = None
