@@ -137,20 +137,27 @@ class MissingToken(OAuthError):
 
 
 class InsufficientScope(OAuthError):
-    """RFC 6750 §3.1 `insufficient_scope`: 403 naming the scope needed."""
+    """RFC 6750 §3.1 `insufficient_scope`: 403 naming the scope needed.
+
+    `required=None` is a request that no scope can open (the SDK's `deny_unmatched`: no
+    route rule matched); the challenge then has no `scope` attribute (it is optional,
+    RFC 6750 §3)."""
 
     error = "insufficient_scope"
     status_code = 403
 
-    def __init__(self, required: str) -> None:
-        super().__init__("The access token lacks the required scope.", reason=required)
+    def __init__(self, required: str | None) -> None:
+        if required is None:
+            super().__init__("No route rule allows this request.", reason="no route rule")
+        else:
+            super().__init__("The access token lacks the required scope.", reason=required)
         self.required = required
 
     def headers(self) -> dict[str, str]:
-        return {
-            "WWW-Authenticate": f'Bearer realm="jwtkeep", error="insufficient_scope", '
-            f'scope="{self.required}"'
-        }
+        challenge = 'Bearer realm="jwtkeep", error="insufficient_scope"'
+        if self.required is None:
+            return {"WWW-Authenticate": challenge}
+        return {"WWW-Authenticate": f'{challenge}, scope="{self.required}"'}
 
 
 class AccessDenied(OAuthError):

@@ -18,6 +18,7 @@ from pathlib import Path
 from jwtkeep.adapters.factory import open_token_store
 from jwtkeep.adapters.sql import Database
 from jwtkeep.core.claims import ClaimRules
+from jwtkeep.core.hmac_secret import parse_hmac_secret
 from jwtkeep.core.passwords import Argon2Params, PasswordHasher
 from jwtkeep.core.sealing import Sealer, parse_master_key
 from jwtkeep.errors import ConfigurationError
@@ -77,9 +78,14 @@ def _master_key(settings: Settings) -> bytes:
 
 
 def _hmac_secret(settings: Settings) -> bytes | None:
+    """The HS256 key: the *decoded* bytes of JWTKEEP_HMAC_SECRET (base64url), never its
+    characters (RFC 7518 §3.2 counts key bits; RFC 8725 §3.5 forbids passwords as keys)."""
     if settings.signing_alg != "HS256" or settings.hmac_secret is None:
         return None
-    return settings.hmac_secret.get_secret_value().encode()
+    try:
+        return parse_hmac_secret(settings.hmac_secret.get_secret_value())
+    except ValueError as exc:
+        raise ConfigurationError(f"JWTKEEP_HMAC_SECRET: {exc}") from None
 
 
 @asynccontextmanager

@@ -19,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from jwtkeep.core.hmac_secret import parse_hmac_secret
 from jwtkeep.core.hosts import is_loopback
 from jwtkeep.errors import ConfigurationError
 
@@ -100,13 +101,16 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _hs256_needs_consent_and_secret(self) -> Settings:
         # RFC 8725 §3.5 / RFC 7518 §3.2: HMAC keys must be strong; and shared secrets
-        # leak more easily (the article), so HS256 is never a silent default.
+        # leak more easily (the article), so HS256 is never a silent default. The secret
+        # is base64url of >= 32 random bytes, checked after decoding (core.hmac_secret).
         if self.signing_alg == "HS256":
             if not self.allow_hs256:
                 raise ValueError("HS256 needs JWTKEEP_ALLOW_HS256=true")
             secret = self.hmac_secret.get_secret_value() if self.hmac_secret else ""
-            if len(secret.encode()) < 32:
-                raise ValueError("HS256 needs JWTKEEP_HMAC_SECRET of at least 32 random bytes")
+            try:
+                parse_hmac_secret(secret)
+            except ValueError as exc:
+                raise ValueError(f"JWTKEEP_HMAC_SECRET: {exc}") from None
         if self.session_absolute_lifetime < self.session_idle_timeout:
             raise ValueError("session_absolute_lifetime must be >= session_idle_timeout")
         return self

@@ -168,12 +168,15 @@ def test_password_is_never_accepted_as_an_argument(ready: Cli) -> None:
 @pytest.mark.parametrize(
     ("stdin", "message"),
     [(b"", "no password"), (b"\n", "no password"), (b"sh0rt!\n", "at least"),
-     (b"\xff\xfe\n", "UTF-8"), (b"x" * 5000, "longer")],
+     (b"\xff\xfe\n", "UTF-8"), (b"x" * 5000, "longer"),
+     (b"Password123\n", "too common"), (b" " * 8, "only whitespace"),
+     (b"ERIN.SMITH\n", "not be the username")],
 )  # fmt: skip
 def test_bad_passwords_are_clear_errors(ready: Cli, stdin: bytes, message: str) -> None:
-    result = ready("user", "create", "erin", "--password-stdin", input=stdin)
+    result = ready("user", "create", "erin.smith", "--password-stdin", input=stdin)
     assert result.exit_code == 1
     assert message in result.stderr
+    assert result.stdout == ""  # no user was created
     if stdin.strip():
         assert stdin.strip().decode("utf-8", "replace") not in result.stderr  # never echoed
 

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from typing import Any
 
@@ -92,7 +93,10 @@ def test_secret_stdin_checks_the_length_without_printing_it(cli: Cli) -> None:
     assert weak.exit_code == 1
     assert "hmac-short-secret" in [p["code"] for p in one_json(weak)["pitfalls"]]
     assert "tooshort" not in weak.output
-    strong = cli("token", "inspect", HS, "--secret-stdin", input="k" * 40 + "\n")
+    repetitive = cli("token", "inspect", HS, "--secret-stdin", "--json", input="k" * 40 + "\n")
+    assert repetitive.exit_code == 1
+    assert "hmac-weak-secret" in [p["code"] for p in one_json(repetitive)["pitfalls"]]
+    strong = cli("token", "inspect", HS, "--secret-stdin", input=secrets.token_urlsafe(48) + "\n")
     assert strong.exit_code == 0
 
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import uuid
 from typing import Any
 
@@ -144,6 +145,20 @@ def test_hmac_secret_length_is_checked_against_the_hash_size(alg: str, minimum: 
     assert severity_of(short, "hmac-short-secret") is Severity.HIGH
     enough = inspect_token(hs_token(b"s" * minimum, alg), NOW, hmac_secret=b"s" * minimum)
     assert "hmac-short-secret" not in codes(enough)
+
+
+@pytest.mark.parametrize("secret", [b"s" * 32, b"k" * 40, bytes(range(15)) * 3])
+def test_a_long_but_repetitive_hmac_secret_is_weak(secret: bytes) -> None:
+    # The rule jwtkeep applies to JWTKEEP_HMAC_SECRET (core.hmac_secret), RFC 8725 §3.5.
+    report = inspect_token(hs_token(secret), NOW, hmac_secret=secret)
+    assert "hmac-short-secret" not in codes(report)
+    assert severity_of(report, "hmac-weak-secret") is Severity.HIGH
+
+
+def test_random_hmac_secret_is_neither_short_nor_weak() -> None:
+    secret = secrets.token_bytes(32)
+    report = inspect_token(hs_token(secret), NOW, hmac_secret=secret)
+    assert {"hmac-short-secret", "hmac-weak-secret"}.isdisjoint(codes(report))
 
 
 def test_secret_length_is_only_checked_for_hmac_tokens() -> None:

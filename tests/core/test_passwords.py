@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from jwtkeep.core.passwords import MAX_PASSWORD_BYTES, Argon2Params, PasswordHasher
+from jwtkeep.core.passwords import (
+    MAX_PASSWORD_BYTES,
+    Argon2Params,
+    PasswordHasher,
+    check_password_acceptable,
+)
 
 CHEAP = Argon2Params(time_cost=1, memory_cost_kib=64, parallelism=1)
 
@@ -54,3 +59,41 @@ def test_needs_rehash_when_parameters_grow(hasher: PasswordHasher) -> None:
 
 def test_default_parameters_are_rfc_9106_second_recommendation() -> None:
     assert Argon2Params() == Argon2Params(time_cost=3, memory_cost_kib=65536, parallelism=4)
+
+
+@pytest.mark.parametrize(
+    "password", ["password123", "PASSWORD123", "Password123 ", "qwertyuiop", "trustno1"]
+)
+def test_common_and_breached_passwords_are_refused(password: str) -> None:
+    # NIST SP 800-63B §5.1.1.2: "commonly-used, expected, or compromised", in any case.
+    with pytest.raises(ValueError, match="too common"):
+        check_password_acceptable(password)
+
+
+@pytest.mark.parametrize("password", [" " * 8, "\t" * 8, " \t \u00a0 \u3000  "])
+def test_whitespace_only_passwords_are_refused(password: str) -> None:
+    with pytest.raises(ValueError, match="only whitespace"):
+        check_password_acceptable(password)
+
+
+@pytest.mark.parametrize("password", ["alice.smith", "Alice.Smith", " ALICE.SMITH "])
+def test_the_username_is_refused_as_the_password(password: str) -> None:
+    with pytest.raises(ValueError, match="not be the username"):
+        check_password_acceptable(password, username="alice.smith")
+
+
+def test_a_strong_passphrase_is_accepted() -> None:
+    check_password_acceptable("correct horse battery staple", username="alice")
+    check_password_acceptable("  spaces around a passphrase  ", username="alice")
+
+
+def test_refusals_never_repeat_the_password() -> None:
+    for password, username in (("password123", None), ("robert.tables", "robert.tables")):
+        with pytest.raises(ValueError, match="password") as refused:
+            check_password_acceptable(password, username=username)
+        assert password not in str(refused.value)
+
+
+def test_rehashing_an_existing_password_ignores_the_blocklist(hasher: PasswordHasher) -> None:
+    # A login re-hashes with grown parameters; a password accepted before must keep working.
+    assert hasher.verify(hasher.hash("password123"), "password123") is True

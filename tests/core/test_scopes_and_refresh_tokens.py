@@ -56,6 +56,23 @@ def test_first_matching_rule_wins() -> None:
     assert required_scope(rules, "GET", "/health") is None
 
 
+@pytest.mark.parametrize(
+    ("path", "covered"),
+    [("/admin", True), ("/admin/", True), ("/admin/users/1", True),
+     ("/administrator", False), ("/adminx/1", False), ("/", False)],
+)  # fmt: skip
+def test_a_folder_rule_covers_the_folder_itself(path: str, covered: bool) -> None:
+    rule = parse_route_rule("* /admin/*=admin")
+    assert rule.matches("GET", path) is covered
+
+
+def test_a_prefix_rule_without_slash_keeps_matching_any_rest() -> None:
+    rule = parse_route_rule("GET /files*=files")
+    assert rule.matches("GET", "/files")
+    assert rule.matches("GET", "/files-old/1")
+    assert parse_route_rule("* /*=any").matches("GET", "/")
+
+
 def test_head_needs_what_get_needs() -> None:
     rules = [parse_route_rule("GET /orders/*=orders:read")]
     assert required_scope(rules, "HEAD", "/orders/1") == "orders:read"

@@ -5,10 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import httpx
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from jwtkeep.runtime import Runtime
+from jwtkeep.usecases.registration import CreatedApp
 from tests.server.conftest import ISSUER
 
 PRIVATE_JWK_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}  # RFC 7518 §6.2.2, §6.3.2, §6.4
@@ -50,8 +52,37 @@ async def test_metadata_matches_the_routes(client: httpx.AsyncClient, app: FastA
         "refresh_token",
         "client_credentials",
     }
-    assert metadata["response_types_supported"] == []
+    # No authorization endpoint yet: the one true response type (see server/metadata.py).
+    assert metadata["response_types_supported"] == ["none"]
+    assert "authorization_endpoint" not in metadata
+    assert "code_challenge_methods_supported" not in metadata  # no PKCE without it
     assert "client_secret_basic" in metadata["token_endpoint_auth_methods_supported"]
+
+
+async def test_metadata_passes_authlibs_rfc_8414_validator(client: httpx.AsyncClient) -> None:
+    metadata = (await client.get("/.well-known/oauth-authorization-server")).json()
+    AuthorizationServerMetadata(metadata).validate()  # raises ValueError naming the member
+    # RFC 8414 §3.2: "Claims with zero elements MUST be omitted from the response."
+    assert all(value != [] for value in metadata.values())
+    # Public clients authenticate with `none` at the token and revocation endpoints, never
+    # at introspection (RFC 7662 §2.1).
+    assert metadata["revocation_endpoint_auth_methods_supported"] == [
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+    ]
+    assert "none" not in metadata["introspection_endpoint_auth_methods_supported"]
+    # The apps' own scopes are not published (no inventory of every app's scopes).
+    assert "scopes_supported" not in metadata
+
+
+async def test_metadata_does_not_show_the_apps_scopes(
+    client: httpx.AsyncClient, web_app: CreatedApp
+) -> None:
+    assert set(web_app.app.scopes) == {"read", "write"}
+    text = (await client.get("/.well-known/oauth-authorization-server")).text
+    assert '"read"' not in text
+    assert '"write"' not in text
 
 
 async def test_metadata_ignores_the_host_header(client: httpx.AsyncClient) -> None:

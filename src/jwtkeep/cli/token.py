@@ -54,7 +54,10 @@ def inspect(
     token: Annotated[str, typer.Argument(help="The token, or - to read it from standard input.")],
     secret_stdin: Annotated[
         bool,
-        typer.Option("--secret-stdin", help="Read an HS* secret from stdin and check its length."),
+        typer.Option(
+            "--secret-stdin",
+            help="Read an HS* secret (raw key bytes) from stdin; check length and randomness.",
+        ),
     ] = False,
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 when a pitfall this severe is found.")

@@ -37,6 +37,7 @@ from typing import Any
 
 from jwtkeep.core.claims import PERSONAL_DATA_CLAIMS
 from jwtkeep.core.compact import b64url_decode
+from jwtkeep.core.hmac_secret import MIN_DISTINCT_BYTES, is_repetitive
 
 __all__ = [
     "LONG_LIFETIME_SECONDS",
@@ -118,7 +119,10 @@ class _NotAJwt(Exception):
 def inspect_token(token: str, now: float, *, hmac_secret: bytes | None = None) -> Report:
     """Decode header and payload of `token` (no signature check) and list its pitfalls.
 
-    `hmac_secret`, when given for an HS* token, is checked for length (RFC 7518 §3.2).
+    `hmac_secret`, when given for an HS* token, is the raw key (bytes as the signer used
+    them; for jwtkeep's own JWTKEEP_HMAC_SECRET, its base64url-decoded bytes). It is
+    checked by the rules `jwtkeep.core.hmac_secret` applies to jwtkeep's own secret: at
+    least the hash size (RFC 7518 §3.2) and not obviously non-random (RFC 8725 §3.5).
     """
     try:
         header, payload, segments, dup = _decode(token)
@@ -280,6 +284,11 @@ def _hmac_secret_pitfalls(alg: str, segments: list[str], secret: bytes | None) -
                       f"The secret has {len(secret)} bytes; {alg} needs at least {minimum} "
                       "random bytes, or it can be brute-forced.",
                       "RFC 7518 §3.2; RFC 8725 §3.5")  # fmt: skip
+    if secret is not None and is_repetitive(secret):
+        yield Pitfall("hmac-weak-secret", Severity.HIGH,
+                      f"The secret has fewer than {MIN_DISTINCT_BYTES} distinct byte values: "
+                      "it is not random bytes, and a guessable key can be brute-forced.",
+                      "RFC 8725 §3.5; RFC 7518 §3.2")  # fmt: skip
 
 
 def _b64url_nopad(data: bytes) -> str:

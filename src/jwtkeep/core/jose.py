@@ -22,6 +22,8 @@ from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
+from jwtkeep.core.hmac_secret import MIN_HMAC_SECRET_BYTES
+
 __all__ = [
     "ASYMMETRIC_ALGS",
     "SUPPORTED_ALGS",
@@ -33,7 +35,6 @@ __all__ = [
 
 ASYMMETRIC_ALGS = ("EdDSA", "ES256", "PS256", "RS256")
 SUPPORTED_ALGS = (*ASYMMETRIC_ALGS, "HS256")
-MIN_HMAC_SECRET_BYTES = 32  # RFC 7518 §3.2: a key of at least the hash output size
 RSA_BITS = 3072  # NIST SP 800-57: 128-bit security
 
 _AnyKey = OKPKey | ECKey | RSAKey | OctKey

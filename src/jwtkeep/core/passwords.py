@@ -3,10 +3,16 @@
 Default parameters are RFC 9106 §4's second recommended option (m = 64 MiB, t = 3, p = 4).
 Tests and benchmarks may pass cheaper ones. An unknown user is checked against a dummy
 hash so that "no such user" and "wrong password" take the same time (no user enumeration).
+
+A *new* password (registration, `POST /auth/password`, `jwtkeep user create`) must pass
+`check_password_acceptable`, the one place for the rule (NIST SP 800-63B §5.1.1.2):
+8 characters to 1024 bytes, not all whitespace, not the username, and not on a list of
+"commonly-used, expected, or compromised" passwords (zxcvbn's ~30,000 leaked passwords).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher as _Argon2
@@ -38,7 +44,11 @@ class PasswordHasher:
         self._dummy = self._hasher.hash("jwtkeep-dummy-password-for-timing")
 
     def hash(self, password: str) -> str:
-        check_password_acceptable(password)
+        # Only the length bounds here: a login re-hashes the user's existing password when
+        # the parameters grow, and a blocklist that grew since must not lock the user out
+        # (SP 800-63B §5.1.1.2 checks a password when it is *set*). New passwords go
+        # through `check_password_acceptable` first.
+        _check_length(password)
         return self._hasher.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
@@ -56,9 +66,41 @@ class PasswordHasher:
         return self._hasher.check_needs_rehash(password_hash)
 
 
-def check_password_acceptable(password: str) -> None:
-    """NIST SP 800-63B §5.1.1.2: at least 8 characters; a bounded length."""
+def check_password_acceptable(password: str, *, username: str | None = None) -> None:
+    """Refuse a new password that NIST SP 800-63B §5.1.1.2 says must be refused.
+
+    - fewer than 8 characters, or more than `MAX_PASSWORD_BYTES` (argon2 input bound);
+    - only whitespace (eight spaces are 8 characters, not a secret);
+    - the username ("context-specific words, such as ... the username");
+    - on the list of "passwords obtained from previous breach corpuses" and "commonly-used"
+      values.
+    The comparisons ignore case and surrounding whitespace: `Password123 ` is as guessable
+    as `password123`. The messages never repeat the password.
+    """
+    _check_length(password)
+    if not password.strip():
+        raise ValueError("password must not be only whitespace")
+    folded = password.strip().casefold()
+    if username is not None and folded == username.strip().casefold():
+        raise ValueError("password must not be the username")
+    if folded in _common_passwords():
+        raise ValueError("password is too common: it is on a list of leaked passwords")
+
+
+def _check_length(password: str) -> None:
     if len(password) < MIN_PASSWORD_CHARS:
         raise ValueError(f"password must be at least {MIN_PASSWORD_CHARS} characters")
     if len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
         raise ValueError(f"password must be at most {MAX_PASSWORD_BYTES} bytes")
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    """zxcvbn's list of ~30,000 passwords from breach corpora, lower-case, loaded once.
+
+    Imported on first use, not at import time: it costs ~90 ms and ~18 MB once, which a
+    process that never sets a password (a CLI listing keys) should not pay.
+    """
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # noqa: PLC0415
+
+    return frozenset(entry.casefold() for entry in FREQUENCY_LISTS["passwords"])

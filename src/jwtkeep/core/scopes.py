@@ -2,8 +2,11 @@
 
 A route rule reads `"METHOD /path/*=scope"` (DESIGN.md, `jwtkeep app create --route`):
 METHOD is an HTTP method or `*`; the path matches literally, with a trailing `*` matching
-any rest of the path; the scope is one scope token the request's token must hold. The
-first matching rule wins; with rules configured, an unmatched route needs no extra scope.
+any rest of the path; the scope is one scope token the request's token must hold.
+`/admin/*` also matches `/admin` itself (the folder is part of what the rule protects;
+a rule that missed it would leave `/admin` open), but never `/administrator`. The first
+matching rule wins; what an unmatched route needs is the resource server's choice
+(`jwtkeep.sdk.rules.authorize`, `deny_unmatched`).
 This is the article's "if you want some users to access only some paths of your app".
 """
 
@@ -50,6 +53,9 @@ class RouteRule:
             method = "GET"
         if self.method not in ("*", method):
             return False
+        if self.path.endswith("/*"):
+            folder = self.path[:-2]
+            return path == folder or path.startswith(folder + "/")
         if self.path.endswith("*"):
             return path.startswith(self.path[:-1])
         return path == self.path

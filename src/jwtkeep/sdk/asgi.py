@@ -5,6 +5,8 @@ bearer token from the `Authorization` header only (RFC 6750 §2.1), token-in-URL
 with per-route opt-in (RFC 6750 §2.3, the article), route scope rules, 401/403/503 as
 RFC 6750 §3.1 says, fail closed. Verified claims go to `scope["state"]["jwtkeep"]`
 (`request.state.jwtkeep` in Starlette and FastAPI). It imports no framework.
+`deny_unmatched=True` refuses (403) a request that no route rule matches, so a route added
+without a rule is closed, not open (`jwtkeep.sdk.rules`).
 
 A form body is scanned for `access_token` only when it is
 `application/x-www-form-urlencoded` and at most `max_form_scan_bytes` long; the body is
@@ -58,6 +60,7 @@ class JwtkeepMiddleware:
         routes: Iterable[str | RouteRule] = (),
         public_paths: Iterable[str | PathRule] = (),
         token_in_query_paths: Iterable[str | PathRule] = (),
+        deny_unmatched: bool = False,
         on_request: RequestHook = log_request,
         max_form_scan_bytes: int = MAX_FORM_SCAN_BYTES,
     ) -> None:
@@ -67,6 +70,7 @@ class JwtkeepMiddleware:
             routes=routes,
             public_paths=public_paths,
             token_in_query_paths=token_in_query_paths,
+            deny_unmatched=deny_unmatched,
         )
         self.on_request = on_request
         self.max_form_scan_bytes = max_form_scan_bytes

@@ -10,7 +10,8 @@ The same policy as the ASGI middleware (`jwtkeep.sdk.guard`): bearer token from 
 `Authorization` header only (RFC 6750 §2.1), token-in-URL/form refusal with per-route
 opt-in (RFC 6750 §2.2-2.3, the article), route rules, 401/403/503 (RFC 6750 §3.1, fail
 closed). Verified claims are in `g.jwtkeep`. With `protect_all=False` only decorated
-views are protected.
+views are protected. `deny_unmatched=True` refuses (403) a protected request that no route
+rule matches; a decorator's scopes come on top of the rules, they do not replace them.
 
 Flask is synchronous and the Verifier is async: verification runs on one private event
 loop in a daemon thread owned by the extension (`jwtkeep.sdk.loop.LoopThread`), so the
@@ -64,6 +65,7 @@ class Jwtkeep:
         routes: Iterable[str | RouteRule] = (),
         public_paths: Iterable[str | PathRule] = (),
         token_in_query_paths: Iterable[str | PathRule] = (),
+        deny_unmatched: bool = False,
         on_request: RequestHook = log_request,
         protect_all: bool = True,
         timeout: float = 10.0,
@@ -73,6 +75,7 @@ class Jwtkeep:
             routes=routes,
             public_paths=public_paths,
             token_in_query_paths=token_in_query_paths,
+            deny_unmatched=deny_unmatched,
         )
         self.on_request = on_request
         self.protect_all = protect_all

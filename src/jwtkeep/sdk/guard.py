@@ -11,7 +11,8 @@ An adapter turns its request into a `RequestInfo`, asks `RequestGuard.check`, an
 4. `Verifier.verify`: a refused token is 401 `invalid_token`; an unreachable allowlist or
    key source is 503 with `Retry-After` (fail closed);
 5. the first matching route rule's scope must be in the token: else 403
-   `insufficient_scope` (RFC 6750 §3.1).
+   `insufficient_scope` (RFC 6750 §3.1). With `deny_unmatched=True` a request that no
+   rule matches is refused the same way (deny by default; `jwtkeep.sdk.rules`).
 
 On an opted-in route that received its token in the query, every response carries
 `Cache-Control: no-store`, `Pragma: no-cache` and `Referrer-Policy: no-referrer`.
@@ -78,9 +79,11 @@ class RequestGuard:
         routes: Iterable[str | RouteRule] = (),
         public_paths: Iterable[str | PathRule] = (),
         token_in_query_paths: Iterable[str | PathRule] = (),
+        deny_unmatched: bool = False,
     ) -> None:
         self.verifier = verifier
         self.routes = parse_routes(routes)
+        self.deny_unmatched = deny_unmatched
         self.public_paths = parse_path_rules(public_paths)
         self.token_in_query_paths = parse_path_rules(token_in_query_paths)
 
@@ -98,7 +101,10 @@ class RequestGuard:
         except (OAuthError, StoreUnavailable) as exc:
             return Outcome(error=exc, token_in_query=in_query)
         try:
-            self.verifier.authorize(claims, request.method, request.path, self.routes)
+            self.verifier.authorize(
+                claims, request.method, request.path, self.routes,
+                deny_unmatched=self.deny_unmatched,
+            )  # fmt: skip
             require_all(claims, scopes)
         except InsufficientScope as exc:
             return Outcome(claims=claims, error=exc, token_in_query=in_query)

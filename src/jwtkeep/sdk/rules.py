@@ -1,8 +1,12 @@
 """Per-route scope rules and path lists, as a resource server applies them.
 
 The rule syntax is the app's `--route` syntax (`jwtkeep.core.scopes`): `"METHOD /path=scope"`
-where METHOD is an HTTP method or `*` and a trailing `*` in the path matches any rest. The
-first matching rule wins; a route no rule matches needs a valid token and no extra scope.
+where METHOD is an HTTP method or `*` and a trailing `*` in the path matches any rest
+(`/admin/*` covers `/admin` too, never `/administrator`). The first matching rule wins.
+A route no rule matches needs a valid token and no extra scope, unless `deny_unmatched`
+is on: then it is refused (403 `insufficient_scope`), so the rules are an allowlist and a
+route added without a rule is closed rather than open (OWASP Top 10 2021 A01: "Except
+for public resources, deny by default").
 This is the article's "if you want some users to access only some paths of your app".
 
 Paths are matched after RFC 3986 §5.2.4 dot-segment removal and with repeated slashes
@@ -95,11 +99,19 @@ def scope_for(rules: Iterable[RouteRule], method: str, path: str) -> str | None:
 
 
 def authorize(
-    claims: AccessClaims, method: str, path: str, rules: Iterable[RouteRule]
+    claims: AccessClaims,
+    method: str,
+    path: str,
+    rules: Iterable[RouteRule],
+    *,
+    deny_unmatched: bool = False,
 ) -> str | None:
     """Raise InsufficientScope (403, RFC 6750 §3.1) if the matching rule's scope is not in
-    the token; return the scope that was required (None when no rule matched)."""
+    the token, or if no rule matches and `deny_unmatched` is on; return the scope that
+    was required (None when no rule matched)."""
     needed = scope_for(rules, method, path)
+    if needed is None and deny_unmatched:
+        raise InsufficientScope(None)
     if needed is not None and needed not in claims.scopes:
         raise InsufficientScope(needed)
     return needed

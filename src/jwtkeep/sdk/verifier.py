@@ -106,11 +106,18 @@ class Verifier:
         return await self._tokens.verify(token)
 
     def authorize(
-        self, claims: AccessClaims, method: str, path: str, rules: Iterable[str | RouteRule]
+        self,
+        claims: AccessClaims,
+        method: str,
+        path: str,
+        rules: Iterable[str | RouteRule],
+        *,
+        deny_unmatched: bool = False,
     ) -> str | None:
         """Apply route rules (`"METHOD /path=scope"` or RouteRule); raises InsufficientScope
-        (403, RFC 6750 §3.1). Returns the scope that was required, None if no rule matched."""
-        return authorize(claims, method, path, parse_routes(rules))
+        (403, RFC 6750 §3.1), also for a request no rule matches when `deny_unmatched`.
+        Returns the scope that was required, None if no rule matched."""
+        return authorize(claims, method, path, parse_routes(rules), deny_unmatched=deny_unmatched)
 
     async def aclose(self) -> None:
         """Close what this Verifier opened: its JWKS client, introspection client, store."""

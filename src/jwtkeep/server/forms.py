@@ -136,10 +136,13 @@ def parse_form(body: bytes, content_type: str | None) -> Form:
             what = f"The {name} parameter" if name in GRAMMAR else "A parameter"
             raise InvalidRequest(f"{what} is repeated.")
         seen.add(name)
-        if name in GRAMMAR:
+        # RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were
+        # omitted from the request", so an empty value is dropped before its grammar
+        # (which may demand one character or more) is checked. It still counts as sent
+        # for the no-repeat rule above.
+        if name in GRAMMAR and value:
             _check_value(name, value)
-            if value:
-                values[name] = value
+            values[name] = value
     return Form(values)
 
 

@@ -25,29 +25,49 @@ __all__ = ["JWKS_CACHE_CONTROL", "METADATA_CACHE_CONTROL", "build_metadata", "ro
 
 JWKS_CACHE_CONTROL = "public, max-age=300"
 METADATA_CACHE_CONTROL = "public, max-age=3600"
+# RFC 6749 §2.3.1 (Basic or the form) for confidential clients; `none` (RFC 7591 §2) for
+# public clients, which send only their client_id.
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 # RFC 7662 §2.1: introspection needs real client authentication; public clients have none.
 INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+GRANT_TYPES = ["password", "refresh_token", "client_credentials"]
+# RFC 8414 §2 makes `response_types_supported` REQUIRED, and §3.2 says "Claims with zero
+# elements MUST be omitted", so neither `[]` nor leaving it out is conformant for a server
+# with no authorization endpoint (there is none yet: no redirect-based flow). `none` is the
+# registered response type that issues nothing at the authorization endpoint (OAuth 2.0
+# Multiple Response Type Encoding Practices §4), the one true value: no `code`, no
+# `token`. Together with no `authorization_endpoint` and no authorization_code or implicit
+# grant, no client is led into a redirect flow. It becomes ["code"] with /oauth/authorize.
+RESPONSE_TYPES = ["none"]
+# The scopes the server itself defines. Every other scope belongs to one app (`jwtkeep app
+# create --scope`); publishing their union would show anyone the scope names of every app
+# on the server, and RFC 8414 §2 lets a server "choose not to advertise some supported
+# scope values". The server's own `account`/`openid` scopes do not exist yet, so the list
+# is empty and the member is omitted (§3.2).
+SERVER_SCOPES: list[str] = []
 router = APIRouter(tags=["discovery"])
 
 
 def build_metadata(settings: Settings) -> dict[str, Any]:
-    """RFC 8414 §2 metadata. `response_types_supported` is required by §2 and is empty:
-    there is no authorization endpoint (no redirect-based flows)."""
+    """RFC 8414 §2 metadata: only what the server implements. No PKCE
+    (`code_challenge_methods_supported`): there is no authorization endpoint."""
     issuer = settings.effective_issuer
-    return {
+    members: dict[str, Any] = {
         "issuer": issuer,
         "token_endpoint": f"{issuer}/oauth/token",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "revocation_endpoint": f"{issuer}/oauth/revoke",
         "introspection_endpoint": f"{issuer}/oauth/introspect",
         "userinfo_endpoint": f"{issuer}/userinfo",
-        "grant_types_supported": ["password", "refresh_token", "client_credentials"],
-        "response_types_supported": [],
+        "scopes_supported": SERVER_SCOPES,
+        "response_types_supported": RESPONSE_TYPES,
+        "grant_types_supported": GRANT_TYPES,
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": INTROSPECTION_AUTH_METHODS,
     }
+    # RFC 8414 §3.2: "Claims with zero elements MUST be omitted from the response."
+    return {name: value for name, value in members.items() if value != []}
 
 
 @router.get(

@@ -86,7 +86,7 @@ async def create_app(ctx: AuthContext, spec: AppSpec) -> CreatedApp:
 async def create_user(ctx: AuthContext, username: str, password: str) -> User:
     _check_name("username", username)
     try:
-        check_password_acceptable(password)
+        check_password_acceptable(password, username=username)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
     now = ctx.clock()

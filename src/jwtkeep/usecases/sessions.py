@@ -57,7 +57,7 @@ async def change_password(
         await ctx.record("password.change_failed", info, user_id=claims.sub, jti=claims.jti)
         raise InvalidGrant("The current password is incorrect.")
     try:
-        check_password_acceptable(new)
+        check_password_acceptable(new, username=user.username)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
     await ctx.users.set_password_hash(user.id, await ctx.hash_password(new), ctx.clock())
