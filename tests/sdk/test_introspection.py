@@ -14,10 +14,11 @@ import pytest
 
 from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.clock import FixedClock
-from jwtkeep.errors import ConfigurationError, InvalidToken, StoreUnavailable
+from jwtkeep.errors import ConfigurationError, StoreUnavailable
 from jwtkeep.sdk import IntrospectionAllowlist, Verifier
 from jwtkeep.sdk.jwks import JwksKeySource
 from tests.sdk.helpers import AUDIENCE, ISSUER, Minter
+from tests.support.refusals import refused_for
 
 URL = f"{ISSUER}/oauth/introspect"
 
@@ -191,5 +192,5 @@ async def test_verifier_with_introspection_end_to_end(
     endpoint.active.add(token)
     assert (await verifier.verify(token)).jti == claims_of(minter).jti
     endpoint.active.clear()
-    with pytest.raises(InvalidToken):
+    with refused_for("not in the allowlist"):
         await verifier.verify(token)

@@ -72,7 +72,7 @@ def test_public_client_and_post_secret() -> None:
 
 def test_basic_with_the_same_body_client_id_is_fine_but_not_another() -> None:
     assert client_credentials(_basic(b"abc:s"), Form({"client_id": "abc"})).client_id == "abc"
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(InvalidRequest, match="Use one client authentication method"):
         client_credentials(_basic(b"abc:s"), Form({"client_id": "xyz"}))
 
 
