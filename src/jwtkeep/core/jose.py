@@ -24,6 +24,8 @@ from joserfc.jws import JWSRegistry
 
 __all__ = [
     "ASYMMETRIC_ALGS",
+    "MIN_HMAC_SECRET_BYTES",
+    "RSA_BITS",
     "SUPPORTED_ALGS",
     "JoseKey",
     "SignatureInvalid",

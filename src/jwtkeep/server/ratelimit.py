@@ -30,7 +30,7 @@ from limits.storage import storage_from_string
 from jwtkeep.errors import InvalidRequest, StoreUnavailable
 from jwtkeep.settings import Settings
 
-__all__ = ["LoginLimiter", "TooManyAttempts", "limiter_storage_uri"]
+__all__ = ["NAMESPACE", "LoginLimiter", "TooManyAttempts", "limiter_storage_uri"]
 
 NAMESPACE = "jwtkeep-attempts"
 
