@@ -1,5 +1,9 @@
 """IntrospectionAllowlist: RFC 7662 POST with Basic client auth, strict reading of the
-answer, fail closed on any trouble, and the small optional cache."""
+answer, fail closed on any trouble, and the small optional cache.
+
+These drive the client against a stand-in endpoint (httpx.MockTransport) to reach answers
+a real server never gives (garbage, 500s, oversized bodies). Against a real `jwtkeep serve`
+over TLS: tests/e2e/test_sdk_e2e.py."""
 
 from __future__ import annotations
 
@@ -175,7 +179,7 @@ def test_https_only_and_secret_not_in_repr(endpoint: IntrospectionEndpoint) -> N
     assert "s3cret" not in repr(allowlist(endpoint))
 
 
-async def test_verifier_with_introspection_end_to_end(
+async def test_verifier_with_introspection_against_a_stand_in_endpoint(
     endpoint: IntrospectionEndpoint,
     minter: Minter,
     clock: FixedClock,
