@@ -62,7 +62,7 @@ test: $(DEV_STAMP)
 check: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict src tests
 	$(BIN)/lint-imports
 	$(MAKE) --no-print-directory test
 

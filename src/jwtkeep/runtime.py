@@ -29,7 +29,14 @@ from jwtkeep.usecases.issuance import TokenIssuer
 from jwtkeep.usecases.keys import KeyManager
 from jwtkeep.usecases.verification import StoreAllowlist, TokenVerifier
 
-__all__ = ["Runtime", "open_runtime", "prepare_data_dir"]
+__all__ = [
+    "MASTER_KEY_FILE",
+    "Runtime",
+    "build_runtime",
+    "data_file",
+    "open_runtime",
+    "prepare_data_dir",
+]
 
 MASTER_KEY_FILE = "master.key"
 

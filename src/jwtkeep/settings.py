@@ -23,7 +23,7 @@ from jwtkeep.core.hmac_secret import parse_hmac_secret
 from jwtkeep.core.hosts import is_loopback
 from jwtkeep.errors import ConfigurationError
 
-__all__ = ["MAX_ACCESS_TOKEN_TTL", "Settings", "load_settings"]
+__all__ = ["DEFAULT_PORT", "MAX_ACCESS_TOKEN_TTL", "Alg", "Settings", "load_settings"]
 
 MAX_ACCESS_TOKEN_TTL = 3600  # hard upper bound (the article: as short as possible)
 DEFAULT_PORT = 8443

@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 from uuid import uuid4
 
 import pytest
-import redis
 
 from jwtkeep.adapters.redis import RedisTokenStore
 from jwtkeep.adapters.redis.keys import details_key, map_key, session_key, user_key
@@ -156,8 +156,9 @@ async def test_a_moved_slot_is_followed(
     assert not await store.is_allowed(fingerprint("other"), user, sid, NOW)
 
 
-def _move_slot(slot: int, source: redis.Redis, target: redis.Redis) -> None:
-    """Redis Cluster spec, "Live reconfiguration": IMPORTING/MIGRATING, MIGRATE, NODE."""
+def _move_slot(slot: int, source: Any, target: Any) -> None:
+    """Redis Cluster spec, "Live reconfiguration": IMPORTING/MIGRATING, MIGRATE, NODE.
+    (`Any`: redis-py leaves `execute_command` untyped.)"""
     with source, target:
         source_id = source.execute_command("CLUSTER", "MYID")
         target_id = target.execute_command("CLUSTER", "MYID")

@@ -12,6 +12,7 @@ import base64
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -22,6 +23,7 @@ from jwtkeep.adapters.redis.keys import details_key, session_key, user_key
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.core.refresh_token import new_refresh_token
 from jwtkeep.ports import AccessRecord, RotationOutcome, Session
+from tests.support.at_rest import redis_dump
 from tests.support.redis_server import CORRECTNESS_TIMEOUT
 
 NOW = 1_800_000_000.0
@@ -39,39 +41,23 @@ class Backend:
 
     def dump(self) -> dict[bytes, list[bytes]]:
         """Every key and everything in it, across all nodes."""
-        found: dict[bytes, list[bytes]] = {}
-        for client in self.clients():
-            for key in client.scan_iter(count=1000):
-                found[key] = _values(client, key)
-        return found
+        return redis_dump(self.node_urls)
 
     def ttls(self) -> dict[bytes, int]:
         return {key: c.pttl(key) for c in self.clients() for key in c.scan_iter(count=1000)}
 
-    def on_node(self, key: bytes, command: str, *args: object) -> object:
-        """Run one command on the node that holds `key`."""
-        for client in self.clients():
+    def on_node(self, key: bytes, command: str, *args: object) -> Any:
+        """Run one command on the node that holds `key` (`Any`: redis-py leaves
+        `execute_command` untyped)."""
+        node: Any
+        for node in self.clients():
+            client = node
             try:
                 if client.exists(key):
                     return client.execute_command(command, key, *args)
             except redis.exceptions.MovedError:
                 pass  # a cluster node that does not serve this key's slot
         raise AssertionError("no node holds the key")
-
-
-def _values(client: redis.Redis, key: bytes) -> list[bytes]:
-    kind = client.type(key)
-    if kind == b"string":
-        return [client.get(key)]
-    if kind == b"hash":
-        return [part for pair in client.hgetall(key).items() for part in pair]
-    if kind == b"zset":
-        return list(client.zrange(key, 0, -1))
-    if kind == b"set":
-        return list(client.smembers(key))
-    if kind == b"list":
-        return list(client.lrange(key, 0, -1))
-    raise AssertionError(f"unexpected Redis type {kind!r}")
 
 
 @pytest.fixture(params=["redis", "redis-cluster"])
@@ -154,7 +140,7 @@ async def test_no_raw_token_in_redis_after_login_rotate_revoke_and_logout(
     during = backend.dump()
     everything = b"\n".join([*during, *(v for values in during.values() for v in values)])
     # The dump does hold what was stored (so the check below can fail)...
-    assert all(fingerprint(token) in everything for token in tokens)
+    assert all(everything.find(fingerprint(token)) >= 0 for token in tokens)
     # ...and no token, in any encoding.
     for token in tokens:
         for form in _forms(token):

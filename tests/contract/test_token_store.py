@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,6 +22,7 @@ from tests.contract.builders import (
     new_sid,
     new_user,
 )
+from tests.support.at_rest import postgres_dump, redis_dump
 
 
 async def test_an_added_access_token_is_allowed(token_store: TokenStore) -> None:
@@ -131,54 +131,12 @@ async def dump_backend(request: pytest.FixtureRequest, tmp_path: Path) -> bytes:
     if backend == "sqlite":
         return b"".join(path.read_bytes() for path in sorted(tmp_path.glob("store.db*")))
     if backend == "postgres":
-        return await _dump_postgres(request.getfixturevalue("fresh_postgres_url"))
+        return await postgres_dump(request.getfixturevalue("fresh_postgres_url"))
     if backend == "redis":
-        return _dump_redis([request.getfixturevalue("fresh_redis_url")])
-    cluster_url: str = request.getfixturevalue("fresh_redis_cluster_url")
-    nodes = cluster_url.removeprefix("redis+cluster://").split("/")[0].split(",")
-    return _dump_redis([f"redis://{node}/0" for node in nodes])
-
-
-async def _dump_postgres(url: str) -> bytes:
-    import asyncpg  # type: ignore[import-untyped]  # noqa: PLC0415 (only for this backend)
-
-    conn = await asyncpg.connect(url)
-    try:
-        tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
-        )
-        rows = []
-        for table in tables:
-            name = table["tablename"]
-            rows += await conn.fetch(f'SELECT t::text AS row FROM "{name}" t')
-    finally:
-        await conn.close()
-    # bytea renders as \x<hex> in text form.
-    return "\n".join(row["row"] for row in rows).encode()
-
-
-def _dump_redis(urls: list[str]) -> bytes:
-    import redis  # noqa: PLC0415 (only for these backends)
-
-    chunks: list[bytes] = []
-    for url in urls:
-        with redis.Redis.from_url(url) as client:
-            for key in client.scan_iter(count=1000):
-                chunks.append(key)
-                chunks.extend(_redis_values(client, key))
-    return b"\n".join(chunks)
-
-
-def _redis_values(client: Any, key: bytes) -> list[bytes]:
-    kind = client.type(key)
-    if kind == b"string":
-        return [client.get(key)]
-    if kind == b"hash":
-        return [part for pair in client.hgetall(key).items() for part in pair]
-    if kind == b"set":
-        return list(client.smembers(key))
-    if kind == b"zset":
-        return list(client.zrange(key, 0, -1))
-    if kind == b"list":
-        return list(client.lrange(key, 0, -1))
-    raise AssertionError(f"unexpected Redis type {kind!r}")
+        urls = [request.getfixturevalue("fresh_redis_url")]
+    else:
+        cluster_url: str = request.getfixturevalue("fresh_redis_cluster_url")
+        nodes = cluster_url.removeprefix("redis+cluster://").split("/")[0].split(",")
+        urls = [f"redis://{node}/0" for node in nodes]
+    contents = redis_dump(urls)
+    return b"\n".join([*contents, *(value for values in contents.values() for value in values)])

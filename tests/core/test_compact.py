@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -21,7 +22,7 @@ from tests.core.helpers import segment
 GOOD_HEADER = {"alg": "EdDSA", "typ": "at+jwt", "kid": "key-1"}
 
 
-def token_with(header: dict[str, object] | str, body: str = "e30", sig: str = "c2ln") -> str:
+def token_with(header: dict[str, Any] | str, body: str = "e30", sig: str = "c2ln") -> str:
     head = header if isinstance(header, str) else segment(header)
     return f"{head}.{body}.{sig}"
 

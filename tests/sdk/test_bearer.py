@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from jwtkeep.core.compact import MAX_TOKEN_BYTES
 from jwtkeep.errors import InvalidRequest, InvalidToken
 from jwtkeep.sdk.bearer import (
     MissingToken,
@@ -15,6 +18,7 @@ from jwtkeep.sdk.bearer import (
     token_from_header,
 )
 from jwtkeep.sdk.rules import normalize_path, parse_path_rules, parse_routes, scope_for
+from tests.support.refusals import refused_for
 
 TOKEN = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
 
@@ -32,31 +36,37 @@ def test_no_bearer_credentials(value: str) -> None:
     assert token_from_header([]) is None
 
 
+NO_TOKEN = "The Bearer credential has no token."
+NOT_ONE_TOKEN = "The Bearer credential must be exactly one token."
+
+
 @pytest.mark.parametrize(
-    "value",
+    ("value", "reason"),
     [
-        "Bearer",
-        "Bearer ",
-        f"Bearer {TOKEN} {TOKEN}",
-        f"Bearer {TOKEN},x",
-        'Bearer "abc"',
-        "Bearer a\u00e9",
+        ("Bearer", NO_TOKEN),
+        ("Bearer ", NO_TOKEN),
+        (f"Bearer {TOKEN} {TOKEN}", NOT_ONE_TOKEN),
+        (f"Bearer {TOKEN},x", NOT_ONE_TOKEN),
+        ('Bearer "abc"', NOT_ONE_TOKEN),
+        ("Bearer a\u00e9", NOT_ONE_TOKEN),
     ],
 )
-def test_malformed_bearer_is_invalid_request(value: str) -> None:
-    with pytest.raises(InvalidRequest):
+def test_malformed_bearer_is_invalid_request(value: str, reason: str) -> None:
+    with pytest.raises(InvalidRequest, match=re.escape(reason)):
         token_from_header([value])
 
 
 def test_two_headers_are_invalid_request() -> None:
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(InvalidRequest, match="Send exactly one Authorization header"):
         token_from_header([f"Bearer {TOKEN}", f"Bearer {TOKEN}"])
 
 
 def test_oversized_token_is_invalid_token() -> None:
-    with pytest.raises(InvalidToken):
+    with refused_for("^token too large$"):  # over MAX_TOKEN_BYTES, header still in bounds
+        token_from_header(["Bearer " + "a" * (MAX_TOKEN_BYTES + 1)])
+    with refused_for("^authorization header too large$"):
         token_from_header(["Bearer " + "a" * 5000])
-    with pytest.raises(InvalidToken):
+    with refused_for("^authorization header too large$"):
         token_from_header(["Bearer " + "a" * 100_000])
 
 
@@ -83,7 +93,7 @@ def test_query_tokens() -> None:
     assert query_tokens("%61ccess_token=x") == ["x"]  # percent-encoded name still counts
     assert single_query_token([TOKEN]) == TOKEN
     for bad in ([TOKEN, TOKEN], [""], ["a b"]):
-        with pytest.raises(InvalidRequest):
+        with pytest.raises(InvalidRequest, match="The access_token query parameter is malformed"):
             single_query_token(bad)
 
 

@@ -1,5 +1,8 @@
 """JwksKeySource: HTTPS only, cache lifetime, kid-miss rate limit and single flight,
-stale-but-bounded serving, fail closed, and which JWKs are (not) trusted."""
+stale-but-bounded serving, fail closed, and which JWKs are (not) trusted.
+
+Driven against a stand-in JWKS endpoint to reach what a real server never serves; against
+a real `jwtkeep serve` over TLS (and a real `jwtkeep keys rotate`): tests/e2e/test_sdk_e2e.py."""
 
 from __future__ import annotations
 

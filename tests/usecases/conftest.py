@@ -45,9 +45,12 @@ class World:
     other_user: User
 
 
-async def _build(store_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> World:
+async def _build(
+    store_kind: str, request: pytest.FixtureRequest, tmp_path: Path, database_url: str = ""
+) -> World:
+    """`database_url` empty: SQLite in `tmp_path` (the default); else that database."""
     db_path = tmp_path / "jwtkeep.db"
-    database = Database.connect(f"sqlite:///{db_path}")
+    database = Database.connect(database_url or f"sqlite:///{db_path}")
     await database.migrate()
     store_url = request.getfixturevalue("fresh_redis_url") if store_kind == "redis" else None
     store = await open_token_store(store_url, database=database, io_timeout=CORRECTNESS_TIMEOUT)

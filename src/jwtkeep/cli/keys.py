@@ -29,7 +29,7 @@ from jwtkeep.settings import MAX_ACCESS_TOKEN_TTL, Settings
 if TYPE_CHECKING:
     from jwtkeep.runtime import Runtime
 
-__all__ = ["app", "compromised", "list_keys", "retire", "rotate"]
+__all__ = ["KidArgument", "app", "compromised", "list_keys", "retire", "rotate"]
 
 app = typer.Typer(help="List, rotate, retire signing keys; answer a key leak.",
                   no_args_is_help=True)  # fmt: skip

@@ -17,7 +17,7 @@ import typer
 from jwtkeep.cli import apps, audit, keys, serve, sessions, setup, token, users
 from jwtkeep.cli.common import CliState
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "root"]
 
 app = typer.Typer(
     name="jwtkeep",

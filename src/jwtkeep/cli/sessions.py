@@ -29,7 +29,7 @@ from jwtkeep.settings import Settings
 if TYPE_CHECKING:
     from jwtkeep.runtime import Runtime
 
-__all__ = ["app", "list_user_sessions", "revoke", "revoke_all", "session_summary"]
+__all__ = ["UserArgument", "app", "list_user_sessions", "revoke", "revoke_all", "session_summary"]
 
 app = typer.Typer(help="List and end login sessions.", no_args_is_help=True)
 

@@ -20,7 +20,7 @@ import typer
 from jwtkeep.cli.common import EXIT_USAGE, JsonOption, emit_json, fail, iso_time
 from jwtkeep.core.inspector import Report, Severity, inspect_token
 
-__all__ = ["FailOn", "app", "exit_code", "inspect"]
+__all__ = ["EXIT_PITFALL", "FROM_STDIN", "MAX_STDIN_CHARS", "FailOn", "app", "exit_code", "inspect"]
 
 app = typer.Typer(help="Look inside tokens.", no_args_is_help=True)
 

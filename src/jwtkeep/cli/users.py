@@ -27,7 +27,7 @@ from jwtkeep.cli.common import (
 )
 from jwtkeep.errors import InvalidRequest
 
-__all__ = ["app", "create", "password_from_stdin"]
+__all__ = ["MAX_STDIN_BYTES", "app", "create", "password_from_stdin"]
 
 app = typer.Typer(help="Create users.", no_args_is_help=True)
 

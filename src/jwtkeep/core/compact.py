@@ -26,6 +26,7 @@ from typing import Any
 __all__ = [
     "ACCESS_TOKEN_TYP",
     "FORBIDDEN_HEADERS",
+    "MAX_KID_LENGTH",
     "MAX_TOKEN_BYTES",
     "MalformedToken",
     "ParsedToken",

@@ -26,6 +26,8 @@ from jwtkeep.core.hmac_secret import MIN_HMAC_SECRET_BYTES
 
 __all__ = [
     "ASYMMETRIC_ALGS",
+    "MIN_HMAC_SECRET_BYTES",
+    "RSA_BITS",
     "SUPPORTED_ALGS",
     "JoseKey",
     "SignatureInvalid",

@@ -19,7 +19,13 @@ from argon2 import PasswordHasher as _Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-__all__ = ["Argon2Params", "PasswordHasher"]
+__all__ = [
+    "MAX_PASSWORD_BYTES",
+    "MIN_PASSWORD_CHARS",
+    "Argon2Params",
+    "PasswordHasher",
+    "check_password_acceptable",
+]
 
 MAX_PASSWORD_BYTES = 1024  # bound argon2's input: a 1 MB "password" is a DoS, not a secret
 MIN_PASSWORD_CHARS = 8  # NIST SP 800-63B §5.1.1.2

@@ -16,7 +16,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["RouteRule", "check_scope_tokens", "parse_route_rule", "parse_scope", "required_scope"]
+__all__ = [
+    "MAX_SCOPES",
+    "RouteRule",
+    "check_scope_tokens",
+    "parse_route_rule",
+    "parse_scope",
+    "required_scope",
+]
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")

@@ -35,7 +35,7 @@ from jwtkeep.sdk.guard import (
 from jwtkeep.sdk.rules import PathRule
 from jwtkeep.sdk.verifier import Verifier
 
-__all__ = ["ASGIApp", "JwtkeepMiddleware"]
+__all__ = ["ASGIApp", "JwtkeepMiddleware", "Message", "Receive", "Scope", "Send"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

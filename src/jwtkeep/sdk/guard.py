@@ -42,7 +42,15 @@ from jwtkeep.sdk.bearer import (
 from jwtkeep.sdk.rules import PathRule, normalize_path, parse_path_rules, parse_routes
 from jwtkeep.sdk.verifier import Verifier
 
-__all__ = ["Outcome", "RequestGuard", "RequestInfo", "error_response", "require_all"]
+__all__ = [
+    "FORM_CONTENT_TYPE",
+    "MAX_FORM_SCAN_BYTES",
+    "Outcome",
+    "RequestGuard",
+    "RequestInfo",
+    "error_response",
+    "require_all",
+]
 
 MAX_FORM_SCAN_BYTES = 64 * 1024
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"

@@ -29,7 +29,7 @@ from jwtkeep.core.fingerprint import Fingerprint, fingerprint
 from jwtkeep.errors import ConfigurationError, StoreUnavailable
 from jwtkeep.sdk.jwks import check_endpoint_url
 
-__all__ = ["MAX_CACHE_SECONDS", "IntrospectionAllowlist"]
+__all__ = ["MAX_CACHE_ENTRIES", "MAX_CACHE_SECONDS", "MAX_RESPONSE_BYTES", "IntrospectionAllowlist"]
 
 _log = structlog.get_logger("jwtkeep.sdk.introspection")
 

@@ -35,7 +35,16 @@ from jwtkeep.core.jose import ASYMMETRIC_ALGS, JoseKey, load_key
 from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey
 from jwtkeep.errors import ConfigurationError, StoreUnavailable
 
-__all__ = ["JwksKeySource", "check_endpoint_url", "parse_jwks"]
+__all__ = [
+    "DEFAULT_MAX_AGE",
+    "MAX_JWKS_BYTES",
+    "MAX_KEYS",
+    "MAX_MAX_AGE",
+    "MIN_MAX_AGE",
+    "JwksKeySource",
+    "check_endpoint_url",
+    "parse_jwks",
+]
 
 _log = structlog.get_logger("jwtkeep.sdk.jwks")
 

@@ -30,7 +30,7 @@ from jwtkeep.usecases.verification import (
     TokenVerifier,
 )
 
-__all__ = ["Verifier"]
+__all__ = ["MAX_LIFETIME_CEILING", "Verifier"]
 
 MAX_LIFETIME_CEILING = 24 * 3600
 

@@ -47,7 +47,18 @@ from jwtkeep.usecases.sessions import (
     logout_all,
 )
 
-__all__ = ["registration_router", "router"]
+__all__ = [
+    "MAX_SID",
+    "end_session_route",
+    "logout_all_route",
+    "logout_route",
+    "password_route",
+    "register",
+    "registration_router",
+    "router",
+    "sessions_route",
+    "userinfo",
+]
 
 router = APIRouter(tags=["account"])
 registration_router = APIRouter(tags=["account"])  # mounted only if registration is on

@@ -53,6 +53,7 @@ from jwtkeep.settings import Settings, load_settings
 __all__ = [
     "CONFIG_ENV",
     "UVICORN_OPTIONS",
+    "Lifespan",
     "app_factory",
     "create_app",
     "create_app_from_settings",

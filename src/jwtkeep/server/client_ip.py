@@ -19,7 +19,7 @@ from starlette.requests import Request
 from jwtkeep.errors import ConfigurationError
 from jwtkeep.usecases.context import RequestInfo
 
-__all__ = ["TrustedProxies", "request_info"]
+__all__ = ["MAX_USER_AGENT", "IPNetwork", "TrustedProxies", "request_info"]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_USER_AGENT = 256

@@ -31,10 +31,14 @@ from jwtkeep.errors import Conflict, NotFound, OAuthError, StoreUnavailable
 from jwtkeep.server.schemas import MEDIA_PROBLEM
 
 __all__ = [
+    "OAUTH_PREFIX",
+    "UNAVAILABLE",
     "CatchAllMiddleware",
     "PayloadTooLarge",
     "install_error_handlers",
     "is_oauth_path",
+    "oauth_error",
+    "problem",
     "render_oauth_error",
     "render_status",
     "render_unavailable",

@@ -29,8 +29,12 @@ from jwtkeep.errors import InvalidClient, InvalidRequest
 
 __all__ = [
     "FORM_MEDIA_TYPE",
+    "GRAMMAR",
+    "MAX_FIELDS",
+    "MAX_VALUE_CHARS",
     "ClientCredentials",
     "Form",
+    "check_media_type",
     "client_credentials",
     "parse_form",
 ]

@@ -19,7 +19,7 @@ from jwtkeep.server.metrics import CONTENT_TYPE_LATEST
 from jwtkeep.server.schemas import StatusBody, problems
 from jwtkeep.server.state import StateDep
 
-__all__ = ["router"]
+__all__ = ["healthz", "metrics", "readyz", "router"]
 
 router = APIRouter(tags=["operations"])
 _log = structlog.get_logger("jwtkeep.server")

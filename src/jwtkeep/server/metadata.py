@@ -21,7 +21,19 @@ from jwtkeep.server.schemas import JwksBody, problems
 from jwtkeep.server.state import RuntimeDep, StateDep
 from jwtkeep.settings import Settings
 
-__all__ = ["JWKS_CACHE_CONTROL", "METADATA_CACHE_CONTROL", "build_metadata", "router"]
+__all__ = [
+    "AUTH_METHODS",
+    "GRANT_TYPES",
+    "INTROSPECTION_AUTH_METHODS",
+    "JWKS_CACHE_CONTROL",
+    "METADATA_CACHE_CONTROL",
+    "RESPONSE_TYPES",
+    "SERVER_SCOPES",
+    "build_metadata",
+    "jwks",
+    "metadata",
+    "router",
+]
 
 JWKS_CACHE_CONTROL = "public, max-age=300"
 METADATA_CACHE_CONTROL = "public, max-age=3600"

@@ -29,6 +29,8 @@ from jwtkeep.server.errors import PayloadTooLarge, is_oauth_path, render_oauth_e
 from jwtkeep.server.forms import FORM_MEDIA_TYPE
 
 __all__ = [
+    "CSP",
+    "HSTS",
     "URL_CREDENTIAL_PARAMETERS",
     "BodyLimitMiddleware",
     "CredentialsInUrlMiddleware",

@@ -39,7 +39,15 @@ from jwtkeep.usecases.refresh_grant import refresh_grant
 from jwtkeep.usecases.revocation import revoke
 from jwtkeep.usecases.token_response import TokenResponse
 
-__all__ = ["GRANT_TYPES", "NO_STORE", "router"]
+__all__ = [
+    "GRANT_TYPES",
+    "NO_STORE",
+    "Grant",
+    "introspect_token",
+    "revoke_token",
+    "router",
+    "token",
+]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
 router = APIRouter(tags=["oauth"])

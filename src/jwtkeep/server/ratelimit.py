@@ -61,8 +61,12 @@ from jwtkeep.errors import InvalidGrant, InvalidRequest, StoreUnavailable
 from jwtkeep.settings import Settings
 
 __all__ = [
+    "FAILURE_WINDOW_MINUTES",
+    "IPV6_SUBSCRIBER_PREFIX",
+    "NAMESPACE",
     "BruteForcePolicy",
     "LoginLimiter",
+    "Sleep",
     "TooManyAttempts",
     "address_bucket",
     "limiter_storage_uri",

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "MEDIA_PROBLEM",
+    "USERNAME_PATTERN",
     "IntrospectionBody",
     "JwksBody",
     "OAuthErrorBody",

@@ -27,7 +27,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 __all__ = [
     "CERT_FILE",
     "KEY_FILE",
+    "LOOPBACK_NAMES",
+    "RENEW_BEFORE",
     "TLS_DIR",
+    "VALIDITY",
     "certificate_is_usable",
     "ensure_local_certificate",
     "local_certificate_paths",

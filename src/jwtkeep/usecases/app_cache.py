@@ -12,7 +12,7 @@ from __future__ import annotations
 from jwtkeep.core.clock import Clock, system_clock
 from jwtkeep.ports import App, AppRepository
 
-__all__ = ["CachedApps"]
+__all__ = ["MAX_CACHED_APPS", "CachedApps"]
 
 MAX_CACHED_APPS = 10_000
 

@@ -18,7 +18,7 @@ from jwtkeep.core.sealing import Sealer, SealError
 from jwtkeep.errors import ConfigurationError, Conflict, NotFound
 from jwtkeep.ports import KeyRepository, StoredKey
 
-__all__ = ["KeyManager"]
+__all__ = ["MISS_RELOAD_SECONDS", "KeyManager"]
 
 MISS_RELOAD_SECONDS = 5.0
 

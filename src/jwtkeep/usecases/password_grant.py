@@ -18,7 +18,7 @@ from jwtkeep.usecases.context import AuthContext, RequestInfo
 from jwtkeep.usecases.scopes import grant_scope
 from jwtkeep.usecases.token_response import TokenResponse
 
-__all__ = ["BAD_CREDENTIALS", "password_grant"]
+__all__ = ["BAD_CREDENTIALS", "MAX_USERNAME", "password_grant"]
 
 BAD_CREDENTIALS = "The username or password is incorrect."
 MAX_USERNAME = 256

@@ -44,7 +44,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from jwtkeep.adapters.redis.multiplex import PipelinedConnection
 from jwtkeep.errors import ConfigurationError
 
-__all__ = ["Connections", "open_connections", "parse_hosts"]
+__all__ = [
+    "REDIS_PORT",
+    "SENTINEL_PORT",
+    "Connections",
+    "Runner",
+    "open_connections",
+    "parse_hosts",
+]
 
 SENTINEL_PORT = 26379
 REDIS_PORT = 6379

@@ -58,7 +58,7 @@ from jwtkeep.core.fingerprint import Fingerprint
 from jwtkeep.errors import StoreUnavailable
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
 
-__all__ = ["RedisTokenStore"]
+__all__ = ["Arg", "RedisTokenStore"]
 
 _FAILURES = (RedisError, OSError)  # OSError covers TimeoutError and socket errors
 Arg = bytes | str | int

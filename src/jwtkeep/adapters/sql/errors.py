@@ -16,7 +16,7 @@ from sqlalchemy import exc
 
 from jwtkeep.errors import ConfigurationError, Conflict, StoreUnavailable
 
-__all__ = ["conflict_on_duplicate", "translate_errors"]
+__all__ = ["conflict_on_duplicate", "is_sqlite_error", "translate_errors"]
 
 # PostgreSQL SQLSTATE classes that mean "the server cannot serve us right now":
 # 08 connection exception, 40 transaction rollback (serialization failure, deadlock),

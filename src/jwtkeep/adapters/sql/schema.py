@@ -28,10 +28,16 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "FINGERPRINT",
+    "ID",
+    "NAME",
+    "NAMING_CONVENTION",
     "AccessTokenRow",
     "AppRow",
     "AuditEventRow",
+    "AutoId",
     "Base",
+    "Json",
     "RefreshTokenRow",
     "SessionRow",
     "SigningKeyRow",

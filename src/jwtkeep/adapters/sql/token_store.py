@@ -20,7 +20,7 @@ from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, S
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["SqlTokenStore"]
+__all__ = ["PURGE_BATCH", "PURGE_EVERY", "SqlTokenStore"]
 
 # Every PURGE_EVERY-th timed write deletes up to PURGE_BATCH expired rows per table. A write
 # adds at most two rows, and PURGE_BATCH > 2 * PURGE_EVERY, so expired rows cannot pile up.
