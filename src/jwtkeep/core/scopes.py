@@ -5,6 +5,10 @@ METHOD is an HTTP method or `*`; the path matches literally, with a trailing `*`
 any rest of the path; the scope is one scope token the request's token must hold. The
 first matching rule wins; with rules configured, an unmatched route needs no extra scope.
 This is the article's "if you want some users to access only some paths of your app".
+
+`account` and `openid` are jwtkeep's own scopes, for its account API (`/userinfo`,
+`/auth/*`, whose audience is the issuer URL): never an app's own scope, never in the
+default scope set (DESIGN.md "Contract: tokens").
 """
 
 from __future__ import annotations
@@ -13,7 +17,20 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["RouteRule", "check_scope_tokens", "parse_route_rule", "parse_scope", "required_scope"]
+__all__ = [
+    "ACCOUNT_SCOPE",
+    "ACCOUNT_SCOPES",
+    "OPENID_SCOPE",
+    "RouteRule",
+    "check_scope_tokens",
+    "parse_route_rule",
+    "parse_scope",
+    "required_scope",
+]
+
+ACCOUNT_SCOPE = "account"  # every account route
+OPENID_SCOPE = "openid"  # `/userinfo` only (OIDC Core §5.3)
+ACCOUNT_SCOPES = frozenset({ACCOUNT_SCOPE, OPENID_SCOPE})
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")

@@ -2,9 +2,11 @@
 
 The caller is an authenticated *confidential* client (RFC 7662 §2.1: the endpoint MUST
 require authorization; a public client's id alone proves nothing). To avoid token scanning (§4), a
-client learns only about access tokens for its own audience or issued to it, and about
-refresh tokens issued to it; anything else is `{"active": false}`, exactly like an
-invalid token. Store trouble is not "inactive": it raises StoreUnavailable (503).
+client learns only about access tokens issued to it or whose `aud` holds its own audience,
+and about refresh tokens issued to it; anything else is `{"active": false}`, exactly
+like an invalid token. An audience belongs to one app only (app registration refuses a
+taken one, and the issuer URL), so the account API's audience never lets an app see
+another's tokens. Store trouble is not "inactive": it raises StoreUnavailable (503).
 """
 
 from __future__ import annotations
@@ -36,11 +38,11 @@ async def introspect(
         claims = await verifier.verify(token)
     except InvalidToken:
         return INACTIVE
-    if claims.aud != client.audience and claims.client_id != client.client_id:
+    if claims.client_id != client.client_id and client.audience not in claims.audiences:
         return INACTIVE
     return {
         "active": True, "token_type": "Bearer", "scope": claims.scope,
-        "client_id": claims.client_id, "sub": claims.sub, "aud": claims.aud,
+        "client_id": claims.client_id, "sub": claims.sub, "aud": claims.aud_json(),
         "iss": claims.iss, "exp": claims.exp, "iat": claims.iat, "nbf": claims.nbf,
         "jti": claims.jti, "sid": claims.sid,
     }  # fmt: skip
