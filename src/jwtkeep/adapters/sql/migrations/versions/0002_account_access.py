@@ -24,15 +24,15 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
+_SHARED_AUDIENCES = sa.text(
+    "SELECT audience, name FROM apps WHERE audience IN "
+    "(SELECT audience FROM apps GROUP BY audience HAVING COUNT(*) > 1) "
+    "ORDER BY audience, name"
+)
+
 
 def _refuse_shared_audiences() -> None:
-    rows = op.get_bind().execute(
-        sa.text(
-            "SELECT audience, name FROM apps WHERE audience IN "
-            "(SELECT audience FROM apps GROUP BY audience HAVING COUNT(*) > 1) "
-            "ORDER BY audience, name"
-        )
-    ).all()
+    rows = op.get_bind().execute(_SHARED_AUDIENCES).all()
     if rows:
         shared: dict[str, list[str]] = {}
         for audience, name in rows:
