@@ -19,7 +19,7 @@ from typing import Any
 from jwtkeep.core.claims import ClaimError, check_extra_claim_names
 from jwtkeep.core.clock import new_id
 from jwtkeep.core.passwords import check_password_acceptable
-from jwtkeep.core.scopes import check_scope_tokens, parse_route_rule
+from jwtkeep.core.scopes import ACCOUNT_SCOPES, check_scope_tokens, parse_route_rule
 from jwtkeep.errors import Conflict, InvalidRequest
 from jwtkeep.ports import App, User
 from jwtkeep.usecases.clients import hash_client_secret, new_client_secret
@@ -58,6 +58,11 @@ def _validate_app(spec: AppSpec, max_ttl: int) -> None:
     _check_name("app name", spec.name)
     if not spec.audience or len(spec.audience) > 256 or any(c.isspace() for c in spec.audience):
         raise InvalidRequest("audience must be 1-256 characters without spaces")
+    if not ACCOUNT_SCOPES.isdisjoint(spec.scopes):
+        raise InvalidRequest(
+            "account and openid are jwtkeep's own scopes (its account API): an app gets "
+            "them through account access, which --no-account-access turns off"
+        )
     try:
         check_scope_tokens(spec.scopes)
         for rule in spec.routes:
