@@ -15,7 +15,15 @@ from jwtkeep.server import create_app
 from jwtkeep.server.ratelimit import LoginLimiter, TooManyAttempts, limiter_storage_uri
 from jwtkeep.usecases.registration import AppSpec, CreatedApp, create_user
 from jwtkeep.usecases.registration import create_app as register_app
-from tests.server.conftest import BASE_URL, PASSWORD, USERNAME, Login, bearer, make_settings
+from tests.server.conftest import (
+    ACCOUNT_SCOPE,
+    BASE_URL,
+    PASSWORD,
+    USERNAME,
+    Login,
+    bearer,
+    make_settings,
+)
 
 LIMIT = 3
 
@@ -79,7 +87,7 @@ async def test_forwarded_for_is_ignored_from_untrusted_peers(
 
 
 async def test_password_change_is_limited(client: httpx.AsyncClient, login: Login) -> None:
-    token = (await login())["access_token"]
+    token = (await login(scope=ACCOUNT_SCOPE))["access_token"]
     body = {"current_password": "guess number n", "new_password": "whatever new pass"}
     for _ in range(LIMIT):
         response = await client.post("/auth/password", headers=bearer(token), json=body)
