@@ -178,13 +178,27 @@ async def test_refresh_narrowed_to_drop_account_loses_the_issuer_audience(
     # The account-scoped token of the same session is still the one for the account API.
     assert (await USERINFO.call(client, tokens["access_token"], "")).status_code == 200
 
+    # Never wider than the login's grant (RFC 6749 §6), "account" included...
     wider = await client.post(
         "/oauth/token",
         data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"],
-              "client_id": web_app.app.client_id, "scope": "read write account"},
+              "client_id": web_app.app.client_id, "scope": "account openid"},
     )  # fmt: skip
     assert wider.status_code == 400
     assert wider.json()["error"] == "invalid_scope"
+
+
+async def test_refresh_cannot_add_account_to_a_login_without_it(
+    client: httpx.AsyncClient, web_app: CreatedApp, login: Login
+) -> None:
+    tokens = await login(scope="read write")
+    widened = await client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+              "client_id": web_app.app.client_id, "scope": "read account"},
+    )  # fmt: skip
+    assert widened.status_code == 400
+    assert widened.json()["error"] == "invalid_scope"
 
 
 async def test_another_app_cannot_introspect_a_token_only_its_own(
