@@ -4,6 +4,9 @@ rules that keep an audience to one app (DESIGN.md "Contract: tokens")."""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
+
 import pytest
 
 from jwtkeep.errors import Conflict, InvalidRequest, InvalidScope
@@ -88,3 +91,14 @@ async def test_introspection_sees_its_own_audience_in_an_audience_array(world: W
     own = await password_grant(world.ctx, backend, "alice", PASSWORD, "read account", INFO)
     answer = await introspect(world.ctx, world.verifier, backend, own.access_token)
     assert (answer["active"], answer["aud"]) == (True, ["api.backend", ISSUER])
+
+
+async def test_an_app_stored_with_the_issuer_audience_learns_nothing(world: World) -> None:
+    # A row from before registration refused the issuer URL as an audience.
+    legacy = replace(world.service, id=str(uuid.uuid4()), name="legacy", client_id="legacy",
+                     audience=ISSUER)  # fmt: skip
+    await world.ctx.apps.add_app(legacy)
+    token = await password_grant(world.ctx, world.app, "alice", PASSWORD, "account", INFO)
+    assert await introspect(world.ctx, world.verifier, legacy, token.access_token) == {
+        "active": False
+    }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.core.refresh_token import refresh_token_session
 from jwtkeep.errors import InvalidClient, InvalidToken
@@ -38,7 +39,7 @@ async def introspect(
         claims = await verifier.verify(token)
     except InvalidToken:
         return INACTIVE
-    if claims.client_id != client.client_id and client.audience not in claims.audiences:
+    if claims.client_id != client.client_id and not _owns_an_audience(ctx, client, claims):
         return INACTIVE
     return {
         "active": True, "token_type": "Bearer", "scope": claims.scope,
@@ -46,6 +47,12 @@ async def introspect(
         "iss": claims.iss, "exp": claims.exp, "iat": claims.iat, "nbf": claims.nbf,
         "jti": claims.jti, "sid": claims.sid,
     }  # fmt: skip
+
+
+def _owns_an_audience(ctx: AuthContext, client: App, claims: AccessClaims) -> bool:
+    # The issuer URL is the account API's audience, never an app's: an app stored with it
+    # (before registration refused that) must not learn about every account token.
+    return client.audience != ctx.issuer.issuer and client.audience in claims.audiences
 
 
 async def _introspect_refresh(ctx: AuthContext, client: App, token: str) -> dict[str, Any]:
