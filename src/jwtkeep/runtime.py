@@ -12,7 +12,7 @@ import secrets
 import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from jwtkeep.adapters.factory import open_token_store
@@ -46,7 +46,8 @@ class Runtime:
     settings: Settings
     database: Database
     context: AuthContext
-    verifier: TokenVerifier
+    verifier: TokenVerifier  # any app's token (introspection): never to authorize a request
+    account_verifier: TokenVerifier  # the account API's own audience, the issuer URL
 
     async def close(self) -> None:
         if self.context.store is not self.database.tokens:
@@ -128,8 +129,14 @@ async def build_runtime(settings: Settings, *, migrate: bool = False) -> Runtime
     )  # fmt: skip
     rules = ClaimRules(issuer=issuer.issuer, audience=None, leeway=settings.leeway,
                        max_lifetime=MAX_ACCESS_TOKEN_TTL)  # fmt: skip
-    verifier = TokenVerifier(keys, StoreAllowlist(store), rules)
-    return Runtime(settings=settings, database=database, context=context, verifier=verifier)
+    allowlist = StoreAllowlist(store)
+    # The account API is a resource of its own: its audience is the issuer (RFC 9068 §4).
+    account_rules = replace(rules, audience=issuer.issuer)
+    return Runtime(
+        settings=settings, database=database, context=context,
+        verifier=TokenVerifier(keys, allowlist, rules),
+        account_verifier=TokenVerifier(keys, allowlist, account_rules),
+    )  # fmt: skip
 
 
 def data_file(settings: Settings, name: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import string
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -97,7 +98,7 @@ async def test_migrate_creates_the_schema_and_is_idempotent(database: Database) 
         tables = await conn.run_sync(_table_names)
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert tables == TABLES
-    assert version == "0001"
+    assert version == "0002"
 
 
 def _table_names(connection: Connection) -> set[str]:
@@ -114,6 +115,48 @@ async def test_the_migrations_build_exactly_the_declared_schema(database: Databa
 
     async with database.engine.read() as conn:
         assert await conn.run_sync(differences) == []
+
+
+_APP_AT_0001 = text(
+    "INSERT INTO apps (id, name, client_id, audience, scopes, routes, confidential, "
+    "client_secret_hash, access_token_ttl, refresh_enabled, extra_claims, created_at) "
+    "VALUES (:id, :name, :client_id, :audience, '[]', '[]', false, NULL, 300, true, '{}', 1.0)"
+)
+
+
+async def _database_at_0001_with_apps(database: Database, *audiences: str) -> None:
+    await database.migrate("0001")
+    async with database.engine.write() as conn:
+        for n, audience in enumerate(audiences):
+            values = {"id": f"00000000-0000-4000-8000-00000000000{n}", "name": f"app{n}",
+                      "client_id": f"client{n}", "audience": audience}  # fmt: skip
+            await conn.execute(_APP_AT_0001, values)
+
+
+async def test_0002_keeps_account_access_for_existing_apps(database: Database) -> None:
+    """Apps made before 0002 were the operator's, with account access: they keep it."""
+    await _database_at_0001_with_apps(database, "https://a.example", "https://b.example")
+    await database.migrate()
+    apps = await database.apps.list_apps()
+    assert [(app.name, app.account_access) for app in apps] == [("app0", True), ("app1", True)]
+    async with database.engine.read() as conn:
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    assert version == "0002"
+
+
+async def test_0002_refuses_apps_that_share_an_audience(database: Database) -> None:
+    await _database_at_0001_with_apps(database, "https://shared.example", "https://shared.example")
+    with pytest.raises(ConfigurationError, match=re.escape("'https://shared.example': app0, app1")):
+        await database.migrate()
+    async with database.engine.read() as conn:
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    assert version == "0001"  # nothing changed: the operator fixes it and migrates again
+    async with database.engine.write() as conn:
+        await conn.execute(
+            text("UPDATE apps SET audience = 'https://b.example' WHERE name = 'app1'")
+        )
+    await database.migrate()
+    assert [app.account_access for app in await database.apps.list_apps()] == [True, True]
 
 
 async def test_a_database_from_a_newer_jwtkeep_is_refused(database: Database) -> None:

@@ -23,12 +23,17 @@ def a_user(username: str | None = None) -> User:
     )
 
 
-def an_app(name: str = "web", client_id: str | None = None, created_at: float = 1.0) -> App:
+def an_app(
+    name: str = "web",
+    client_id: str | None = None,
+    created_at: float = 1.0,
+    audience: str | None = None,
+) -> App:
     return App(
         id=str(uuid4()),
         name=name,
         client_id=client_id or uuid4().hex,
-        audience="https://api.example.com",
+        audience=audience or f"https://{name}.api.example.com",
         scopes=("read", "write"),
         routes=("GET /items/*=read", "POST /items=write"),
         confidential=True,
@@ -37,6 +42,7 @@ def an_app(name: str = "web", client_id: str | None = None, created_at: float = 
         refresh_enabled=False,
         created_at=created_at,
         extra_claims={"tenant": "acme", "roles": ["a", "b"], "nested": {"n": 1}},
+        account_access=True,
     )
 
 
@@ -123,14 +129,23 @@ async def test_list_apps_oldest_first(database: Database) -> None:
     assert await database.apps.list_apps() == [older, newer]
 
 
-async def test_a_taken_app_name_or_client_id_is_a_conflict(database: Database) -> None:
+async def test_a_taken_app_name_client_id_or_audience_is_a_conflict(database: Database) -> None:
     app = an_app("web", client_id="client-1")
     await database.apps.add_app(app)
     with pytest.raises(Conflict):
-        await database.apps.add_app(an_app("web"))
+        await database.apps.add_app(an_app("web", audience="https://fresh.example"))
     with pytest.raises(Conflict):
         await database.apps.add_app(an_app("other", client_id="client-1"))
+    # The unique index backs up registration's check against a concurrent create.
+    with pytest.raises(Conflict, match="audience"):
+        await database.apps.add_app(an_app("other", audience=app.audience))
     assert await database.apps.list_apps() == [app]
+
+
+async def test_account_access_round_trips(database: Database) -> None:
+    closed = replace(an_app("kiosk"), account_access=False)
+    await database.apps.add_app(closed)
+    assert await database.apps.app_by_client_id(closed.client_id) == closed
 
 
 # -- signing keys --------------------------------------------------------------------------

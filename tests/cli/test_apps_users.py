@@ -97,10 +97,43 @@ def test_bad_app_input_is_a_clear_error(ready: Cli, args: tuple[str, ...], messa
 def test_bad_app_name_and_duplicate_name(ready: Cli) -> None:
     assert ready("app", "create", "no spaces", "--audience", "aud").exit_code == 1
     ready.ok("app", "create", "dup", "--audience", "aud")
-    again = ready("app", "create", "dup", "--audience", "aud", "--json")
+    again = ready("app", "create", "dup", "--audience", "aud-2", "--json")
     assert again.exit_code == 1
     assert again.stdout == ""  # no half JSON on failure
     assert "error:" in again.stderr
+
+
+def test_an_audience_belongs_to_one_app(ready: Cli) -> None:
+    ready.ok("app", "create", "web", "--audience", "https://api.example")
+    again = ready("app", "create", "backend", "--audience", "https://api.example",
+                  "--confidential", "--json")  # fmt: skip
+    assert again.exit_code == 1
+    assert again.stdout == ""
+    assert "'https://api.example' already belongs to app 'web'" in again.stderr
+
+
+def test_the_issuer_url_is_no_apps_audience(ready: Cli) -> None:
+    async def issuer_of(runtime: Runtime) -> str:
+        return runtime.settings.effective_issuer
+
+    issuer = ready.with_runtime(issuer_of)
+    refused = ready("app", "create", "sneaky", "--audience", issuer)
+    assert refused.exit_code == 1
+    assert "account API" in refused.stderr
+
+
+def test_account_access_is_on_unless_refused(ready: Cli) -> None:
+    operator = one_json(ready.ok("app", "create", "web", "--audience", "https://web.example",
+                                 "--json"))  # fmt: skip
+    kiosk = one_json(ready.ok("app", "create", "kiosk", "--audience", "https://kiosk.example",
+                              "--no-account-access", "--json"))  # fmt: skip
+    assert stored_app(ready, operator["client_id"]).account_access is True
+    assert stored_app(ready, kiosk["client_id"]).account_access is False
+    listed = {
+        one["name"]: one["account_access"] for one in one_json(ready.ok("app", "list", "--json"))
+    }
+    assert listed == {"web": True, "kiosk": False}
+    assert "no-account-access" in ready.ok("app", "list").stdout
 
 
 def test_audience_is_required(ready: Cli) -> None:

@@ -20,7 +20,7 @@ from jwtkeep.core.access_token import (
 from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.compact import b64url_decode
 from jwtkeep.core.keyring import KeyStatus
-from tests.core.helpers import NOW, RULES, claims, new_key, payload, ring_of, sign_with
+from tests.core.helpers import ISSUER, NOW, RULES, claims, new_key, payload, ring_of, sign_with
 
 KEY = new_key()
 RING = ring_of(KEY)
@@ -70,7 +70,13 @@ def test_every_required_claim_is_required(missing: str) -> None:
     [
         ({"iss": "https://evil.example"}, "issuer"),
         ({"aud": "other-api"}, "audience"),
-        ({"aud": ["api.example.test", "other-api"]}, "aud"),
+        ({"aud": ["other-api", "billing-api"]}, "audience"),
+        ({"aud": []}, "aud"),
+        ({"aud": [""]}, "aud"),
+        ({"aud": ["api.example.test", "api.example.test"]}, "distinct"),
+        ({"aud": ["api.example.test", 5]}, "aud"),
+        ({"aud": ["api.example.test", *(f"api-{i}" for i in range(8))]}, "aud"),
+        ({"aud": {"api.example.test": True}}, "aud"),
         ({"exp": NOW - 31}, "expired"),
         ({"nbf": NOW + 31}, "not yet valid"),
         ({"iat": NOW + 31, "exp": NOW + 300}, "future"),
@@ -101,7 +107,18 @@ def test_single_audience_in_an_array_is_accepted() -> None:
     assert verify_payload(payload(aud=["api.example.test"])).aud == "api.example.test"
 
 
-def test_audience_none_accepts_any_audience_for_the_issuing_server() -> None:
+def test_an_audience_array_holding_ours_is_accepted() -> None:
+    # RFC 7519 §4.1.3 allows an array; RFC 9068 §4: ours must be among them. jwtkeep
+    # issues [app audience, issuer] for tokens that may also reach its account API.
+    verified = verify_payload(payload(aud=["api.example.test", ISSUER]))
+    assert verified.aud == ("api.example.test", ISSUER)
+    assert verified.audiences == ("api.example.test", ISSUER)
+    assert verified.to_payload()["aud"] == ["api.example.test", ISSUER]
+
+
+def test_audience_none_accepts_any_audience_for_introspection() -> None:
+    # Only introspection and revocation look at any app's token; the account API checks
+    # its own audience, the issuer (tests/server/test_account_audience.py).
     rules = replace(RULES, audience=None)
     token = sign_with(KEY, payload(aud="some-app"))
     assert verify_access_token(token, RING, rules, NOW).aud == "some-app"

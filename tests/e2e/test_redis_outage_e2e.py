@@ -65,6 +65,7 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, redis_executable: str)
 def login(client: httpx.Client, client_id: str) -> httpx.Response:
     return client.post("/oauth/token", data={
         "grant_type": "password", "client_id": client_id, "username": "uma", "password": PASSWORD,
+        "scope": "account",  # the token is used on /userinfo, the account API
     })  # fmt: skip
 
 

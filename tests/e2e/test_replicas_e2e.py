@@ -89,7 +89,8 @@ def test_logout_on_one_replica_is_seen_by_the_other_at_once(replicas: Replicas) 
     with replicas.a.client() as a, replicas.b.client() as b:
         login = a.post("/oauth/token", data={"grant_type": "password", "username": "ria",
                                              "client_id": replicas.client_id,
-                                             "password": PASSWORD})  # fmt: skip
+                                             "password": PASSWORD,
+                                             "scope": "account"})  # fmt: skip
         assert login.status_code == 200, login.text
         tokens = login.json()
         assert b.get("/userinfo", headers=bearer(tokens["access_token"])).status_code == 200
@@ -99,7 +100,7 @@ def test_logout_on_one_replica_is_seen_by_the_other_at_once(replicas: Replicas) 
 
 def test_refresh_reuse_across_replicas_is_detected(replicas: Replicas) -> None:
     form = {"grant_type": "password", "username": "ria", "client_id": replicas.client_id,
-            "password": PASSWORD}  # fmt: skip
+            "password": PASSWORD, "scope": "account"}  # fmt: skip
     with replicas.a.client() as a, replicas.b.client() as b:
         first = a.post("/oauth/token", data=form).json()
         refresh = {"grant_type": "refresh_token", "client_id": replicas.client_id}

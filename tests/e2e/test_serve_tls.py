@@ -69,7 +69,7 @@ def flow(server: Server) -> Flow:
     with server.client() as client:
         login = client.post("/oauth/token", data={
             "grant_type": "password", "client_id": result.client_id, "username": "erin",
-            "password": PASSWORD, "scope": "read",
+            "password": PASSWORD, "scope": "read account",
         })  # fmt: skip
         result.responses["login"] = login
         result.token = login.json() if login.status_code == 200 else {}
@@ -89,6 +89,8 @@ def test_banner_tells_a_newcomer_what_to_do(server: Server) -> None:
     assert server.url in banner
     assert "issuer:  https://localhost:" in banner
     assert f"--cacert {server.cert.resolve()}" in banner
+    # The tour's token must reach the account API: it asks for the `account` scope.
+    assert "scope=read account" in banner
     for step in ("app create", "user create", "/oauth/token", "/userinfo", "/auth/logout"):
         assert step in banner
 

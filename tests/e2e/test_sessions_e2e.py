@@ -69,7 +69,7 @@ def deployment(
 def login(client: httpx.Client, client_id: str) -> dict[str, str]:
     response = client.post("/oauth/token", data={
         "grant_type": "password", "client_id": client_id, "username": "rita",
-        "password": PASSWORD,
+        "password": PASSWORD, "scope": "account",
     })  # fmt: skip
     assert response.status_code == 200, response.text
     body: dict[str, str] = response.json()

@@ -71,6 +71,8 @@ async def test_public_key_as_hmac_secret_is_refused(
     ("overrides", "reason"),
     [
         ({"aud": "billing-api"}, "wrong audience"),  # another app's token
+        ({"aud": ("billing-api", ISSUER)}, "wrong audience"),  # another app's account token
+        ({"aud": ISSUER}, "wrong audience"),  # a token for the issuer's account API alone
         ({"iss": "https://evil.test"}, "wrong issuer"),
         ({"exp": 1_800_000_000 - 31}, "expired"),  # beyond the 30 s leeway
         ({"nbf": 1_800_000_000 + 31}, "not yet valid"),
@@ -84,6 +86,15 @@ async def test_bad_claims_are_refused(
 ) -> None:
     with refused_for(f"^claims: {reason}$"):
         await verifier.verify(minter.token(**overrides))
+
+
+async def test_an_account_scoped_token_for_this_api_verifies(
+    verifier: Verifier, minter: Minter
+) -> None:
+    # jwtkeep gives `aud: [app audience, issuer]` with the `account` scope; RFC 9068 §4:
+    # an API accepts a token whose audiences include its own.
+    token = minter.token("orders:read account", aud=(AUDIENCE, ISSUER))
+    assert (await verifier.verify(token)).audiences == (AUDIENCE, ISSUER)
 
 
 async def test_leeway_is_applied(verifier: Verifier, minter: Minter) -> None:

@@ -10,9 +10,11 @@ session and copied for each test, so every test gets an empty database of its ow
 - `settings_overrides`: a dict of extra settings; override it in a test module, or
   parametrize it: `@pytest.mark.parametrize("settings_overrides", [{"allow_registration": True}])`.
 - `settings`, `runtime`, `app` (lifespan running), `client` (base URL https://testserver).
-- `web_app`: a public app (scopes read, write; audience "api"); `service_app`: a
-  confidential one (`.client_secret` is set); `user`: "alice" with `PASSWORD`.
-- `login(...)`: password grant for a user/app, returning the token response JSON.
+- `web_app`: a public app (scopes read, write; audience "api"; account access);
+  `service_app`: a confidential one (audience "service-api", `.client_secret` is set);
+  `user`: "alice" with `PASSWORD`.
+- `login(...)`: password grant for a user/app, returning the token response JSON; pass
+  `scope=ACCOUNT_SCOPE` (or more) for a token the account routes accept.
 - `bearer(token)`, `basic(client_id, secret)`: Authorization headers.
 """
 
@@ -40,6 +42,7 @@ from tests.support.services import free_port
 ISSUER = "https://auth.example.test"
 PASSWORD = "correct horse battery staple"
 USERNAME = "alice"
+ACCOUNT_SCOPE = "read account"  # a web_app token that also reaches the account API
 BASE_URL = "https://testserver"
 FAST_ARGON2: dict[str, Any] = {
     "argon2_time_cost": 1,
@@ -132,13 +135,16 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def web_app(runtime: Runtime) -> CreatedApp:
-    spec = AppSpec(name="web", audience="api", scopes=("read", "write"))
+    spec = AppSpec(name="web", audience="api", scopes=("read", "write"), account_access=True)
     return await register_app(runtime.context, spec)
 
 
 @pytest.fixture
 async def service_app(runtime: Runtime) -> CreatedApp:
-    spec = AppSpec(name="service", audience="api", scopes=("read",), confidential=True)
+    spec = AppSpec(
+        name="service", audience="service-api", scopes=("read",), confidential=True,
+        account_access=True,
+    )  # fmt: skip
     return await register_app(runtime.context, spec)
 
 

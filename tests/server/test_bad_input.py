@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from jwtkeep.usecases.registration import CreatedApp
-from tests.server.conftest import BASE_URL, PASSWORD, USERNAME, Login, bearer
+from tests.server.conftest import ACCOUNT_SCOPE, BASE_URL, PASSWORD, USERNAME, Login, bearer
 
 SECRET_MARKER = "s3cr3t-marker-value"
 
@@ -176,7 +176,7 @@ async def test_oversized_streamed_body_is_413(
     client: httpx.AsyncClient, login: Login, path: str, content_type: str, media_type: str
 ) -> None:
     """No Content-Length: the cap is enforced while the body streams in."""
-    token = (await login())["access_token"]
+    token = (await login(scope=ACCOUNT_SCOPE))["access_token"]
 
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(40):
@@ -308,7 +308,7 @@ async def test_refused_bearer_tokens_are_401_invalid_token(
 
 
 async def test_bearer_scheme_is_case_insensitive(client: httpx.AsyncClient, login: Login) -> None:
-    tokens = await login()
+    tokens = await login(scope=ACCOUNT_SCOPE)
     response = await client.get(
         "/userinfo", headers={"Authorization": f"bEaReR {tokens['access_token']}"}
     )
@@ -318,7 +318,7 @@ async def test_bearer_scheme_is_case_insensitive(client: httpx.AsyncClient, logi
 async def test_two_authorization_headers_on_a_bearer_route(
     client: httpx.AsyncClient, login: Login
 ) -> None:
-    token = (await login())["access_token"]
+    token = (await login(scope=ACCOUNT_SCOPE))["access_token"]
     response = await client.get("/userinfo", headers=[("Authorization", f"Bearer {token}")] * 2)
     assert_problem(response, 400)
 
@@ -337,7 +337,7 @@ async def test_two_authorization_headers_on_a_bearer_route(
 async def test_credentials_in_the_query_are_refused(
     client: httpx.AsyncClient, login: Login, method: str, path: str, name: str
 ) -> None:
-    token = (await login())["access_token"]
+    token = (await login(scope=ACCOUNT_SCOPE))["access_token"]
     response = await client.request(method, path, params={name: token}, headers=bearer(token))
     body = assert_problem(response, 400)
     assert body["error"] == "invalid_request"
@@ -357,7 +357,7 @@ async def test_credentials_in_the_query_of_oauth_routes_are_refused(
 async def test_access_token_in_a_form_body_is_refused(
     client: httpx.AsyncClient, login: Login
 ) -> None:
-    token = (await login())["access_token"]
+    token = (await login(scope=ACCOUNT_SCOPE))["access_token"]
     response = await client.post("/auth/logout", data={"access_token": token})
     body = assert_problem(response, 400)
     assert body["error"] == "invalid_request"
@@ -381,7 +381,7 @@ async def test_access_token_in_a_form_body_is_refused(
 async def test_malformed_json_is_400_and_never_echoed(
     client: httpx.AsyncClient, login: Login, content_type: str | None, body: bytes
 ) -> None:
-    token = (await login())["access_token"]
+    token = (await login(scope=ACCOUNT_SCOPE))["access_token"]
     headers = bearer(token) | ({"Content-Type": content_type} if content_type else {})
     response = await client.post("/auth/password", content=body, headers=headers)
     assert_problem(response, 400)

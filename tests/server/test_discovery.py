@@ -72,8 +72,8 @@ async def test_metadata_passes_authlibs_rfc_8414_validator(client: httpx.AsyncCl
         "none",
     ]
     assert "none" not in metadata["introspection_endpoint_auth_methods_supported"]
-    # The apps' own scopes are not published (no inventory of every app's scopes).
-    assert "scopes_supported" not in metadata
+    # Only the server's own scopes are published (no inventory of every app's scopes).
+    assert metadata["scopes_supported"] == ["account", "openid"]
 
 
 async def test_metadata_does_not_show_the_apps_scopes(

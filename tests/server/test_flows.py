@@ -9,7 +9,7 @@ import httpx
 from jwtkeep.ports import User
 from jwtkeep.runtime import Runtime
 from jwtkeep.usecases.registration import CreatedApp
-from tests.server.conftest import PASSWORD, USERNAME, Login, basic, bearer
+from tests.server.conftest import ACCOUNT_SCOPE, ISSUER, PASSWORD, USERNAME, Login, basic, bearer
 
 TOKEN_HEADERS = {"cache-control": "no-store", "pragma": "no-cache"}
 
@@ -29,14 +29,14 @@ async def test_login_userinfo_logout(
             "username": USERNAME,
             "password": PASSWORD,
             "client_id": web_app.app.client_id,
-            "scope": "read",
+            "scope": "read account",
         },
     )
     assert response.status_code == 200
     assert_no_store(response)
     tokens = response.json()
     assert tokens["token_type"] == "Bearer"
-    assert tokens["scope"] == "read"
+    assert tokens["scope"] == "account read"
     assert 0 < tokens["expires_in"] <= 300
     assert tokens["refresh_token"].startswith("jkrt_")
 
@@ -80,7 +80,7 @@ async def _refresh(client: httpx.AsyncClient, app: CreatedApp, token: str) -> ht
 async def test_refresh_rotates_and_reuse_ends_the_session(
     client: httpx.AsyncClient, web_app: CreatedApp, login: Login
 ) -> None:
-    first = await login()
+    first = await login(scope=ACCOUNT_SCOPE)
     rotated = await _refresh(client, web_app, first["refresh_token"])
     assert rotated.status_code == 200
     assert_no_store(rotated)
@@ -215,7 +215,7 @@ async def test_app_without_refresh_gets_no_refresh_token(
 
     no_refresh = await create_app(
         runtime.context,
-        AppSpec(name="kiosk", audience="api", refresh_enabled=False),
+        AppSpec(name="kiosk", audience="kiosk-api", refresh_enabled=False),
     )
     tokens = await login(app=no_refresh)
     assert "refresh_token" not in tokens
@@ -224,14 +224,16 @@ async def test_app_without_refresh_gets_no_refresh_token(
 async def test_revoke_and_introspect(
     client: httpx.AsyncClient, web_app: CreatedApp, service_app: CreatedApp, login: Login
 ) -> None:
-    tokens = await login()
-    client_id = web_app.app.client_id
     assert service_app.client_secret is not None
-    # The API behind audience "api" introspects with its own confidential credentials.
+    # The confidential app (the API behind audience "service-api") introspects its own
+    # users' tokens with its own credentials.
     api_auth = (service_app.app.client_id, service_app.client_secret)
+    tokens = await login(app=service_app, scope=ACCOUNT_SCOPE)
+    client_id = service_app.app.client_id
 
     public = await client.post(
-        "/oauth/introspect", data={"token": tokens["access_token"], "client_id": client_id}
+        "/oauth/introspect",
+        data={"token": tokens["access_token"], "client_id": web_app.app.client_id},
     )
     assert public.status_code == 401  # RFC 7662 §2.1: a public client cannot introspect
     assert public.json()["error"] == "invalid_client"
@@ -244,10 +246,12 @@ async def test_revoke_and_introspect(
     assert claims["active"] is True
     assert claims["client_id"] == client_id
     assert claims["token_type"] == "Bearer"
+    assert claims["aud"] == ["service-api", ISSUER]
 
+    web_tokens = await login()
     refresh_state = await client.post(
         "/oauth/introspect",
-        data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token"},
+        data={"token": web_tokens["refresh_token"], "token_type_hint": "refresh_token"},
         auth=api_auth,
     )
     # A refresh token is only ever described to the client it was issued to.
@@ -255,11 +259,8 @@ async def test_revoke_and_introspect(
 
     revoked = await client.post(
         "/oauth/revoke",
-        data={
-            "token": tokens["access_token"],
-            "token_type_hint": "access_token",
-            "client_id": client_id,
-        },
+        data={"token": tokens["access_token"], "token_type_hint": "access_token"},
+        auth=api_auth,
     )
     assert revoked.status_code == 200
     assert revoked.content == b""
@@ -275,7 +276,7 @@ async def test_revoke_and_introspect(
 async def test_revoking_a_refresh_token_ends_the_session(
     client: httpx.AsyncClient, web_app: CreatedApp, login: Login
 ) -> None:
-    tokens = await login()
+    tokens = await login(scope=ACCOUNT_SCOPE)
     # A wrong hint is only a hint (RFC 7009 §2.1).
     revoked = await client.post(
         "/oauth/revoke",
@@ -328,7 +329,7 @@ async def test_introspection_of_another_clients_token_is_inactive(
 async def test_logout_all_ends_every_session(
     client: httpx.AsyncClient, web_app: CreatedApp, login: Login
 ) -> None:
-    phone, laptop = await login(), await login()
+    phone, laptop = await login(scope=ACCOUNT_SCOPE), await login(scope=ACCOUNT_SCOPE)
     response = await client.post("/auth/logout-all", headers=bearer(phone["access_token"]))
     assert response.status_code == 204
     for tokens in (phone, laptop):
@@ -341,8 +342,8 @@ async def test_logout_all_ends_every_session(
 async def test_sessions_list_and_delete(
     client: httpx.AsyncClient, runtime: Runtime, web_app: CreatedApp, login: Login
 ) -> None:
-    phone = await login(headers={"User-Agent": "phone/1.0"})
-    laptop = await login(headers={"User-Agent": "laptop/2.0"})
+    phone = await login(scope=ACCOUNT_SCOPE, headers={"User-Agent": "phone/1.0"})
+    laptop = await login(scope=ACCOUNT_SCOPE, headers={"User-Agent": "laptop/2.0"})
     listed = await client.get("/auth/sessions", headers=bearer(phone["access_token"]))
     assert listed.status_code == 200
     sessions = listed.json()
@@ -392,8 +393,8 @@ async def test_cannot_end_another_users_session(
     from jwtkeep.usecases.registration import create_user  # noqa: PLC0415
 
     await create_user(runtime.context, "bob", PASSWORD)
-    alice = await login()
-    bob = await login(username="bob")
+    alice = await login(scope=ACCOUNT_SCOPE)
+    bob = await login(username="bob", scope=ACCOUNT_SCOPE)
     bob_sid = (await client.get("/auth/sessions", headers=bearer(bob["access_token"]))).json()[0]
     attempt = await client.delete(
         f"/auth/sessions/{bob_sid['sid']}", headers=bearer(alice["access_token"])
@@ -405,7 +406,7 @@ async def test_cannot_end_another_users_session(
 async def test_password_change_ends_other_sessions(
     client: httpx.AsyncClient, web_app: CreatedApp, login: Login
 ) -> None:
-    this, other = await login(), await login()
+    this, other = await login(scope=ACCOUNT_SCOPE), await login(scope=ACCOUNT_SCOPE)
     new_password = "an even better passphrase"
     changed = await client.post(
         "/auth/password",
@@ -431,7 +432,7 @@ async def test_password_change_ends_other_sessions(
 async def test_password_change_checks_the_current_password(
     client: httpx.AsyncClient, login: Login
 ) -> None:
-    tokens = await login()
+    tokens = await login(scope=ACCOUNT_SCOPE)
     wrong = await client.post(
         "/auth/password",
         headers=bearer(tokens["access_token"]),

@@ -6,11 +6,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.server.conftest import Login, bearer
+from tests.server.conftest import ACCOUNT_SCOPE, Login, bearer
 
 
 async def _responses(client: httpx.AsyncClient, login: Login) -> list[httpx.Response]:
-    token = (await login())["access_token"]
+    token = (await login(scope=ACCOUNT_SCOPE))["access_token"]
     return [
         await client.get("/healthz"),
         await client.get("/userinfo", headers=bearer(token)),

@@ -5,13 +5,13 @@ from __future__ import annotations
 import httpx
 
 from jwtkeep.usecases.registration import CreatedApp
-from tests.server.conftest import USERNAME, Login, bearer
+from tests.server.conftest import ACCOUNT_SCOPE, USERNAME, Login, bearer
 
 
 async def test_metrics_count_without_token_material(
     client: httpx.AsyncClient, web_app: CreatedApp, login: Login
 ) -> None:
-    tokens = await login()
+    tokens = await login(scope=ACCOUNT_SCOPE)
     await client.delete("/auth/sessions/some-session-id", headers=bearer(tokens["access_token"]))
     await client.get("/no/such/path/for/metrics")
     await client.post(

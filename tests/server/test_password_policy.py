@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.conftest import PASSWORD, USERNAME, Login, bearer
+from tests.server.conftest import ACCOUNT_SCOPE, PASSWORD, USERNAME, Login, bearer
 
 STRONG = "plum kettle orbit seventeen"
 REFUSED = [
@@ -51,7 +51,7 @@ async def test_registration_accepts_a_strong_passphrase(
 async def test_password_change_refuses_weak_passwords(
     client: httpx.AsyncClient, login: Login, password: str, reason: str
 ) -> None:
-    tokens = await login()
+    tokens = await login(scope=ACCOUNT_SCOPE)
     response = await client.post(
         "/auth/password",
         headers=bearer(tokens["access_token"]),
@@ -64,7 +64,7 @@ async def test_password_change_refuses_weak_passwords(
 async def test_password_change_accepts_a_strong_passphrase(
     client: httpx.AsyncClient, login: Login
 ) -> None:
-    tokens = await login()
+    tokens = await login(scope=ACCOUNT_SCOPE)
     response = await client.post(
         "/auth/password",
         headers=bearer(tokens["access_token"]),

@@ -28,7 +28,15 @@ from jwtkeep.server.ratelimit import (
 )
 from jwtkeep.usecases.registration import AppSpec, CreatedApp, create_user
 from jwtkeep.usecases.registration import create_app as register_app
-from tests.server.conftest import BASE_URL, PASSWORD, USERNAME, Login, bearer, make_settings
+from tests.server.conftest import (
+    ACCOUNT_SCOPE,
+    BASE_URL,
+    PASSWORD,
+    USERNAME,
+    Login,
+    bearer,
+    make_settings,
+)
 
 PER_ADDRESS = 3  # failures per account+address
 BEFORE_SLOWDOWN = 2  # failures per account
@@ -184,7 +192,7 @@ async def test_forwarded_for_is_ignored_from_untrusted_peers(
 async def test_password_change_follows_the_same_rules(
     client: httpx.AsyncClient, login: Login
 ) -> None:
-    token = (await login())["access_token"]
+    token = (await login(scope=ACCOUNT_SCOPE))["access_token"]
 
     async def change(current: str, new: str, ip: str) -> httpx.Response:
         body = {"current_password": current, "new_password": new}

@@ -31,6 +31,7 @@ async def test_register_then_login(client: httpx.AsyncClient, web_app: CreatedAp
             "username": "carol",
             "password": NEW_PASSWORD,
             "client_id": web_app.app.client_id,
+            "scope": "openid",
         },
     )
     assert tokens.status_code == 200

@@ -63,7 +63,8 @@ async def _build(
         sessions=SessionPolicy(IDLE, ABSOLUTE), clock=clock,
     )  # fmt: skip
     await keys.ensure_signing_key()
-    app = (await create_app(ctx, AppSpec("web", "api.web", ("read", "write")))).app
+    web = AppSpec("web", "api.web", ("read", "write"), account_access=True)
+    app = (await create_app(ctx, web)).app
     other = (await create_app(ctx, AppSpec("mobile", "api.mobile", ("read",)))).app
     created = await create_app(ctx, AppSpec("svc", "api.svc", ("jobs",), confidential=True))
     assert created.client_secret is not None

@@ -1,8 +1,10 @@
 """`jwtkeep app create | list`: register client applications (RFC 6749 §2).
 
 Each app gets its own audience, so a token for one app is refused by another that shares
-the auth server (the article; RFC 8725 §3.9). A confidential app's secret is printed
-once; only its hash is kept.
+the auth server (the article; RFC 8725 §3.9); an audience belongs to one app only, and
+the issuer URL (the account API's audience) to none. Apps the operator creates may ask
+for the `account`/`openid` scopes (tokens for jwtkeep's account API) unless created with
+`--no-account-access`. A confidential app's secret is printed once; only its hash is kept.
 """
 
 from __future__ import annotations
@@ -50,6 +52,14 @@ def create(
     no_refresh: Annotated[
         bool, typer.Option("--no-refresh", help="Never issue refresh tokens to this app.")
     ] = False,
+    no_account_access: Annotated[
+        bool,
+        typer.Option(
+            "--no-account-access",
+            help="The app may not ask for the `account`/`openid` scopes (the account API: "
+            "/userinfo, sessions, logout-all, password change).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Register an app; print its client id (and, for --confidential, its secret ONCE).
@@ -62,6 +72,7 @@ def create(
     spec = AppSpec(
         name=name, audience=audience, scopes=tuple(scope or ()), routes=tuple(route or ()),
         confidential=confidential, access_token_ttl=ttl, refresh_enabled=not no_refresh,
+        account_access=not no_account_access,
     )  # fmt: skip
     with handled_errors():
         settings = load_cli_settings(ctx)
@@ -93,8 +104,10 @@ def list_apps(ctx: typer.Context, as_json: JsonOption = False) -> None:
     for one in summaries:
         kind = "confidential" if one["confidential"] else "public"
         scopes = " ".join(one["scopes"])
+        account = "account-access" if one["account_access"] else "no-account-access"
         typer.echo(f"{one['name']}  client_id={one['client_id']}  aud={one['audience']}  "
-                   f"{kind}  ttl={one['access_token_ttl']}s  scopes={scopes}")  # fmt: skip
+                   f"{kind}  ttl={one['access_token_ttl']}s  scopes={scopes}  "
+                   f"{account}")  # fmt: skip
 
 
 def app_summary(one: App) -> dict[str, Any]:
@@ -103,5 +116,6 @@ def app_summary(one: App) -> dict[str, Any]:
         "name": one.name, "client_id": one.client_id, "audience": one.audience,
         "scopes": list(one.scopes), "routes": list(one.routes),
         "confidential": one.confidential, "access_token_ttl": one.access_token_ttl,
-        "refresh_enabled": one.refresh_enabled, "created_at": iso_time(one.created_at),
+        "refresh_enabled": one.refresh_enabled, "account_access": one.account_access,
+        "created_at": iso_time(one.created_at),
     }  # fmt: skip

@@ -168,7 +168,8 @@ def banner(settings: Settings, tls: tuple[str, str] | None, config_file: Path | 
         f"  printf '%s' 'correct horse battery staple' | {cli} user create alice --password-stdin",
         f"  TOKEN=$(printf '%s' 'correct horse battery staple' | {curl} {url}/oauth/token "
         "-d grant_type=password -d client_id=$CLIENT_ID -d username=alice "
-        "--data-urlencode password@- | python3 -c 'import json,sys; "
+        "--data-urlencode password@- --data-urlencode 'scope=read account' "
+        "| python3 -c 'import json,sys; "
         'print(json.load(sys.stdin)["access_token"])\')',
         f'  {curl} {url}/userinfo -H "Authorization: Bearer $TOKEN"',
         f'  {curl} -X POST {url}/auth/logout -H "Authorization: Bearer $TOKEN"',

@@ -18,6 +18,8 @@ from typing import Any
 
 __all__ = [
     "JWTKEEP_CLAIMS",
+    "MAX_AUDIENCES",
+    "MAX_AUDIENCE_LENGTH",
     "PERSONAL_DATA_CLAIMS",
     "PUBLIC_CLAIMS",
     "REGISTERED_CLAIMS",
@@ -52,6 +54,8 @@ PUBLIC_CLAIMS = frozenset(
     }
 ) | PERSONAL_DATA_CLAIMS  # fmt: skip
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+MAX_AUDIENCES = 8
+MAX_AUDIENCE_LENGTH = 512
 _MIN_JTI_LENGTH = 22  # 128 bits in base64url (RFC 9068 §2.2 wants a unique identifier)
 
 
@@ -65,7 +69,7 @@ class AccessClaims:
 
     iss: str
     sub: str
-    aud: str
+    aud: str | tuple[str, ...]  # one audience, or several (RFC 7519 §4.1.3)
     exp: int
     nbf: int
     iat: int
@@ -79,10 +83,18 @@ class AccessClaims:
     def scopes(self) -> frozenset[str]:
         return frozenset(self.scope.split())
 
+    @property
+    def audiences(self) -> tuple[str, ...]:
+        return (self.aud,) if isinstance(self.aud, str) else self.aud
+
+    def aud_json(self) -> str | list[str]:
+        """`aud` as it goes on the wire: a string, or an array for several."""
+        return self.aud if isinstance(self.aud, str) else list(self.aud)
+
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = dict(self.extra)
         payload.update(
-            iss=self.iss, sub=self.sub, aud=self.aud, exp=self.exp, nbf=self.nbf,
+            iss=self.iss, sub=self.sub, aud=self.aud_json(), exp=self.exp, nbf=self.nbf,
             iat=self.iat, jti=self.jti, client_id=self.client_id, scope=self.scope,
             sid=self.sid,
         )  # fmt: skip
@@ -91,8 +103,9 @@ class AccessClaims:
 
 @dataclass(frozen=True)
 class ClaimRules:
-    """What a verifier expects. `audience=None` only for the issuing server's own routes,
-    where the allowlist proves the token was issued here for some registered app."""
+    """What a verifier expects: `audience` must be among the token's audiences (RFC 9068
+    §4). `audience=None` only where the issuing server looks at a token for any of its
+    apps (introspection, revocation), never to authorize a request."""
 
     issuer: str
     audience: str | None
@@ -125,14 +138,23 @@ def _str_claim(payload: Mapping[str, Any], name: str, max_len: int = 512) -> str
     return value
 
 
-def _audience(payload: Mapping[str, Any]) -> str:
+def _audience(payload: Mapping[str, Any]) -> str | tuple[str, ...]:
+    """RFC 7519 §4.1.3: a string, or an array of strings. jwtkeep issues one audience, or
+    two (the app's and the account API's, `[app, issuer]`); a one-element array reads as
+    its string. Bounded, no empty or repeated entries."""
     aud = payload.get("aud")
-    # RFC 7519 §4.1.3 allows an array; jwtkeep issues exactly one audience per token.
     if isinstance(aud, list) and len(aud) == 1:
         aud = aud[0]
-    if not isinstance(aud, str) or not aud:
-        raise ClaimError("aud missing or not a single audience")
-    return aud
+    if isinstance(aud, str) and 0 < len(aud) <= MAX_AUDIENCE_LENGTH:
+        return aud
+    if (
+        isinstance(aud, list)
+        and 2 <= len(aud) <= MAX_AUDIENCES
+        and all(isinstance(a, str) and 0 < len(a) <= MAX_AUDIENCE_LENGTH for a in aud)
+        and len(set(aud)) == len(aud)
+    ):
+        return tuple(aud)
+    raise ClaimError("aud missing or not a string or an array of distinct strings")
 
 
 def _check_subject(sub: str) -> None:
@@ -159,8 +181,10 @@ def validate_claims(payload: Mapping[str, Any], rules: ClaimRules, now: float) -
     if iss != rules.issuer:
         raise ClaimError("wrong issuer")  # RFC 8725 §3.8
     aud = _audience(payload)
-    if rules.audience is not None and aud != rules.audience:
-        raise ClaimError("wrong audience")  # RFC 8725 §3.9
+    audiences = (aud,) if isinstance(aud, str) else aud
+    if rules.audience is not None and rules.audience not in audiences:
+        # RFC 8725 §3.9, RFC 9068 §4: our own audience must be among the token's.
+        raise ClaimError("wrong audience")
     exp, nbf, iat = (_int_claim(payload, n) for n in ("exp", "nbf", "iat"))
     _check_times(exp, nbf, iat, now, rules)
     sub = _str_claim(payload, "sub", 64)

@@ -8,6 +8,10 @@ a rule that missed it would leave `/admin` open), but never `/administrator`. Th
 matching rule wins; what an unmatched route needs is the resource server's choice
 (`jwtkeep.sdk.rules.authorize`, `deny_unmatched`).
 This is the article's "if you want some users to access only some paths of your app".
+
+`account` and `openid` are jwtkeep's own scopes, for its account API (`/userinfo`,
+`/auth/*`, whose audience is the issuer URL): never an app's own scope, never in the
+default scope set (DESIGN.md "Contract: tokens").
 """
 
 from __future__ import annotations
@@ -17,13 +21,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
+    "ACCOUNT_SCOPE",
+    "ACCOUNT_SCOPES",
     "MAX_SCOPES",
+    "OPENID_SCOPE",
     "RouteRule",
     "check_scope_tokens",
     "parse_route_rule",
     "parse_scope",
     "required_scope",
 ]
+
+ACCOUNT_SCOPE = "account"  # every account route
+OPENID_SCOPE = "openid"  # `/userinfo` only (OIDC Core §5.3)
+ACCOUNT_SCOPES = frozenset({ACCOUNT_SCOPE, OPENID_SCOPE})
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")

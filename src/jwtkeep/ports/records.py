@@ -47,6 +47,8 @@ class App:
     refresh_enabled: bool
     created_at: float
     extra_claims: Mapping[str, Any] = field(default_factory=dict)
+    # May ask for the `account`/`openid` scopes, i.e. tokens for jwtkeep's account API.
+    account_access: bool = False
 
 
 @dataclass(frozen=True)

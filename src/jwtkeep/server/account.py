@@ -1,6 +1,8 @@
 """The user's own account: userinfo, logout, sessions, password change, self-registration.
 
-Every route but `POST /users` needs a bearer access token (`jwtkeep.server.bearer`).
+Every route but `POST /users` needs a bearer access token for the account API: its
+audience is the issuer URL and its scope holds `account` (`openid` suffices for
+`/userinfo`); see `jwtkeep.server.bearer`.
 Errors are RFC 9457 problem details; bearer errors keep their RFC 6750 challenge.
 
 - `GET /userinfo` (OIDC Core §5.3): `sub` and `preferred_username` only, the user's own
@@ -8,9 +10,9 @@ Errors are RFC 9457 problem details; bearer errors keep their RFC 6750 challenge
   is not a live user (a client_credentials token, a disabled user) is `invalid_token`.
 - Logout ends this session, logout-all every session of the user (the article: logout
   that really logs out); both 204.
-- Sessions are listed without token material and without IP addresses: any token of the
-  user can read this list, and IP history is personal data the audit trail keeps
-  server-side. Ending a session that is not the user's is 404, like an unknown one.
+- Sessions are listed without token material and without IP addresses: any account
+  token of the user can read this list, and IP history is personal data the audit trail
+  keeps server-side. Ending a session that is not the user's is 404, like an unknown one.
 - A password change checks the current password (rate limited like login), then ends
   every other session (DESIGN.md token store contract).
 - `POST /users` exists only when `settings.allow_registration` is on (else the route is
@@ -27,7 +29,7 @@ from fastapi.responses import JSONResponse, Response
 
 from jwtkeep.errors import InvalidToken, NotFound
 from jwtkeep.ports import Session
-from jwtkeep.server.bearer import ClaimsDep
+from jwtkeep.server.bearer import AccountClaimsDep, UserInfoClaimsDep
 from jwtkeep.server.client_ip import request_info
 from jwtkeep.server.schemas import (
     PasswordChangeRequest,
@@ -62,14 +64,14 @@ __all__ = [
 
 router = APIRouter(tags=["account"])
 registration_router = APIRouter(tags=["account"])  # mounted only if registration is on
-_BEARER_ERRORS = problems(400, 401, 503)
+_BEARER_ERRORS = problems(400, 401, 403, 503)
 _NO_CONTENT: dict[int | str, dict[str, Any]] = {204: {"description": "done"}}
 MAX_SID = 128
 
 
 @router.get("/userinfo", response_model=UserInfoBody, responses=_BEARER_ERRORS,
             summary="The user's own minimal profile (OIDC Core §5.3)")  # fmt: skip
-async def userinfo(claims: ClaimsDep, runtime: RuntimeDep) -> UserInfoBody:
+async def userinfo(claims: UserInfoClaimsDep, runtime: RuntimeDep) -> UserInfoBody:
     user = await runtime.context.users.get_user(claims.sub)
     if user is None or user.disabled:
         raise InvalidToken("token subject is not an active user")
@@ -77,20 +79,20 @@ async def userinfo(claims: ClaimsDep, runtime: RuntimeDep) -> UserInfoBody:
 
 
 @router.post("/auth/logout", status_code=204, response_class=Response,
-             responses={**_NO_CONTENT, **problems(400, 401, 413, 503)},
+             responses={**_NO_CONTENT, **problems(400, 401, 403, 413, 503)},
              summary="End this session")  # fmt: skip
 async def logout_route(
-    request: Request, claims: ClaimsDep, runtime: RuntimeDep, state: StateDep
+    request: Request, claims: AccountClaimsDep, runtime: RuntimeDep, state: StateDep
 ) -> Response:
     await logout(runtime.context, claims, request_info(request, state.proxies))
     return Response(status_code=204)
 
 
 @router.post("/auth/logout-all", status_code=204, response_class=Response,
-             responses={**_NO_CONTENT, **problems(400, 401, 413, 503)},
+             responses={**_NO_CONTENT, **problems(400, 401, 403, 413, 503)},
              summary="End every session of the user")  # fmt: skip
 async def logout_all_route(
-    request: Request, claims: ClaimsDep, runtime: RuntimeDep, state: StateDep
+    request: Request, claims: AccountClaimsDep, runtime: RuntimeDep, state: StateDep
 ) -> Response:
     await logout_all(runtime.context, claims, request_info(request, state.proxies))
     return Response(status_code=204)
@@ -106,18 +108,18 @@ def _session_body(session: Session, current_sid: str) -> SessionBody:
 
 @router.get("/auth/sessions", response_model=list[SessionBody], responses=_BEARER_ERRORS,
             summary="The user's live sessions, newest first")  # fmt: skip
-async def sessions_route(claims: ClaimsDep, runtime: RuntimeDep) -> list[SessionBody]:
+async def sessions_route(claims: AccountClaimsDep, runtime: RuntimeDep) -> list[SessionBody]:
     sessions = await list_sessions(runtime.context, claims.sub)
     return [_session_body(session, claims.sid) for session in sessions]
 
 
 @router.delete("/auth/sessions/{sid}", status_code=204, response_class=Response,
-               responses={**_NO_CONTENT, **problems(400, 401, 404, 413, 503)},
+               responses={**_NO_CONTENT, **problems(400, 401, 403, 404, 413, 503)},
                summary="End one of the user's sessions")  # fmt: skip
 async def end_session_route(
     request: Request,
     sid: Annotated[str, Path(description="a session id from GET /auth/sessions")],
-    claims: ClaimsDep,
+    claims: AccountClaimsDep,
     runtime: RuntimeDep,
     state: StateDep,
 ) -> Response:
@@ -129,12 +131,12 @@ async def end_session_route(
 
 
 @router.post("/auth/password", status_code=204, response_class=Response,
-             responses={**_NO_CONTENT, **problems(400, 401, 413, 429, 503)},
+             responses={**_NO_CONTENT, **problems(400, 401, 403, 413, 429, 503)},
              summary="Change the password; ends the user's other sessions")  # fmt: skip
 async def password_route(
     request: Request,
     body: PasswordChangeRequest,
-    claims: ClaimsDep,
+    claims: AccountClaimsDep,
     runtime: RuntimeDep,
     state: StateDep,
 ) -> Response:

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from jwtkeep.core.scopes import ACCOUNT_SCOPES
 from jwtkeep.server.schemas import JwksBody, problems
 from jwtkeep.server.state import RuntimeDep, StateDep
 from jwtkeep.settings import Settings
@@ -54,9 +55,9 @@ RESPONSE_TYPES = ["none"]
 # The scopes the server itself defines. Every other scope belongs to one app (`jwtkeep app
 # create --scope`); publishing their union would show anyone the scope names of every app
 # on the server, and RFC 8414 §2 lets a server "choose not to advertise some supported
-# scope values". The server's own `account`/`openid` scopes do not exist yet, so the list
-# is empty and the member is omitted (§3.2).
-SERVER_SCOPES: list[str] = []
+# scope values". So only the server's own scopes are listed: `account` and `openid`, for
+# its account API (DESIGN.md "Contract: tokens").
+SERVER_SCOPES: list[str] = sorted(ACCOUNT_SCOPES)
 router = APIRouter(tags=["discovery"])
 
 

@@ -116,6 +116,7 @@ class ProblemBody(BaseModel):
 _DESCRIPTIONS = {
     400: "invalid request (malformed input, credentials in the URL, ...)",
     401: "missing or refused credentials (see WWW-Authenticate)",
+    403: "the token lacks the scope this route needs (see WWW-Authenticate)",
     404: "not found",
     409: "conflict",
     413: "request body over the size limit",

@@ -22,7 +22,9 @@ async def client_credentials_grant(
 ) -> TokenResponse:
     if not client.confidential:
         raise UnauthorizedClient("Only confidential clients may use client_credentials.")
-    granted = grant_scope(scope, client.scopes)
+    # Never `account`/`openid`: the token's `sub` is the app, not a user, so it must never
+    # carry the account API's audience (DESIGN.md "Contract: tokens").
+    granted = grant_scope(scope, client.scopes, account_access=False)
     now = ctx.clock()
     issued = ctx.issuer.issue(
         await ctx.keys.ring(), sub=client.id, app=client, scope=granted,

@@ -2,15 +2,18 @@
 
 The caller is an authenticated *confidential* client (RFC 7662 §2.1: the endpoint MUST
 require authorization; a public client's id alone proves nothing). To avoid token scanning (§4), a
-client learns only about access tokens for its own audience or issued to it, and about
-refresh tokens issued to it; anything else is `{"active": false}`, exactly like an
-invalid token. Store trouble is not "inactive": it raises StoreUnavailable (503).
+client learns only about access tokens issued to it or whose `aud` holds its own audience,
+and about refresh tokens issued to it; anything else is `{"active": false}`, exactly
+like an invalid token. An audience belongs to one app only (app registration refuses a
+taken one, and the issuer URL), so the account API's audience never lets an app see
+another's tokens. Store trouble is not "inactive": it raises StoreUnavailable (503).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.core.refresh_token import refresh_token_session
 from jwtkeep.errors import InvalidClient, InvalidToken
@@ -36,14 +39,20 @@ async def introspect(
         claims = await verifier.verify(token)
     except InvalidToken:
         return INACTIVE
-    if claims.aud != client.audience and claims.client_id != client.client_id:
+    if claims.client_id != client.client_id and not _owns_an_audience(ctx, client, claims):
         return INACTIVE
     return {
         "active": True, "token_type": "Bearer", "scope": claims.scope,
-        "client_id": claims.client_id, "sub": claims.sub, "aud": claims.aud,
+        "client_id": claims.client_id, "sub": claims.sub, "aud": claims.aud_json(),
         "iss": claims.iss, "exp": claims.exp, "iat": claims.iat, "nbf": claims.nbf,
         "jti": claims.jti, "sid": claims.sid,
     }  # fmt: skip
+
+
+def _owns_an_audience(ctx: AuthContext, client: App, claims: AccessClaims) -> bool:
+    # The issuer URL is the account API's audience, never an app's: an app stored with it
+    # (before registration refused that) must not learn about every account token.
+    return client.audience != ctx.issuer.issuer and client.audience in claims.audiences
 
 
 async def _introspect_refresh(ctx: AuthContext, client: App, token: str) -> dict[str, Any]:

@@ -3,6 +3,12 @@
 RFC 9068 §2.2 claims, with a 128-bit `jti` (RFC 7519 §4.1.7) and a UUID `sub` (the
 article: no personal data). The caller stores `record` before returning `token`
 (DESIGN.md: the fingerprint is written before the token leaves the server).
+
+The account API (`/userinfo`, `/auth/*`) is a resource of its own whose audience is the
+issuer URL: a token carries it, as `aud: [app audience, issuer]` (RFC 7519 §4.1.3), only
+when its granted scope holds `account` or `openid`. The grants decide whether an app may
+have those scopes (`jwtkeep.usecases.scopes.grant_scope`); a refresh that narrows them
+away yields a token without the issuer audience.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.clock import RandomBytes, new_id
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.core.keyring import KeyRing
+from jwtkeep.core.scopes import ACCOUNT_SCOPES
 from jwtkeep.ports import AccessRecord, App
 
 __all__ = ["IssuedAccess", "TokenIssuer"]
@@ -43,7 +50,8 @@ class TokenIssuer:
         iat = int(now)
         ttl = min(app.access_token_ttl or self.default_ttl, self.max_ttl)
         claims = AccessClaims(
-            iss=self.issuer, sub=sub, aud=app.audience, exp=iat + ttl, nbf=iat, iat=iat,
+            iss=self.issuer, sub=sub, aud=self.audience_for(app, scope), exp=iat + ttl,
+            nbf=iat, iat=iat,
             jti=new_id(random, 16), client_id=app.client_id, scope=scope, sid=sid,
             extra=dict(app.extra_claims),
         )  # fmt: skip
@@ -53,3 +61,9 @@ class TokenIssuer:
             client_id=app.client_id, exp=claims.exp,
         )  # fmt: skip
         return IssuedAccess(token=token, claims=claims, record=record)
+
+    def audience_for(self, app: App, scope: str) -> str | tuple[str, ...]:
+        """The app's audience, plus the issuer (the account API) for an account scope."""
+        if ACCOUNT_SCOPES.isdisjoint(scope.split()):
+            return app.audience
+        return (app.audience, self.issuer)

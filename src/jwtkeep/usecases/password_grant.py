@@ -28,7 +28,7 @@ async def password_grant(
     ctx: AuthContext, client: App, username: str, password: str, scope: str | None,
     info: RequestInfo,
 ) -> TokenResponse:  # fmt: skip
-    granted = grant_scope(scope, client.scopes)
+    granted = grant_scope(scope, client.scopes, account_access=client.account_access)
     user = await _check_credentials(ctx, client, username, password, info)
     now = ctx.clock()
     sid = new_id(ctx.random, 16)

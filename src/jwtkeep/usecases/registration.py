@@ -1,8 +1,11 @@
 """Registering apps (clients) and users.
 
 Apps: an audience per app keeps one auth server's apps apart (the article; RFC 8725
-§3.9). Extra claims are checked against registered and public claim names. The client
-secret is shown once and stored only as a digest.
+§3.9), so an audience belongs to one app only (introspection answers a client about the
+tokens of its own audience, RFC 7662 §4), and never the issuer URL, which is the account
+API's audience. Account access (the `account`/`openid` scopes) is off unless the caller
+(the operator's CLI) turns it on. Extra claims are checked against registered and public
+claim names. The client secret is shown once and stored only as a digest.
 Users: the id is a random UUID (the token's `sub`, never the username or e-mail).
 """
 
@@ -16,8 +19,8 @@ from typing import Any
 from jwtkeep.core.claims import ClaimError, check_extra_claim_names
 from jwtkeep.core.clock import new_id
 from jwtkeep.core.passwords import check_password_acceptable
-from jwtkeep.core.scopes import check_scope_tokens, parse_route_rule
-from jwtkeep.errors import InvalidRequest
+from jwtkeep.core.scopes import ACCOUNT_SCOPES, check_scope_tokens, parse_route_rule
+from jwtkeep.errors import Conflict, InvalidRequest
 from jwtkeep.ports import App, User
 from jwtkeep.usecases.clients import hash_client_secret, new_client_secret
 from jwtkeep.usecases.context import AuthContext
@@ -37,6 +40,7 @@ class AppSpec:
     access_token_ttl: int | None = None
     refresh_enabled: bool = True
     extra_claims: Mapping[str, Any] = field(default_factory=dict)
+    account_access: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,11 @@ def _validate_app(spec: AppSpec, max_ttl: int) -> None:
     _check_name("app name", spec.name)
     if not spec.audience or len(spec.audience) > 256 or any(c.isspace() for c in spec.audience):
         raise InvalidRequest("audience must be 1-256 characters without spaces")
+    if not ACCOUNT_SCOPES.isdisjoint(spec.scopes):
+        raise InvalidRequest(
+            "account and openid are jwtkeep's own scopes (its account API): an app gets "
+            "them through account access, which --no-account-access turns off"
+        )
     try:
         check_scope_tokens(spec.scopes)
         for rule in spec.routes:
@@ -65,8 +74,21 @@ def _validate_app(spec: AppSpec, max_ttl: int) -> None:
         raise InvalidRequest(f"access token lifetime must be between 30 and {max_ttl} seconds")
 
 
+async def _check_audience_free(ctx: AuthContext, audience: str) -> None:
+    if audience.rstrip("/") == ctx.issuer.issuer.rstrip("/"):
+        raise InvalidRequest(
+            "the issuer URL is the audience of jwtkeep's own account API; "
+            "give the app its own audience (its API's URL)"
+        )
+    owner = next((a for a in await ctx.apps.list_apps() if a.audience == audience), None)
+    if owner is not None:
+        # The unique index on apps.audience backs this up against a concurrent create.
+        raise Conflict(f"audience {audience!r} already belongs to app {owner.name!r}")
+
+
 async def create_app(ctx: AuthContext, spec: AppSpec) -> CreatedApp:
     _validate_app(spec, ctx.issuer.max_ttl)
+    await _check_audience_free(ctx, spec.audience)
     secret = new_client_secret(ctx.random) if spec.confidential else None
     app = App(
         id=str(uuid.UUID(bytes=ctx.random(16), version=4)), name=spec.name,
@@ -76,7 +98,7 @@ async def create_app(ctx: AuthContext, spec: AppSpec) -> CreatedApp:
         client_secret_hash=hash_client_secret(secret) if secret else None,
         access_token_ttl=spec.access_token_ttl or ctx.issuer.default_ttl,
         refresh_enabled=spec.refresh_enabled, created_at=ctx.clock(),
-        extra_claims=dict(spec.extra_claims),
+        extra_claims=dict(spec.extra_claims), account_access=spec.account_access,
     )  # fmt: skip
     await ctx.apps.add_app(app)
     await ctx.record("app.created", client_id=app.client_id, name=app.name)

@@ -22,8 +22,8 @@ class SqlAppRepository:
         self._engine = engine
 
     async def add_app(self, app: App) -> None:
-        """Raise `Conflict` if the name or client_id is taken."""
-        with conflict_on_duplicate("an app with that name or client_id exists"):
+        """Raise `Conflict` if the name, client_id or audience is taken."""
+        with conflict_on_duplicate("an app with that name, client_id or audience exists"):
             async with self._engine.write() as conn:
                 await conn.execute(insert(AppRow).values(**_values(app)))
 
@@ -55,6 +55,7 @@ def _values(app: App) -> dict[str, Any]:
         "refresh_enabled": app.refresh_enabled,
         "extra_claims": dict(app.extra_claims),
         "created_at": app.created_at,
+        "account_access": app.account_access,
     }
 
 
@@ -72,4 +73,5 @@ def _app(row: Row[Any]) -> App:
         refresh_enabled=bool(row.refresh_enabled),
         created_at=row.created_at,
         extra_claims=dict(row.extra_claims),
+        account_access=bool(row.account_access),
     )

@@ -55,14 +55,15 @@ class Database:
     def __repr__(self) -> str:
         return f"Database({redact_url(self.url)!r})"
 
-    async def migrate(self) -> None:
-        """Bring the schema to the newest revision (`alembic upgrade head`); idempotent."""
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to the newest revision (`alembic upgrade head`); idempotent.
+        Tests of a migration pass an older `revision` to start from."""
         async with _in_process_migration_lock(), self.engine.write() as conn:
             if conn.dialect.name == "postgresql":
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
                 )
-            await conn.run_sync(_upgrade_to_head)
+            await conn.run_sync(_upgrade, revision)
 
     async def ping(self) -> None:
         """Raise `StoreUnavailable` unless the database answers."""
@@ -89,13 +90,13 @@ def _in_process_migration_lock() -> asyncio.Lock:
     return lock
 
 
-def _upgrade_to_head(connection: Connection) -> None:
+def _upgrade(connection: Connection, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")
     config.attributes["connection"] = connection
     try:
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
     except CommandError as error:
         # E.g. the database was migrated by a newer jwtkeep: refuse to run on it.
         raise ConfigurationError(f"cannot migrate the database: {error}") from error

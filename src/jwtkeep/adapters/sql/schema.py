@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -87,7 +88,8 @@ class AppRow(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(NAME, unique=True)
     client_id: Mapped[str] = mapped_column(NAME, unique=True)
-    audience: Mapped[str] = mapped_column(Text)
+    # One audience, one app: introspection trusts it (migration 0002).
+    audience: Mapped[str] = mapped_column(Text, index=True, unique=True)
     scopes: Mapped[list[str]]
     routes: Mapped[list[str]]
     confidential: Mapped[bool] = mapped_column(Boolean)
@@ -96,6 +98,7 @@ class AppRow(Base):
     refresh_enabled: Mapped[bool] = mapped_column(Boolean)
     extra_claims: Mapped[dict[str, Any]]
     created_at: Mapped[float]
+    account_access: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
 class SigningKeyRow(Base):
