@@ -190,6 +190,9 @@ class NoSigningKey(StoreUnavailable):
     def __init__(self) -> None:
         super().__init__("no active signing key: run `jwtkeep keys rotate`")
 
+    # Servers see a new key when they next reload the ring (JWTKEEP_KEY_REFRESH_SECONDS).
+    retry_after_seconds = 30
+
 
 class ConfigurationError(JwtkeepError):
     """Settings are wrong or incomplete; raised at start-up, never per request."""

@@ -3,6 +3,7 @@ on SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from uuid import uuid4
 
@@ -10,7 +11,7 @@ import pytest
 
 from jwtkeep.adapters.sql import Database
 from jwtkeep.errors import Conflict, NotFound
-from jwtkeep.ports import App, AuditEvent, StoredKey, User
+from jwtkeep.ports import App, AuditEvent, KeyChange, StoredKey, User
 
 
 def a_user(username: str | None = None) -> User:
@@ -136,34 +137,52 @@ async def test_a_taken_app_name_or_client_id_is_a_conflict(database: Database) -
 # -- signing keys --------------------------------------------------------------------------
 
 
+async def add_keys(database: Database, *keys: StoredKey) -> KeyChange:
+    return await database.keys.change_keys(lambda _: KeyChange(add=keys))
+
+
 async def test_keys_round_trip_oldest_first(database: Database) -> None:
     newest, oldest, hmac = a_key("k3", 30.0), a_key("k1", 10.0), a_key("k2", 20.0, public=False)
-    for key in (newest, oldest, hmac):
-        await database.keys.add_key(key)
+    await add_keys(database, newest, oldest, hmac)
     assert await database.keys.list_keys() == [oldest, hmac, newest]
 
 
-async def test_set_key_status(database: Database) -> None:
-    await database.keys.add_key(a_key("k1", 10.0))
-    await database.keys.add_key(a_key("k2", 20.0))
+async def test_change_keys_decides_on_every_key_and_writes_the_change(database: Database) -> None:
+    await add_keys(database, a_key("k1", 10.0), a_key("k2", 20.0))
+    seen: list[list[str]] = []
 
-    await database.keys.set_key_status("k1", "compromised")
+    def plan(keys: Sequence[StoredKey]) -> KeyChange:
+        seen.append([key.kid for key in keys])
+        return KeyChange(add=(a_key("k3", 30.0),), statuses={"k1": "compromised"})
 
+    change = await database.keys.change_keys(plan)
+
+    assert seen == [["k1", "k2"]]
+    assert [key.kid for key in change.add] == ["k3"]
     assert [(k.kid, k.status) for k in await database.keys.list_keys()] == [
         ("k1", "compromised"),
         ("k2", "active"),
+        ("k3", "active"),
     ]
 
 
-async def test_set_key_status_of_an_unknown_kid(database: Database) -> None:
-    with pytest.raises(NotFound):
-        await database.keys.set_key_status("nope", "retired")
+async def test_a_refused_key_change_changes_nothing(database: Database) -> None:
+    await add_keys(database, a_key("k1", 10.0))
+
+    def plan(keys: Sequence[StoredKey]) -> KeyChange:
+        # What it would write must not be half-written before the refusal.
+        raise Conflict("refused")
+
+    with pytest.raises(Conflict, match="refused"):
+        await database.keys.change_keys(plan)
+    assert [(k.kid, k.status) for k in await database.keys.list_keys()] == [("k1", "active")]
 
 
 async def test_a_duplicate_kid_is_a_conflict(database: Database) -> None:
-    await database.keys.add_key(a_key("k1", 10.0))
-    with pytest.raises(Conflict):
-        await database.keys.add_key(a_key("k1", 20.0))
+    await add_keys(database, a_key("k1", 10.0))
+    with pytest.raises(Conflict, match="a key with that kid exists"):
+        await add_keys(database, a_key("k2", 15.0), a_key("k1", 20.0))
+    assert [key.kid for key in await database.keys.list_keys()] == ["k1"]
 
 
 # -- audit ---------------------------------------------------------------------------------
