@@ -3,6 +3,7 @@ on SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from uuid import uuid4
@@ -87,8 +88,11 @@ async def test_set_password_hash(database: Database) -> None:
     user = a_user()
     await database.users.add_user(user)
 
-    await database.users.set_password_hash(user.id, "$argon2id$new", 1_800_000_100.0)
+    applied = await database.users.set_password_hash(
+        user.id, "$argon2id$new", 1_800_000_100.0, expected_hash=user.password_hash
+    )
 
+    assert applied is True
     changed = await database.users.get_user(user.id)
     assert changed is not None
     assert (changed.password_hash, changed.password_changed_at) == (
@@ -98,9 +102,50 @@ async def test_set_password_hash(database: Database) -> None:
     assert changed.created_at == user.created_at
 
 
+async def test_set_password_hash_is_a_compare_and_set(database: Database) -> None:
+    user = a_user()
+    await database.users.add_user(user)
+    assert await database.users.set_password_hash(
+        user.id, "$argon2id$newer", 2.0, expected_hash=user.password_hash
+    )
+
+    # A writer that verified the old hash cannot overwrite the newer one.
+    stale = await database.users.set_password_hash(
+        user.id, "$argon2id$stale", 3.0, expected_hash=user.password_hash
+    )
+
+    assert stale is False
+    current = await database.users.get_user(user.id)
+    assert current is not None
+    assert (current.password_hash, current.password_changed_at) == ("$argon2id$newer", 2.0)
+
+
+async def test_concurrent_compare_and_sets_of_one_hash_apply_once(database: Database) -> None:
+    user = a_user()
+    await database.users.add_user(user)
+    others = [Database.connect(database.url, pool_size=1) for _ in range(6)]
+    try:
+        applied = await asyncio.gather(*(
+            other.users.set_password_hash(
+                user.id, f"$argon2id${n}", float(n), expected_hash=user.password_hash
+            )
+            for n, other in enumerate(others)
+        ))  # fmt: skip
+    finally:
+        for other in others:
+            await other.close()
+    assert applied.count(True) == 1
+    winner = applied.index(True)
+    current = await database.users.get_user(user.id)
+    assert current is not None
+    assert current.password_hash == f"$argon2id${winner}"
+
+
 async def test_set_password_hash_of_an_unknown_user(database: Database) -> None:
-    with pytest.raises(NotFound):
-        await database.users.set_password_hash(str(uuid4()), "$argon2id$new", 1.0)
+    with pytest.raises(NotFound, match="no such user"):
+        await database.users.set_password_hash(
+            str(uuid4()), "$argon2id$new", 1.0, expected_hash="$argon2id$old"
+        )
 
 
 # -- apps ----------------------------------------------------------------------------------

@@ -22,7 +22,13 @@ class UserRepository(Protocol):
 
     async def user_by_username(self, username: str) -> User | None: ...
 
-    async def set_password_hash(self, user_id: str, password_hash: str, now: float) -> None: ...
+    async def set_password_hash(
+        self, user_id: str, password_hash: str, changed_at: float, *, expected_hash: str
+    ) -> bool:
+        """Compare-and-set: only if the user's hash is still `expected_hash` (the one the
+        caller verified), store `password_hash` with `password_changed_at = changed_at`,
+        atomically; True if it applied, False if the hash changed meanwhile (never
+        overwrite a newer password). Raise jwtkeep.errors.NotFound for an unknown user."""
 
 
 class AppRepository(Protocol):
