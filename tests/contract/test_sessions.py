@@ -264,7 +264,8 @@ async def _start_again(store: TokenStore, login: Login, user_id: str) -> Login:
 
 
 async def _unchanged(store: TokenStore, login: Login, again: Login) -> None:
-    assert login.refresh_fp is not None and again.refresh_fp is not None
+    assert login.refresh_fp is not None
+    assert again.refresh_fp is not None
     assert await store.get_session(login.sid, NOW + 2) == login.session
     assert await store.list_sessions(login.user_id, NOW + 2) == [login.session]
     state = await store.refresh_state(login.user_id, login.sid, login.refresh_fp, NOW + 2)
