@@ -15,6 +15,7 @@ __all__ = [
     "AccessDenied",
     "ConfigurationError",
     "Conflict",
+    "DuplicateSession",
     "InsufficientScope",
     "InvalidClient",
     "InvalidGrant",
@@ -23,6 +24,7 @@ __all__ = [
     "InvalidToken",
     "JwtkeepError",
     "MissingToken",
+    "NoSigningKey",
     "NotFound",
     "OAuthError",
     "StoreUnavailable",
@@ -173,10 +175,30 @@ class Conflict(JwtkeepError):
     """A thing with that name already exists."""
 
 
+class DuplicateSession(Conflict):
+    """`start_session` with a sid that exists: refused, and nothing changed (neither the
+    session nor its tokens). The token store port's rule, on every backend."""
+
+    def __init__(self) -> None:
+        super().__init__("a session with that sid exists")
+
+
 class StoreUnavailable(JwtkeepError):
     """The token store (or database) cannot be reached: fail closed with 503."""
 
     retry_after_seconds = 2
+
+
+class NoSigningKey(StoreUnavailable):
+    """No active signing key (e.g. every key was retired or withdrawn): an outage of the
+    issuer, so a 503 with `Retry-After` like a store outage, never a 500 and never a 4xx
+    that blames the client. The operator's fix is in the message."""
+
+    def __init__(self) -> None:
+        super().__init__("no active signing key: run `jwtkeep keys rotate`")
+
+    # Servers see a new key when they next reload the ring (JWTKEEP_KEY_REFRESH_SECONDS).
+    retry_after_seconds = 30
 
 
 class ConfigurationError(JwtkeepError):

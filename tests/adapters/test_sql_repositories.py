@@ -3,6 +3,8 @@ on SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from uuid import uuid4
 
@@ -10,7 +12,7 @@ import pytest
 
 from jwtkeep.adapters.sql import Database
 from jwtkeep.errors import Conflict, NotFound
-from jwtkeep.ports import App, AuditEvent, StoredKey, User
+from jwtkeep.ports import App, AuditEvent, KeyChange, StoredKey, User
 
 
 def a_user(username: str | None = None) -> User:
@@ -92,8 +94,11 @@ async def test_set_password_hash(database: Database) -> None:
     user = a_user()
     await database.users.add_user(user)
 
-    await database.users.set_password_hash(user.id, "$argon2id$new", 1_800_000_100.0)
+    applied = await database.users.set_password_hash(
+        user.id, "$argon2id$new", 1_800_000_100.0, expected_hash=user.password_hash
+    )
 
+    assert applied is True
     changed = await database.users.get_user(user.id)
     assert changed is not None
     assert (changed.password_hash, changed.password_changed_at) == (
@@ -103,9 +108,50 @@ async def test_set_password_hash(database: Database) -> None:
     assert changed.created_at == user.created_at
 
 
+async def test_set_password_hash_is_a_compare_and_set(database: Database) -> None:
+    user = a_user()
+    await database.users.add_user(user)
+    assert await database.users.set_password_hash(
+        user.id, "$argon2id$newer", 2.0, expected_hash=user.password_hash
+    )
+
+    # A writer that verified the old hash cannot overwrite the newer one.
+    stale = await database.users.set_password_hash(
+        user.id, "$argon2id$stale", 3.0, expected_hash=user.password_hash
+    )
+
+    assert stale is False
+    current = await database.users.get_user(user.id)
+    assert current is not None
+    assert (current.password_hash, current.password_changed_at) == ("$argon2id$newer", 2.0)
+
+
+async def test_concurrent_compare_and_sets_of_one_hash_apply_once(database: Database) -> None:
+    user = a_user()
+    await database.users.add_user(user)
+    others = [Database.connect(database.url, pool_size=1) for _ in range(6)]
+    try:
+        applied = await asyncio.gather(*(
+            other.users.set_password_hash(
+                user.id, f"$argon2id${n}", float(n), expected_hash=user.password_hash
+            )
+            for n, other in enumerate(others)
+        ))  # fmt: skip
+    finally:
+        for other in others:
+            await other.close()
+    assert applied.count(True) == 1
+    winner = applied.index(True)
+    current = await database.users.get_user(user.id)
+    assert current is not None
+    assert current.password_hash == f"$argon2id${winner}"
+
+
 async def test_set_password_hash_of_an_unknown_user(database: Database) -> None:
-    with pytest.raises(NotFound):
-        await database.users.set_password_hash(str(uuid4()), "$argon2id$new", 1.0)
+    with pytest.raises(NotFound, match="no such user"):
+        await database.users.set_password_hash(
+            str(uuid4()), "$argon2id$new", 1.0, expected_hash="$argon2id$old"
+        )
 
 
 # -- apps ----------------------------------------------------------------------------------
@@ -151,34 +197,52 @@ async def test_account_access_round_trips(database: Database) -> None:
 # -- signing keys --------------------------------------------------------------------------
 
 
+async def add_keys(database: Database, *keys: StoredKey) -> KeyChange:
+    return await database.keys.change_keys(lambda _: KeyChange(add=keys))
+
+
 async def test_keys_round_trip_oldest_first(database: Database) -> None:
     newest, oldest, hmac = a_key("k3", 30.0), a_key("k1", 10.0), a_key("k2", 20.0, public=False)
-    for key in (newest, oldest, hmac):
-        await database.keys.add_key(key)
+    await add_keys(database, newest, oldest, hmac)
     assert await database.keys.list_keys() == [oldest, hmac, newest]
 
 
-async def test_set_key_status(database: Database) -> None:
-    await database.keys.add_key(a_key("k1", 10.0))
-    await database.keys.add_key(a_key("k2", 20.0))
+async def test_change_keys_decides_on_every_key_and_writes_the_change(database: Database) -> None:
+    await add_keys(database, a_key("k1", 10.0), a_key("k2", 20.0))
+    seen: list[list[str]] = []
 
-    await database.keys.set_key_status("k1", "compromised")
+    def plan(keys: Sequence[StoredKey]) -> KeyChange:
+        seen.append([key.kid for key in keys])
+        return KeyChange(add=(a_key("k3", 30.0),), statuses={"k1": "compromised"})
 
+    change = await database.keys.change_keys(plan)
+
+    assert seen == [["k1", "k2"]]
+    assert [key.kid for key in change.add] == ["k3"]
     assert [(k.kid, k.status) for k in await database.keys.list_keys()] == [
         ("k1", "compromised"),
         ("k2", "active"),
+        ("k3", "active"),
     ]
 
 
-async def test_set_key_status_of_an_unknown_kid(database: Database) -> None:
-    with pytest.raises(NotFound):
-        await database.keys.set_key_status("nope", "retired")
+async def test_a_refused_key_change_changes_nothing(database: Database) -> None:
+    await add_keys(database, a_key("k1", 10.0))
+
+    def plan(keys: Sequence[StoredKey]) -> KeyChange:
+        # What it would write must not be half-written before the refusal.
+        raise Conflict("refused")
+
+    with pytest.raises(Conflict, match="refused"):
+        await database.keys.change_keys(plan)
+    assert [(k.kid, k.status) for k in await database.keys.list_keys()] == [("k1", "active")]
 
 
 async def test_a_duplicate_kid_is_a_conflict(database: Database) -> None:
-    await database.keys.add_key(a_key("k1", 10.0))
-    with pytest.raises(Conflict):
-        await database.keys.add_key(a_key("k1", 20.0))
+    await add_keys(database, a_key("k1", 10.0))
+    with pytest.raises(Conflict, match="a key with that kid exists"):
+        await add_keys(database, a_key("k2", 15.0), a_key("k1", 20.0))
+    assert [key.kid for key in await database.keys.list_keys()] == ["k1"]
 
 
 # -- audit ---------------------------------------------------------------------------------

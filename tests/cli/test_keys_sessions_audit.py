@@ -62,6 +62,15 @@ def test_the_only_active_key_cannot_be_retired(ready: Cli) -> None:
     assert "rotate" in result.stderr
 
 
+def test_a_compromised_key_cannot_be_retired(ready: Cli) -> None:
+    leaked = active(ready)
+    ready.ok("keys", "compromised", leaked)
+    result = ready("keys", "retire", leaked)
+    assert result.exit_code == 1
+    assert f"key {leaked} is compromised: its status never changes again" in result.stderr
+    assert keys(ready)[leaked] == "compromised"
+
+
 def test_unknown_kid_is_not_found(ready: Cli) -> None:
     for command in ("retire", "compromised"):
         result = ready("keys", command, "no-such-kid")

@@ -7,11 +7,17 @@ the token store": logout, logout-all, password change).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
+from jwtkeep.errors import DuplicateSession
 from jwtkeep.ports import RefreshState, RotationOutcome, TokenStore
 from tests.contract.builders import (
     ACCESS_TTL,
     IDLE_TIMEOUT,
     NOW,
+    Login,
     access_for,
     allowed,
     log_in,
@@ -243,3 +249,52 @@ async def test_end_session_also_revokes_tokens_that_outlive_the_session(
     await token_store.end_session(login.user_id, login.sid)
 
     assert not await allowed(token_store, login.access, later)
+
+
+# -- a duplicate session id ------------------------------------------------------------------
+
+
+async def _start_again(store: TokenStore, login: Login, user_id: str) -> Login:
+    """start_session with `login`'s sid, for `user_id`, with new tokens: refused."""
+    session = replace(login.session, user_id=user_id, scope="admin", user_agent="intruder/1")
+    again = Login(session, new_fp(), access_for(user_id, login.sid))
+    with pytest.raises(DuplicateSession, match="a session with that sid exists"):
+        await store.start_session(again.session, again.refresh_fp, again.access, NOW + 1)
+    return again
+
+
+async def _unchanged(store: TokenStore, login: Login, again: Login) -> None:
+    assert login.refresh_fp is not None
+    assert again.refresh_fp is not None
+    assert await store.get_session(login.sid, NOW + 2) == login.session
+    assert await store.list_sessions(login.user_id, NOW + 2) == [login.session]
+    state = await store.refresh_state(login.user_id, login.sid, login.refresh_fp, NOW + 2)
+    assert state is RefreshState.CURRENT
+    assert await allowed(store, login.access, NOW + 2)
+    assert not await allowed(store, again.access, NOW + 2)
+    assert await store.refresh_state(again.user_id, login.sid, again.refresh_fp, NOW + 2) is None
+
+
+async def test_a_duplicate_sid_of_the_same_user_is_refused_and_changes_nothing(
+    token_store: TokenStore,
+) -> None:
+    login = await log_in(token_store)
+    again = await _start_again(token_store, login, login.user_id)
+    await _unchanged(token_store, login, again)
+    # The existing session still rotates as before.
+    assert login.refresh_fp is not None
+    outcome = await token_store.rotate_refresh(
+        login.user_id, login.sid, login.refresh_fp, new_fp(),
+        access_for(login.user_id, login.sid), NOW + 3, IDLE_TIMEOUT,
+    )  # fmt: skip
+    assert outcome is RotationOutcome.ROTATED
+
+
+async def test_a_duplicate_sid_of_another_user_is_refused_and_changes_nothing(
+    token_store: TokenStore,
+) -> None:
+    login = await log_in(token_store)
+    intruder = new_user()
+    again = await _start_again(token_store, login, intruder)
+    await _unchanged(token_store, login, again)
+    assert await token_store.list_sessions(intruder, NOW + 2) == []

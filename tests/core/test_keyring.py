@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey
+from jwtkeep.errors import NoSigningKey
 from tests.core.helpers import new_key
 
 
@@ -19,7 +20,7 @@ def test_newest_active_key_signs() -> None:
 
 def test_no_active_key_means_no_signer() -> None:
     ring = KeyRing([ring_key("old", KeyStatus.RETIRING, 1)])
-    with pytest.raises(LookupError, match="rotate"):
+    with pytest.raises(NoSigningKey, match=r"no active signing key: run `jwtkeep keys rotate`"):
         ring.signer()
 
 
@@ -42,7 +43,7 @@ def test_withdrawn_key_without_material_is_listed_but_never_used() -> None:
     ring = KeyRing([RingKey("gone", "EdDSA", KeyStatus.ACTIVE, 1, key=None)])
     assert ring.verifier("gone") is None
     assert [k.kid for k in ring.keys] == ["gone"]
-    with pytest.raises(LookupError):
+    with pytest.raises(NoSigningKey, match="no active signing key"):
         ring.signer()
 
 

@@ -7,7 +7,8 @@ import asyncio
 
 from jwtkeep.core.clock import FixedClock
 from jwtkeep.core.sealing import Sealer
-from jwtkeep.ports import StoredKey
+from jwtkeep.ports import KeyChange, StoredKey
+from jwtkeep.ports.repositories import KeyPlan
 from jwtkeep.usecases.keys import KeyManager
 
 
@@ -18,16 +19,15 @@ class CountingKeys:
         self.rows: list[StoredKey] = []
         self.loads = 0
 
-    async def add_key(self, key: StoredKey) -> None:
-        self.rows.append(key)
-
     async def list_keys(self) -> list[StoredKey]:
         self.loads += 1
         await asyncio.sleep(0.01)
         return list(self.rows)
 
-    async def set_key_status(self, kid: str, status: str) -> None:
-        raise NotImplementedError
+    async def change_keys(self, plan: KeyPlan) -> KeyChange:
+        change = plan(self.rows)
+        self.rows.extend(change.add)
+        return change
 
 
 async def test_stale_ring_is_reloaded_once_for_concurrent_requests() -> None:

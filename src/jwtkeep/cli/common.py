@@ -24,7 +24,13 @@ import typer
 
 from jwtkeep.core.hosts import is_loopback
 from jwtkeep.core.sealing import SealError
-from jwtkeep.errors import ConfigurationError, JwtkeepError, NotFound, StoreUnavailable
+from jwtkeep.errors import (
+    ConfigurationError,
+    JwtkeepError,
+    NoSigningKey,
+    NotFound,
+    StoreUnavailable,
+)
 from jwtkeep.ports import User
 from jwtkeep.settings import Settings, load_settings
 
@@ -81,6 +87,8 @@ def handled_errors() -> Iterator[None]:
         # Not a JwtkeepError (yet): the key manager lets the core's error through.
         fail("cannot unseal the signing keys: wrong master key (JWTKEEP_MASTER_KEY or "
              "master.key in the data folder)", EXIT_USAGE)  # fmt: skip
+    except NoSigningKey as exc:
+        fail(str(exc), EXIT_UNAVAILABLE)
     except StoreUnavailable as exc:
         fail(f"{exc}; is the database / token store running and reachable?", EXIT_UNAVAILABLE)
     except JwtkeepError as exc:

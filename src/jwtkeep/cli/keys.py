@@ -81,7 +81,12 @@ def rotate(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 @app.command("retire")
 def retire(ctx: typer.Context, kid: KidArgument) -> None:
-    """Stop verifying with KID (do this after the tokens it signed have expired)."""
+    """Stop verifying with KID (do this after the tokens it signed have expired).
+
+    Refused (exit 1) for the only active key (run `jwtkeep keys rotate` first) and for a
+    compromised key (that status is final). The check and the change are one database
+    transaction, so concurrent runs can never leave no active key.
+    """
     with handled_errors():
         run_with_runtime(_settings(ctx), lambda rt: rt.context.keys.retire(kid))
     typer.echo(f"Key {kid} retired: it no longer verifies and has left the JWKS. "

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jwtkeep.core.jose import JoseKey
+from jwtkeep.errors import NoSigningKey
 
 __all__ = ["KeyRing", "KeyStatus", "RingKey"]
 
@@ -51,12 +52,12 @@ class KeyRing:
         return self._keys
 
     def signer(self) -> JoseKey:
-        """The newest active private key."""
+        """The newest active private key; `NoSigningKey` (a 503) if there is none."""
         for ring_key in reversed(self._keys):
             key = ring_key.key
             if ring_key.status is KeyStatus.ACTIVE and key is not None and key.is_private:
                 return key
-        raise LookupError("no active signing key; run `jwtkeep init` or `jwtkeep keys rotate`")
+        raise NoSigningKey
 
     def verifier(self, kid: str) -> JoseKey | None:
         """The key for `kid` if it may verify; None for unknown, retired or compromised."""

@@ -13,6 +13,7 @@ __all__ = [
     "AccessRecord",
     "App",
     "AuditEvent",
+    "KeyChange",
     "RefreshState",
     "RotationOutcome",
     "Session",
@@ -59,6 +60,14 @@ class StoredKey:
     created_at: float
     public_jwk: Mapping[str, Any] | None  # None for HMAC keys
     sealed_private: bytes  # AES-GCM sealed private JWK (jwtkeep.core.sealing)
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """What one step of the key lifecycle writes: new keys, and new statuses by kid."""
+
+    add: tuple[StoredKey, ...] = ()
+    statuses: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

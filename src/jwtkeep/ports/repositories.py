@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from jwtkeep.ports.records import App, AuditEvent, StoredKey, User
+from jwtkeep.ports.records import App, AuditEvent, KeyChange, StoredKey, User
 
-__all__ = ["AppRepository", "AuditLog", "KeyRepository", "UserRepository"]
+__all__ = ["AppRepository", "AuditLog", "KeyPlan", "KeyRepository", "UserRepository"]
+
+KeyPlan = Callable[[Sequence[StoredKey]], KeyChange]
+"""Decides one key-lifecycle step from every key as it is now; pure (no I/O). It may
+raise a JwtkeepError to refuse the step."""
 
 
 class UserRepository(Protocol):
@@ -17,7 +22,13 @@ class UserRepository(Protocol):
 
     async def user_by_username(self, username: str) -> User | None: ...
 
-    async def set_password_hash(self, user_id: str, password_hash: str, now: float) -> None: ...
+    async def set_password_hash(
+        self, user_id: str, password_hash: str, changed_at: float, *, expected_hash: str
+    ) -> bool:
+        """Compare-and-set: only if the user's hash is still `expected_hash` (the one the
+        caller verified), store `password_hash` with `password_changed_at = changed_at`,
+        atomically; True if it applied, False if the hash changed meanwhile (never
+        overwrite a newer password). Raise jwtkeep.errors.NotFound for an unknown user."""
 
 
 class AppRepository(Protocol):
@@ -30,13 +41,14 @@ class AppRepository(Protocol):
 
 
 class KeyRepository(Protocol):
-    async def add_key(self, key: StoredKey) -> None: ...
-
     async def list_keys(self) -> list[StoredKey]:
         """Every key, oldest first."""
 
-    async def set_key_status(self, kid: str, status: str) -> None:
-        """Raise jwtkeep.errors.NotFound for an unknown kid."""
+    async def change_keys(self, plan: KeyPlan) -> KeyChange:
+        """One atomic step of the key lifecycle: with every key locked against every other
+        step, read them all, call `plan`, write the change it returns (adding a kid that
+        exists raises jwtkeep.errors.Conflict) and return it. If `plan` raises, nothing
+        changes. Concurrent steps run one after the other, each seeing the one before."""
 
 
 class AuditLog(Protocol):

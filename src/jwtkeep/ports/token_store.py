@@ -8,6 +8,8 @@ Semantics every adapter must keep (checked by `tests/contract/`):
 - Any failure to reach the store raises `jwtkeep.errors.StoreUnavailable`; never a
   silent False that could be mistaken for "revoked", never a True.
 - Nothing stored is a raw token: fingerprints, ids and metadata only.
+- A session id is never taken over: starting a session with a sid that exists raises
+  `DuplicateSession` and changes nothing.
 
 Every method takes both `sub` and `sid` where it could need them, so an adapter can put
 all of a user's keys in one Redis Cluster hash slot.
@@ -44,7 +46,11 @@ class SessionStore(Protocol):
         self, session: Session, refresh_fp: Fingerprint | None, access: AccessRecord, now: float
     ) -> None:
         """Atomically create the session, its current refresh fingerprint (if any) and
-        the first access token's allowlist record."""
+        the first access token's allowlist record.
+
+        A sid that exists (a live session, of this user or another) raises
+        `jwtkeep.errors.DuplicateSession` and changes nothing: neither the existing
+        session, nor its refresh family, nor its access tokens, nor who owns the sid."""
 
     async def rotate_refresh(
         self,

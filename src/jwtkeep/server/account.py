@@ -131,7 +131,7 @@ async def end_session_route(
 
 
 @router.post("/auth/password", status_code=204, response_class=Response,
-             responses={**_NO_CONTENT, **problems(400, 401, 403, 413, 429, 503)},
+             responses={**_NO_CONTENT, **problems(400, 401, 403, 409, 413, 429, 503)},
              summary="Change the password; ends the user's other sessions")  # fmt: skip
 async def password_route(
     request: Request,

@@ -7,7 +7,8 @@
   (if any) as the `error` extension member; bearer errors keep their RFC 6750 §3
   `WWW-Authenticate` challenge.
 - `StoreUnavailable` is always 503 with `Retry-After` (DESIGN.md: fail closed, never a
-  4xx that hides an outage, never a 200).
+  4xx that hides an outage, never a 200). So is `NoSigningKey` (every key retired or
+  withdrawn), logged as an error that says the fix.
 - Anything unexpected is a generic 500 with no detail; the exception is logged server-side
   (structlog) with the method and route, never the query string, headers or body.
 
@@ -27,7 +28,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jwtkeep.errors import Conflict, NotFound, OAuthError, StoreUnavailable
+from jwtkeep.errors import Conflict, NoSigningKey, NotFound, OAuthError, StoreUnavailable
 from jwtkeep.server.schemas import MEDIA_PROBLEM
 
 __all__ = [
@@ -131,6 +132,10 @@ async def _on_oauth_error(request: Request, exc: Exception) -> Response:
 
 async def _on_unavailable(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StoreUnavailable)
+    if isinstance(exc, NoSigningKey):
+        # Not an outage that heals by itself: the operator must act; the message says how.
+        _log.error("signing.no_active_key", route=_route(request.scope), reason=str(exc))
+        return render_unavailable(request.scope["path"], exc.retry_after_seconds)
     # The message names the failure's type only (adapters guarantee it); no URL, no data.
     _log.warning("store.unavailable", route=_route(request.scope), reason=str(exc))
     state = getattr(request.app.state, "jwtkeep", None)

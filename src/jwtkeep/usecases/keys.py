@@ -4,23 +4,31 @@ The ring is cached and reloaded every `refresh_seconds`, so a rotation done by o
 (or the CLI) reaches every replica without a restart. A `kid` miss reloads at most once per
 `MISS_RELOAD_SECONDS` (a flood of tokens with random kids cannot hammer the database).
 Private keys exist in memory only; at rest they are sealed (jwtkeep.core.sealing).
+
+Every lifecycle step (rotate, retire, compromised) is one `KeyRepository.change_keys`
+transaction that decides inside it, so no interleaving of steps, from any number of CLI
+runs or replicas, leaves the ring without an active key; a compromised key stays so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 
 from jwtkeep.core.clock import Clock, RandomBytes, new_id, system_clock, system_random
 from jwtkeep.core.jose import JoseKey, generate_key, load_key
 from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey
 from jwtkeep.core.sealing import Sealer, SealError
 from jwtkeep.errors import ConfigurationError, Conflict, NotFound
-from jwtkeep.ports import KeyRepository, StoredKey
+from jwtkeep.ports import KeyChange, KeyRepository, StoredKey
+from jwtkeep.ports.repositories import KeyPlan
 
-__all__ = ["MISS_RELOAD_SECONDS", "KeyManager"]
+__all__ = ["MISS_RELOAD_SECONDS", "ONLY_ACTIVE_KEY", "RETIRING", "KeyManager"]
 
 MISS_RELOAD_SECONDS = 5.0
+ONLY_ACTIVE_KEY = "that is the only active key; run `jwtkeep keys rotate` first"
+RETIRING = KeyStatus.RETIRING
 
 
 class KeyManager:
@@ -94,56 +102,86 @@ class KeyManager:
 
     async def ensure_signing_key(self) -> str | None:
         """Create the first key if there is no active one; the new kid, or None."""
-        ring = await self.reload()
-        if any(k.status is KeyStatus.ACTIVE for k in ring.keys):
-            return None
-        kid = await self._create()
-        await self.reload()
-        return kid
+        new = self._new_key()
+
+        def plan(keys: Sequence[StoredKey]) -> KeyChange:
+            return KeyChange() if _actives(keys) else KeyChange(add=(new,))
+
+        change = await self._change(plan)
+        return change.add[0].kid if change.add else None
 
     async def rotate(self) -> str:
         """New active key; the previous active keys keep verifying ("retiring")."""
-        ring = await self.reload()
-        kid = await self._create()
-        for old in ring.keys:
-            if old.status is KeyStatus.ACTIVE:
-                await self._repo.set_key_status(old.kid, KeyStatus.RETIRING)
-        await self.reload()
-        return kid
+        new = self._new_key()
+
+        def plan(keys: Sequence[StoredKey]) -> KeyChange:
+            return KeyChange(add=(new,), statuses=dict.fromkeys(_actives(keys), RETIRING))
+
+        await self._change(plan)
+        return new.kid
 
     async def retire(self, kid: str) -> None:
-        """Stop verifying `kid` (after its tokens have expired)."""
-        ring = await self.reload()
-        target = self._find(ring, kid)
-        actives = [k for k in ring.keys if k.status is KeyStatus.ACTIVE]
-        if target.status is KeyStatus.ACTIVE and len(actives) == 1:
-            raise Conflict("that is the only active key; run `jwtkeep keys rotate` first")
-        await self._repo.set_key_status(kid, KeyStatus.RETIRED)
-        await self.reload()
+        """Stop verifying `kid` (after its tokens have expired). Refused for the last
+        active key: with none, nothing could sign (`jwtkeep keys rotate` first)."""
+
+        def plan(keys: Sequence[StoredKey]) -> KeyChange:
+            target = _changeable(keys, kid)
+            if target.status == KeyStatus.ACTIVE and _actives(keys) == [kid]:
+                raise Conflict(ONLY_ACTIVE_KEY)
+            return KeyChange(statuses={kid: KeyStatus.RETIRED})
+
+        await self._change(plan)
 
     async def compromised(self, kid: str) -> str | None:
-        """The key-leak drill: withdraw `kid` at once; if it was signing, make a new key."""
-        ring = await self.reload()
-        target = self._find(ring, kid)
-        new_kid = await self._create() if target.status is KeyStatus.ACTIVE else None
-        await self._repo.set_key_status(kid, KeyStatus.COMPROMISED)
+        """The key-leak drill: withdraw `kid` at once; if it was signing, make a new key.
+        A key already marked compromised stays so (and nothing else changes)."""
+        new = self._new_key()
+
+        def plan(keys: Sequence[StoredKey]) -> KeyChange:
+            target = _find(keys, kid)
+            if target.status == KeyStatus.COMPROMISED:
+                return KeyChange()
+            add = (new,) if target.status == KeyStatus.ACTIVE else ()
+            return KeyChange(add=add, statuses={kid: KeyStatus.COMPROMISED})
+
+        change = await self._change(plan)
+        return change.add[0].kid if change.add else None
+
+    async def _change(self, plan: KeyPlan) -> KeyChange:
+        """One atomic lifecycle step: `plan` decides on the keys as they are inside the
+        repository's transaction, never on a ring read before it (CONVENTIONS "State":
+        atomic steps are atomic in the store), so concurrent steps cannot together leave
+        no active key."""
+        change = await self._repo.change_keys(plan)
         await self.reload()
-        return new_kid
+        return change
 
-    @staticmethod
-    def _find(ring: KeyRing, kid: str) -> RingKey:
-        for key in ring.keys:
-            if key.kid == kid:
-                return key
-        raise NotFound(f"no key with kid {kid!r}")
-
-    async def _create(self) -> str:
+    def _new_key(self) -> StoredKey:
         kid = new_id(self._random, 12)
         key = generate_key(self.alg, kid, self._hmac_secret)
         sealed = self._sealer.seal(json.dumps(key.private_jwk()).encode(), kid)
         public = None if self.alg == "HS256" else key.public_jwk()
-        await self._repo.add_key(
-            StoredKey(kid=kid, alg=self.alg, status=KeyStatus.ACTIVE, created_at=self._clock(),
-                      public_jwk=public, sealed_private=sealed)
+        return StoredKey(
+            kid=kid, alg=self.alg, status=KeyStatus.ACTIVE, created_at=self._clock(),
+            public_jwk=public, sealed_private=sealed,
         )  # fmt: skip
-        return kid
+
+
+def _actives(keys: Sequence[StoredKey]) -> list[str]:
+    return [key.kid for key in keys if key.status == KeyStatus.ACTIVE]
+
+
+def _find(keys: Sequence[StoredKey], kid: str) -> StoredKey:
+    for key in keys:
+        if key.kid == kid:
+            return key
+    raise NotFound(f"no key with kid {kid!r}")
+
+
+def _changeable(keys: Sequence[StoredKey], kid: str) -> StoredKey:
+    """The key `kid`, unless it is compromised: that is final. A leaked key must never
+    verify again, whatever an operator types later (the key-leak drill)."""
+    key = _find(keys, kid)
+    if key.status == KeyStatus.COMPROMISED:
+        raise Conflict(f"key {kid} is compromised: its status never changes again")
+    return key

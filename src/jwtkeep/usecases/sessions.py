@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.passwords import check_password_acceptable
-from jwtkeep.errors import InvalidGrant, InvalidRequest, NotFound
+from jwtkeep.errors import Conflict, InvalidGrant, InvalidRequest, NotFound
 from jwtkeep.ports import Session
 from jwtkeep.usecases.context import AuthContext, RequestInfo
 
@@ -51,7 +51,13 @@ async def end_one_session(
 async def change_password(
     ctx: AuthContext, claims: AccessClaims, current: str, new: str, info: RequestInfo
 ) -> list[str]:
-    """Check the current password, set the new one, end every *other* session."""
+    """Check the current password, set the new one, end every *other* session.
+
+    The new hash is a compare-and-set against the hash `current` was checked with: a
+    concurrent change (or rehash) in between makes this one fail with `Conflict` (409;
+    try again), so no change is lost silently. Setting the hash comes before ending the
+    sessions: that order is what lets a racing login never survive the change (the
+    argument is in `usecases.password_grant`)."""
     user = await ctx.users.get_user(claims.sub)
     if user is None or not await ctx.check_password(user.password_hash, current):
         await ctx.record("password.change_failed", info, user_id=claims.sub, jti=claims.jti)
@@ -60,7 +66,13 @@ async def change_password(
         check_password_acceptable(new, username=user.username)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
-    await ctx.users.set_password_hash(user.id, await ctx.hash_password(new), ctx.clock())
+    new_hash = await ctx.hash_password(new)
+    if not await ctx.users.set_password_hash(
+        user.id, new_hash, ctx.clock(), expected_hash=user.password_hash
+    ):
+        await ctx.record("password.change_failed", info, user_id=user.id, jti=claims.jti,
+                         reason="changed meanwhile")  # fmt: skip
+        raise Conflict("the password was changed at the same time; try again")
     ended = await ctx.store.end_user_sessions(user.id, except_sid=claims.sid)
     await ctx.record("password.changed", info, user_id=user.id, sid=claims.sid,
                      jti=claims.jti, sessions_ended=len(ended))  # fmt: skip

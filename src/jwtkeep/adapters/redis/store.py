@@ -55,7 +55,7 @@ from jwtkeep.adapters.redis.keys import (
 )
 from jwtkeep.adapters.redis.scripts import load_scripts
 from jwtkeep.core.fingerprint import Fingerprint
-from jwtkeep.errors import StoreUnavailable
+from jwtkeep.errors import DuplicateSession, StoreUnavailable
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
 
 __all__ = ["Arg", "RedisTokenStore"]
@@ -203,15 +203,20 @@ class RedisTokenStore:
     async def start_session(
         self, session: Session, refresh_fp: Fingerprint | None, access: AccessRecord, now: float
     ) -> None:
+        """The port's rule for a sid that exists: `DuplicateSession`, nothing changed. The mapping
+        is claimed first with SET NX (it lives in another slot than the user's keys, so
+        no script can check both); the user's own keys are checked inside the script."""
         user, sid, code = session.user_id, session.sid, sid_code(session.sid)
         if access.sub != user or access.sid != sid:
             raise ValueError("the first access token must belong to the session it starts")
         expires = session.expires_at()
-        mapping = map_key(sid)
+        mapping, owner = map_key(sid), user.encode("utf-8")
         # Written first: a session never exists without its mapping. A mapping left by a
         # failed script points at nothing and expires on its own.
         ttl = b"%d" % ttl_ms(session.absolute_expires_at, now)
-        await self._command(mapping, b"SET", mapping, user.encode("utf-8"), b"PX", ttl)
+        claimed = await self._command(mapping, b"SET", mapping, owner, b"NX", b"PX", ttl)
+        if claimed is None:
+            await self._refuse_live_session_of_another(mapping, owner, sid)
         args: list[Arg] = [
             number(now),
             code,
@@ -225,7 +230,22 @@ class RedisTokenStore:
             *_clock(session),
         ]
         keys = [session_key(user, sid), details_key(user, sid), user_key(user)]
-        await self._script("start_session", keys, args)
+        if not int(await self._script("start_session", keys, args)):
+            raise DuplicateSession
+        if claimed is None:
+            # The mapping was left by an ended session (or by this call's lost reply):
+            # make it this session's, for this session's lifetime.
+            await self._command(mapping, b"SET", mapping, owner, b"PX", ttl)
+
+    async def _refuse_live_session_of_another(self, mapping: bytes, owner: bytes, sid: str) -> None:
+        """`DuplicateSession` if the sid's mapping names another user whose session still exists."""
+        previous = await self._command(mapping, b"GET", mapping)
+        if previous is None or previous == owner:
+            return  # the same user's session, if any, is found by the script
+        other = previous.decode("utf-8")
+        key = session_key(other, sid)
+        if await self._command(key, b"EXISTS", key, details_key(other, sid)):
+            raise DuplicateSession
 
     async def rotate_refresh(
         self,

@@ -70,9 +70,9 @@ def translate_errors() -> Iterator[None]:
 
 
 @contextmanager
-def conflict_on_duplicate(what: str) -> Iterator[None]:
-    """Turn a unique-constraint violation into `Conflict(what)`."""
+def conflict_on_duplicate(what: str | Conflict) -> Iterator[None]:
+    """Turn a unique-constraint violation into `Conflict(what)` (or into `what` itself)."""
     try:
         yield
     except exc.IntegrityError:
-        raise Conflict(what) from None
+        raise (what if isinstance(what, Conflict) else Conflict(what)) from None

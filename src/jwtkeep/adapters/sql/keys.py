@@ -2,6 +2,14 @@
 
 Private keys are stored only sealed (AES-GCM, `jwtkeep.core.sealing`); the public JWK is
 kept in the clear for the JWKS (RFC 7517 §5). `kid` is the primary key (RFC 7517 §4.5).
+
+Every change is one transaction that first locks the whole ring, the mechanism refresh
+rotation uses (`engine.py`, `sessions.lock_live_session`): SQLite's `BEGIN IMMEDIATE`
+holds the database write lock; on PostgreSQL `SELECT ... FOR UPDATE` locks every key row,
+in kid order (no deadlock), and the keys are then read again by a new statement, which
+in READ COMMITTED sees every step that committed while we waited for the locks (a key it
+added included: its step held our rows until it committed). So two steps never decide on
+the same state: two `keys retire` of the two active keys cannot both succeed.
 """
 
 from __future__ import annotations
@@ -9,52 +17,61 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
 from jwtkeep.adapters.sql.schema import SigningKeyRow
-from jwtkeep.errors import NotFound
-from jwtkeep.ports.records import StoredKey
+from jwtkeep.ports.records import KeyChange, StoredKey
+from jwtkeep.ports.repositories import KeyPlan
 
 __all__ = ["SqlKeyRepository"]
+
+_OLDEST_FIRST = (SigningKeyRow.created_at, SigningKeyRow.kid)
 
 
 class SqlKeyRepository:
     def __init__(self, engine: SqlEngine) -> None:
         self._engine = engine
 
-    async def add_key(self, key: StoredKey) -> None:
-        """Raise `Conflict` if the kid exists."""
-        with conflict_on_duplicate("a key with that kid exists"):
-            async with self._engine.write() as conn:
-                await conn.execute(
-                    insert(SigningKeyRow).values(
-                        kid=key.kid,
-                        alg=key.alg,
-                        status=key.status,
-                        created_at=key.created_at,
-                        public_jwk=None if key.public_jwk is None else dict(key.public_jwk),
-                        sealed_private=key.sealed_private,
-                    )
-                )
-
     async def list_keys(self) -> list[StoredKey]:
         """Every key, oldest first."""
         async with self._engine.read() as conn:
-            query = select(SigningKeyRow.__table__).order_by(
-                SigningKeyRow.created_at, SigningKeyRow.kid
-            )
+            query = select(SigningKeyRow.__table__).order_by(*_OLDEST_FIRST)
             rows = (await conn.execute(query)).all()
         return [_key(row) for row in rows]
 
-    async def set_key_status(self, kid: str, status: str) -> None:
-        """Raise `NotFound` for an unknown kid."""
-        async with self._engine.write() as conn:
-            result = await conn.execute(
-                update(SigningKeyRow).where(SigningKeyRow.kid == kid).values(status=status)
+    async def change_keys(self, plan: KeyPlan) -> KeyChange:
+        """Lock the ring, decide on it with `plan`, write the change; all one transaction.
+        Raise `Conflict` if an added kid exists."""
+        with conflict_on_duplicate("a key with that kid exists"):
+            async with self._engine.write() as conn:
+                await conn.execute(
+                    select(SigningKeyRow.kid).order_by(SigningKeyRow.kid).with_for_update()
+                )
+                query = select(SigningKeyRow.__table__).order_by(*_OLDEST_FIRST)
+                keys = [_key(row) for row in (await conn.execute(query)).all()]
+                change = plan(keys)
+                await _write(conn, change)
+        return change
+
+
+async def _write(conn: AsyncConnection, change: KeyChange) -> None:
+    for key in change.add:
+        await conn.execute(
+            insert(SigningKeyRow).values(
+                kid=key.kid,
+                alg=key.alg,
+                status=key.status,
+                created_at=key.created_at,
+                public_jwk=None if key.public_jwk is None else dict(key.public_jwk),
+                sealed_private=key.sealed_private,
             )
-        if result.rowcount == 0:
-            raise NotFound("no signing key with that kid")
+        )
+    for kid, status in change.statuses.items():
+        await conn.execute(
+            update(SigningKeyRow).where(SigningKeyRow.kid == kid).values(status=status)
+        )
 
 
 def _key(row: Row[Any]) -> StoredKey:

@@ -15,6 +15,7 @@ from jwtkeep.adapters.sql import access_tokens, sessions
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
 from jwtkeep.core.fingerprint import Fingerprint
+from jwtkeep.errors import DuplicateSession
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
 
 if TYPE_CHECKING:
@@ -80,8 +81,11 @@ class SqlTokenStore:
         self, session: Session, refresh_fp: Fingerprint | None, access: AccessRecord, now: float
     ) -> None:
         """Create the session, its current refresh token and the first access token, in one
-        transaction. Raise `Conflict` if the sid exists."""
-        with conflict_on_duplicate("a session with that sid exists"):
+        transaction. Raise `DuplicateSession` if the sid exists (its primary key): the
+        transaction rolls back, so nothing changes."""
+        # The fingerprints are of fresh random tokens: the only key that can collide is
+        # the sid, and the database's own check of it holds under concurrent inserts.
+        with conflict_on_duplicate(DuplicateSession()):
             async with self._engine.write() as conn:
                 await self._maybe_purge(conn, now)
                 await sessions.insert_session(conn, session)

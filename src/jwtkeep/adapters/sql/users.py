@@ -49,16 +49,25 @@ class SqlUserRepository:
     async def user_by_username(self, username: str) -> User | None:
         return await self._one(UserRow.username == username)
 
-    async def set_password_hash(self, user_id: str, password_hash: str, now: float) -> None:
-        """Raise `NotFound` for an unknown user."""
+    async def set_password_hash(
+        self, user_id: str, password_hash: str, changed_at: float, *, expected_hash: str
+    ) -> bool:
+        """Compare-and-set in one statement: the row changes only if its hash is still
+        `expected_hash` (PostgreSQL re-checks the WHERE after waiting for a concurrent
+        update of the row; SQLite writers are serialized). Raise `NotFound` for an
+        unknown user."""
         async with self._engine.write() as conn:
             result = await conn.execute(
                 update(UserRow)
-                .where(UserRow.id == user_id)
-                .values(password_hash=password_hash, password_changed_at=now)
+                .where(UserRow.id == user_id, UserRow.password_hash == expected_hash)
+                .values(password_hash=password_hash, password_changed_at=changed_at)
             )
-        if result.rowcount == 0:
+            if result.rowcount == 1:
+                return True
+            known = (await conn.execute(select(UserRow.id).where(UserRow.id == user_id))).first()
+        if known is None:
             raise NotFound("no such user")
+        return False
 
     async def _one(self, condition: Any) -> User | None:
         async with self._engine.read() as conn:
