@@ -190,6 +190,25 @@ def test_an_idle_keep_alive_connection_is_closed(server: Server) -> None:
     assert headers.get("connection") != "close"  # kept alive, then closed when idle
 
 
+def test_stray_crlfs_do_not_keep_an_idle_connection_open(server: Server) -> None:
+    """CRLFs between requests start no request but cancel uvicorn's keep-alive timer."""
+    with _tls(server) as sock:
+        sock.sendall(_request())
+        first = b""
+        while not first.endswith(b'{"status":"ok"}'):
+            first += sock.recv(65536)
+        try:
+            for _ in range(int(CLOSE_WITHIN / 0.3)):
+                sock.sendall(b"\r\n")
+                if select.select([sock], [], [], 0.3)[0]:
+                    break  # the server answered (408) or closed
+            else:
+                pytest.fail("CRLFs kept the connection open")
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+            pass
+        assert b"HTTP/1.1 200" not in _read_until_closed(sock)
+
+
 def test_a_tcp_connection_that_never_starts_tls_is_closed(server: Server) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=CLOSE_WITHIN) as sock:
         assert _read_until_closed(sock) == b""

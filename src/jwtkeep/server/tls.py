@@ -14,13 +14,13 @@ leaves half a certificate behind.
 `server_context(cert, key)` is the one place the listener's TLS is configured (the
 main listener and, off loopback, the metrics listener), after Mozilla's "intermediate"
 server-side TLS profile (https://wiki.mozilla.org/Security/Server_Side_TLS, version 5.7)
-and RFC 9325 §4.2: TLS 1.2 or 1.3 only (RFC 8996 retired 1.0 and 1.1), TLS 1.3 whenever
+and RFC 9325: TLS 1.2 or 1.3 only (§3.1; RFC 8996 retired 1.0 and 1.1), TLS 1.3 whenever
 the client has it (the highest common version wins), and in TLS 1.2 only ephemeral ECDHE
-key exchange with an AEAD cipher (AES-GCM, ChaCha20-Poly1305): no CBC suite (Lucky13 and
-padding oracles, RFC 9325 §4.2), no static RSA (no forward secrecy), no finite-field DHE
-(the profile's DHE suites are dropped: ECDHE is offered by every client this serves). TLS
-1.3's own suites are all AEAD (RFC 8446 §9.1). No TLS compression (CRIME, RFC 9325 §3.3),
-no renegotiation (RFC 9325 §3.5).
+key exchange with an AEAD cipher, AES-GCM or ChaCha20-Poly1305 (§4.1, §4.2): no CBC
+suite (Lucky13 and padding oracles), no static RSA key transport (no forward secrecy),
+and none of the profile's finite-field DHE suites (every client this serves has ECDHE).
+TLS 1.3 protects records with AEAD only (RFC 8446 §5.2). No TLS compression (CRIME,
+RFC 9325 §3.3), no renegotiation (§3.5).
 """
 
 from __future__ import annotations
