@@ -3,22 +3,10 @@ separate listener `jwtkeep serve` runs with JWTKEEP_METRICS_PORT), not the main 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
-from fastapi import FastAPI
 
-from jwtkeep.server import create_metrics_app
 from jwtkeep.usecases.registration import CreatedApp
 from tests.server.conftest import USERNAME, Login, bearer
-
-
-@pytest.fixture
-async def metrics_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_metrics_app(app))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
-        yield http
 
 
 async def test_metrics_count_without_token_material(

@@ -50,14 +50,17 @@ def assert_throttled(response: httpx.Response) -> None:
 
 
 async def test_per_username_across_ips(
-    client: httpx.AsyncClient, web_app: CreatedApp, login: Login
+    client: httpx.AsyncClient,
+    metrics_client: httpx.AsyncClient,
+    web_app: CreatedApp,
+    login: Login,
 ) -> None:
     for index in range(LIMIT):
         assert (await _attempt(client, web_app, USERNAME, f"203.0.113.{index}")).status_code == 400
     # over the limit even with the right password: no password is checked any more
     assert_throttled(await _attempt(client, web_app, USERNAME, "203.0.113.99", PASSWORD))
     assert (await _attempt(client, web_app, "someone-else", "198.51.100.7")).status_code == 400
-    metrics = (await client.get("/metrics")).text
+    metrics = (await metrics_client.get("/metrics")).text
     assert 'jwtkeep_login_throttled_total{action="login"} 1.0' in metrics
 
 
