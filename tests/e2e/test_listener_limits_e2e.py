@@ -247,6 +247,7 @@ def test_metrics_are_on_their_own_loopback_listener_only(server: Server) -> None
     with server.client() as client:
         assert client.get("/metrics").status_code == 404
     metrics_port = server.env["JWTKEEP_METRICS_PORT"]
+    assert f"metrics: http://127.0.0.1:{metrics_port}/metrics" in server.stdout.read_text()
     response = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
     assert response.status_code == 200
     healthz = 'jwtkeep_http_requests_total{method="GET",route="/healthz",status="200"}'

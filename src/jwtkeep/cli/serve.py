@@ -65,6 +65,8 @@ def serve(
 
     Needs `jwtkeep init` first. Prints the URL, the issuer and copy-paste commands to try
     it: create an app and a user, get a token with curl, call /userinfo, log out.
+    Prometheus /metrics is served only on a second listener, when JWTKEEP_METRICS_PORT is
+    set (JWTKEEP_METRICS_HOST, default 127.0.0.1). Listener limits: docs/operations.md.
     """
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     with handled_errors():
@@ -160,8 +162,8 @@ def _run_uvicorn(
     if settings.metrics_port is not None:
         metrics_options = {**options, "host": settings.metrics_host,
                            "port": settings.metrics_port, "lifespan": "off"}  # fmt: skip
-        if is_loopback(settings.metrics_host) or tls is None:
-            metrics_options.pop("ssl_context_factory", None)  # plain HTTP on loopback
+        if not _metrics_over_tls(settings, tls):
+            metrics_options.pop("ssl_context_factory", None)
         metrics_config = uvicorn.Config(create_metrics_app(app), **metrics_options)
         companions.append(ListenerServer(
             metrics_config, handshake_timeout=settings.tls_handshake_timeout))  # fmt: skip
@@ -170,12 +172,20 @@ def _run_uvicorn(
 
 
 def _base_url(settings: Settings, scheme: str) -> str:
-    host = settings.host
+    return _url(scheme, settings.host, settings.port)
+
+
+def _url(scheme: str, host: str, port: int) -> str:
     if host in ("0.0.0.0", "::", ""):  # noqa: S104 (naming the wildcard, not binding it)
         host = "localhost"
     if ":" in host:
         host = f"[{host}]"
-    return f"{scheme}://{host}:{settings.port}"
+    return f"{scheme}://{host}:{port}"
+
+
+def _metrics_over_tls(settings: Settings, tls: tuple[str, str] | None) -> bool:
+    """Plain HTTP on loopback; anywhere else the main listener's TLS (or refused)."""
+    return tls is not None and not is_loopback(settings.metrics_host)
 
 
 def _activate_hint() -> list[str]:
@@ -184,6 +194,13 @@ def _activate_hint() -> list[str]:
     if sys.prefix == sys.base_prefix or shutil.which("jwtkeep") == str(script):
         return []
     return [f"  . {shlex.quote(str(Path(sys.prefix) / 'bin' / 'activate'))}"]
+
+
+def _metrics_line(settings: Settings, tls: tuple[str, str] | None) -> list[str]:
+    if settings.metrics_port is None:
+        return []
+    scheme = "https" if _metrics_over_tls(settings, tls) else "http"
+    return [f"  metrics: {_url(scheme, settings.metrics_host, settings.metrics_port)}/metrics"]
 
 
 def banner(settings: Settings, tls: tuple[str, str] | None, config_file: Path | None = None) -> str:
@@ -197,6 +214,7 @@ def banner(settings: Settings, tls: tuple[str, str] | None, config_file: Path | 
         f"jwtkeep is listening on {url}",
         f"  issuer:  {settings.effective_issuer}",
         f"  JWKS:    {url}/.well-known/jwks.json",
+        *_metrics_line(settings, tls),
         f"  TLS:     {tls[0] if tls else 'OFF (--insecure-http, loopback only)'}",
         f"  data:    {settings.data_dir.resolve()}",
         "",

@@ -118,7 +118,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             if self.transport.is_closing():
                 return
         super().data_received(data)
-        self._arm_deadlines()
+        if not self.transport.is_closing():
+            self._arm_deadlines()
 
     def _arm_deadlines(self) -> None:
         """After the parser ran: start the deadline of whatever is now incomplete."""
