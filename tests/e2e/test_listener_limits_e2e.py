@@ -11,6 +11,7 @@ from __future__ import annotations
 import select
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -173,6 +174,12 @@ def test_a_stalled_body_is_closed(server: Server) -> None:
                      b"Content-Length: 100\r\n\r\ngrant_type")  # fmt: skip
         response = _read_until_closed(sock)
     assert b"HTTP/1.1 200" not in response
+    # The app saw the client go: an ordinary event, not a server failure with a traceback.
+    deadline = time.monotonic() + CLOSE_WITHIN
+    while b"request.disconnected" not in server.output() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert b"request.disconnected" in server.output()
+    assert b"request.failed" not in server.output()
 
 
 def test_an_idle_tls_connection_is_closed(server: Server) -> None:
