@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     address_attempts_per_minute: int = Field(300, ge=1)
     registrations_per_minute: int = Field(10, ge=1)
     log_level: str = "info"
+    # The listener (`jwtkeep.server.listener`): bounds that make slow or huge requests cheap.
+    max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576)
+    max_headers: int = Field(64, ge=8, le=1000)
+    tls_handshake_timeout: float = Field(10.0, gt=0, le=300)
+    request_header_timeout: float = Field(10.0, gt=0, le=300)
+    request_body_timeout: float = Field(10.0, gt=0, le=300)
+    keep_alive_timeout: int = Field(5, ge=1, le=300)
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @classmethod
     def settings_customise_sources(
@@ -113,6 +122,8 @@ class Settings(BaseSettings):
                 raise ValueError(f"JWTKEEP_HMAC_SECRET: {exc}") from None
         if self.session_absolute_lifetime < self.session_idle_timeout:
             raise ValueError("session_absolute_lifetime must be >= session_idle_timeout")
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError("metrics_port must differ from port (metrics are not public)")
         return self
 
     @property

@@ -10,6 +10,7 @@ session and copied for each test, so every test gets an empty database of its ow
 - `settings_overrides`: a dict of extra settings; override it in a test module, or
   parametrize it: `@pytest.mark.parametrize("settings_overrides", [{"allow_registration": True}])`.
 - `settings`, `runtime`, `app` (lifespan running), `client` (base URL https://testserver).
+- `metrics_client`: the metrics listener's app for `app` (`create_metrics_app`).
 - `web_app`: a public app (scopes read, write; audience "api"; account access);
   `service_app`: a confidential one (audience "service-api", `.client_secret` is set);
   `user`: "alice" with `PASSWORD`.
@@ -33,7 +34,7 @@ from fastapi import FastAPI
 
 from jwtkeep.ports import User
 from jwtkeep.runtime import Runtime, build_runtime, prepare_data_dir
-from jwtkeep.server import create_app
+from jwtkeep.server import create_app, create_metrics_app
 from jwtkeep.settings import Settings, load_settings
 from jwtkeep.usecases.registration import AppSpec, CreatedApp, create_user
 from jwtkeep.usecases.registration import create_app as register_app
@@ -130,6 +131,13 @@ async def app(runtime: Runtime) -> AsyncIterator[FastAPI]:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+        yield http
+
+
+@pytest.fixture
+async def metrics_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_metrics_app(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         yield http
 
 

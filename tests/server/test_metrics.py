@@ -1,4 +1,5 @@
-"""Prometheus metrics: bounded labels, no token material."""
+"""Prometheus metrics: bounded labels, no token material; served by the metrics app (the
+separate listener `jwtkeep serve` runs with JWTKEEP_METRICS_PORT), not the main app."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from tests.server.conftest import ACCOUNT_SCOPE, USERNAME, Login, bearer
 
 
 async def test_metrics_count_without_token_material(
-    client: httpx.AsyncClient, web_app: CreatedApp, login: Login
+    client: httpx.AsyncClient,
+    metrics_client: httpx.AsyncClient,
+    web_app: CreatedApp,
+    login: Login,
 ) -> None:
     tokens = await login(scope=ACCOUNT_SCOPE)
     await client.delete("/auth/sessions/some-session-id", headers=bearer(tokens["access_token"]))
@@ -23,7 +27,7 @@ async def test_metrics_count_without_token_material(
             "client_id": web_app.app.client_id,
         },
     )
-    response = await client.get("/metrics")
+    response = await metrics_client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
@@ -42,7 +46,23 @@ async def test_metrics_count_without_token_material(
         assert secret not in text
 
 
-async def test_each_app_has_its_own_registry(client: httpx.AsyncClient, login: Login) -> None:
+async def test_each_app_has_its_own_registry(
+    metrics_client: httpx.AsyncClient, login: Login
+) -> None:
     """A fresh app starts from zero (per-app CollectorRegistry, not the global one)."""
-    text = (await client.get("/metrics")).text
+    text = (await metrics_client.get("/metrics")).text
     assert "jwtkeep_tokens_issued_total{" not in text
+
+
+async def test_the_main_app_does_not_serve_metrics(client: httpx.AsyncClient) -> None:
+    response = await client.get("/metrics")
+    assert response.status_code == 404
+    assert "jwtkeep_http_requests" not in response.text
+
+
+async def test_the_metrics_app_serves_only_metrics(metrics_client: httpx.AsyncClient) -> None:
+    assert (await metrics_client.get("/oauth/token")).status_code == 404
+    refused = await metrics_client.post("/metrics")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, HEAD"
+    assert refused.headers["x-content-type-options"] == "nosniff"

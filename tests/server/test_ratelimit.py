@@ -89,7 +89,7 @@ async def _metric(client: httpx.AsyncClient, name: str) -> float:
 
 
 async def test_owner_gets_in_from_another_address_while_the_attacker_is_stopped(
-    client: httpx.AsyncClient, web_app: CreatedApp, user: User
+    client: httpx.AsyncClient, metrics_client: httpx.AsyncClient, web_app: CreatedApp, user: User
 ) -> None:
     # (a) the attacker's address exhausts its failures on alice ...
     for _ in range(PER_ADDRESS):
@@ -108,8 +108,8 @@ async def test_owner_gets_in_from_another_address_while_the_attacker_is_stopped(
     assert_throttled(await _attempt(client, web_app, USERNAME, ATTACKER, PASSWORD), 3600)
     # Slowed: the attacker's third try on alice (after two failures) and the owner's five.
     slowed = 'jwtkeep_login_slowdown_seconds_count{action="login"}'
-    assert await _metric(client, slowed) == 6
-    assert await _metric(client, 'jwtkeep_login_throttled_total{action="login"}') == 3
+    assert await _metric(metrics_client, slowed) == 6
+    assert await _metric(metrics_client, 'jwtkeep_login_throttled_total{action="login"}') == 3
 
 
 async def test_a_parallel_burst_gets_no_more_guesses(
@@ -190,7 +190,7 @@ async def test_forwarded_for_is_ignored_from_untrusted_peers(
 
 
 async def test_password_change_follows_the_same_rules(
-    client: httpx.AsyncClient, login: Login
+    client: httpx.AsyncClient, metrics_client: httpx.AsyncClient, login: Login
 ) -> None:
     token = (await login(scope=ACCOUNT_SCOPE))["access_token"]
 
@@ -213,7 +213,7 @@ async def test_password_change_follows_the_same_rules(
     # The owner, elsewhere, still changes the password (slowed, not refused).
     assert (await change(current, "a third secret phrase", OWNER)).status_code == 204
     slowed = 'jwtkeep_login_slowdown_seconds_count{action="password"}'
-    assert await _metric(client, slowed) == 2  # the attacker's third try, the owner's last
+    assert await _metric(metrics_client, slowed) == 2  # the attacker's third try, the owner's last
 
 
 def test_slowdown_grows_and_is_capped() -> None:

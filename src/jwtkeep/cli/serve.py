@@ -10,6 +10,12 @@ off: it would write every request line, and a client that wrongly puts a token i
 would get it written to the log (the server logs requests itself, without query strings).
 `X-Forwarded-For` is believed only from `JWTKEEP_TRUSTED_PROXIES`, by the app itself
 (uvicorn's own proxy-header handling stays off, so there is one rule, not two).
+
+The listener is `jwtkeep.server.listener` (header bounds, request deadlines, a TLS
+handshake deadline; no WebSocket upgrades) with the TLS context of
+`jwtkeep.server.tls.server_context`. With `JWTKEEP_METRICS_PORT` set, a second listener
+on `JWTKEEP_METRICS_HOST` (loopback by default, plain HTTP there; anywhere else over the
+same TLS as the main one) serves `/metrics`, in this process and on the same loop.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from __future__ import annotations
 import shlex
 import shutil
 import socket
+import ssl
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,6 +65,8 @@ def serve(
 
     Needs `jwtkeep init` first. Prints the URL, the issuer and copy-paste commands to try
     it: create an app and a user, get a token with curl, call /userinfo, log out.
+    Prometheus /metrics is served only on a second listener, when JWTKEEP_METRICS_PORT is
+    set (JWTKEEP_METRICS_HOST, default 127.0.0.1). Listener limits: docs/operations.md.
     """
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     with handled_errors():
@@ -69,15 +79,22 @@ def serve(
         require_initialized(settings)
         run_with_runtime(settings, _check_signing_key)
         tls = None if insecure_http else _certificate(settings)
+        _check_metrics_listener(settings, tls)
         options = uvicorn_options(settings, tls)
     state = ctx.find_object(CliState) or CliState()
-    _run_uvicorn(settings, options, banner(settings, tls, state.config_file))
+    _run_uvicorn(settings, tls, options, banner(settings, tls, state.config_file))
 
 
 async def _check_signing_key(runtime: Any) -> None:
     ring = await runtime.context.keys.reload()
     if not any(key.status.value == "active" for key in ring.keys):
         raise ConfigurationError("no active signing key: run `jwtkeep init`")
+
+
+def _check_metrics_listener(settings: Settings, tls: tuple[str, str] | None) -> None:
+    if settings.metrics_port is not None and tls is None and not is_loopback(settings.metrics_host):
+        fail(f"JWTKEEP_METRICS_HOST={settings.metrics_host} is refused with --insecure-http: "
+             "metrics off loopback are served over TLS only", EXIT_USAGE)  # fmt: skip
 
 
 def _certificate(settings: Settings) -> tuple[str, str]:
@@ -99,27 +116,40 @@ def uvicorn_options(settings: Settings, tls: tuple[str, str] | None) -> dict[str
 
     The server's own `UVICORN_OPTIONS` come last so they win: no `Server` header, and no
     `X-Forwarded-For` rewriting by uvicorn (the app believes it only from
-    `JWTKEEP_TRUSTED_PROXIES`, `jwtkeep.server.client_ip`).
+    `JWTKEEP_TRUSTED_PROXIES`, `jwtkeep.server.client_ip`). The protocol is the bounded
+    one of `jwtkeep.server.listener`; TLS is `jwtkeep.server.tls.server_context`.
     """
     from jwtkeep.server import UVICORN_OPTIONS  # noqa: PLC0415 (the web stack: serve only)
+    from jwtkeep.server.listener import ListenerLimits, protocol_class  # noqa: PLC0415
 
     options: dict[str, Any] = {
         "host": settings.host, "port": settings.port, "workers": 1, "lifespan": "on",
         "access_log": False, "log_level": settings.log_level.lower(),
-        "server_header": False, "proxy_headers": False,
+        "server_header": False, "proxy_headers": False, "ws": "none",
+        "http": protocol_class(ListenerLimits.from_settings(settings)),
+        "timeout_keep_alive": settings.keep_alive_timeout,
     }  # fmt: skip
     if tls is not None:
-        options.update(ssl_certfile=tls[0], ssl_keyfile=tls[1])
+        options["ssl_context_factory"] = _tls_context_factory(tls)
     options.update(UVICORN_OPTIONS)
     return options
 
 
-def _run_uvicorn(settings: Settings, options: dict[str, Any], text: str) -> None:
+def _tls_context_factory(tls: tuple[str, str]) -> Callable[..., ssl.SSLContext]:
+    from jwtkeep.server.tls import server_context  # noqa: PLC0415
+
+    return lambda _config, _default: server_context(*tls)
+
+
+def _run_uvicorn(
+    settings: Settings, tls: tuple[str, str] | None, options: dict[str, Any], text: str
+) -> None:
     import uvicorn  # noqa: PLC0415 (only `serve` needs it)
 
-    from jwtkeep.server import create_app_from_settings  # noqa: PLC0415
+    from jwtkeep.server import create_app_from_settings, create_metrics_app  # noqa: PLC0415
+    from jwtkeep.server.listener import ListenerServer  # noqa: PLC0415
 
-    class Server(uvicorn.Server):
+    class Server(ListenerServer):
         """Prints the banner once the socket is bound and the app has started."""
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -127,16 +157,35 @@ def _run_uvicorn(settings: Settings, options: dict[str, Any], text: str) -> None
             if self.started:
                 typer.echo(text)
 
-    Server(uvicorn.Config(create_app_from_settings(settings), **options)).run()
+    app = create_app_from_settings(settings)
+    companions = []
+    if settings.metrics_port is not None:
+        metrics_options = {**options, "host": settings.metrics_host,
+                           "port": settings.metrics_port, "lifespan": "off"}  # fmt: skip
+        if not _metrics_over_tls(settings, tls):
+            metrics_options.pop("ssl_context_factory", None)
+        metrics_config = uvicorn.Config(create_metrics_app(app), **metrics_options)
+        companions.append(ListenerServer(
+            metrics_config, handshake_timeout=settings.tls_handshake_timeout))  # fmt: skip
+    config = uvicorn.Config(app, **options)
+    Server(config, handshake_timeout=settings.tls_handshake_timeout, companions=companions).run()
 
 
 def _base_url(settings: Settings, scheme: str) -> str:
-    host = settings.host
+    return _url(scheme, settings.host, settings.port)
+
+
+def _url(scheme: str, host: str, port: int) -> str:
     if host in ("0.0.0.0", "::", ""):  # noqa: S104 (naming the wildcard, not binding it)
         host = "localhost"
     if ":" in host:
         host = f"[{host}]"
-    return f"{scheme}://{host}:{settings.port}"
+    return f"{scheme}://{host}:{port}"
+
+
+def _metrics_over_tls(settings: Settings, tls: tuple[str, str] | None) -> bool:
+    """Plain HTTP on loopback; anywhere else the main listener's TLS (or refused)."""
+    return tls is not None and not is_loopback(settings.metrics_host)
 
 
 def _activate_hint() -> list[str]:
@@ -145,6 +194,13 @@ def _activate_hint() -> list[str]:
     if sys.prefix == sys.base_prefix or shutil.which("jwtkeep") == str(script):
         return []
     return [f"  . {shlex.quote(str(Path(sys.prefix) / 'bin' / 'activate'))}"]
+
+
+def _metrics_line(settings: Settings, tls: tuple[str, str] | None) -> list[str]:
+    if settings.metrics_port is None:
+        return []
+    scheme = "https" if _metrics_over_tls(settings, tls) else "http"
+    return [f"  metrics: {_url(scheme, settings.metrics_host, settings.metrics_port)}/metrics"]
 
 
 def banner(settings: Settings, tls: tuple[str, str] | None, config_file: Path | None = None) -> str:
@@ -158,6 +214,7 @@ def banner(settings: Settings, tls: tuple[str, str] | None, config_file: Path | 
         f"jwtkeep is listening on {url}",
         f"  issuer:  {settings.effective_issuer}",
         f"  JWKS:    {url}/.well-known/jwks.json",
+        *_metrics_line(settings, tls),
         f"  TLS:     {tls[0] if tls else 'OFF (--insecure-http, loopback only)'}",
         f"  data:    {settings.data_dir.resolve()}",
         "",

@@ -18,9 +18,16 @@ if TYPE_CHECKING:
         app_factory,
         create_app,
         create_app_from_settings,
+        create_metrics_app,
     )
 
-__all__ = ["UVICORN_OPTIONS", "app_factory", "create_app", "create_app_from_settings"]
+__all__ = [
+    "UVICORN_OPTIONS",
+    "app_factory",
+    "create_app",
+    "create_app_from_settings",
+    "create_metrics_app",
+]
 
 
 def __getattr__(name: str) -> Any:

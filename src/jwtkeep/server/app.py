@@ -20,8 +20,9 @@ Three ways in:
 
 Middleware, outermost first: metrics, security headers, catch-all 500, body size cap,
 credentials-in-URL refusal; then FastAPI's exception handlers (`jwtkeep.server.errors`).
-No `/docs` UI; `/openapi.json` describes every route. Slash redirects are off (a redirect
-would be built from the untrusted `Host` header).
+No `/docs` UI; `/openapi.json` describes every route. No `/metrics` either:
+`create_metrics_app(app)` is the app of the separate metrics listener. Slash redirects are
+off (a redirect would be built from the untrusted `Host` header).
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp
 
 from jwtkeep import __version__
 from jwtkeep.runtime import Runtime, build_runtime
 from jwtkeep.server import account, health, metadata, oauth
 from jwtkeep.server.client_ip import TrustedProxies
 from jwtkeep.server.errors import CatchAllMiddleware, install_error_handlers
-from jwtkeep.server.metrics import Metrics, MetricsMiddleware
+from jwtkeep.server.metrics import Metrics, MetricsEndpoint, MetricsMiddleware
 from jwtkeep.server.middleware import (
     BodyLimitMiddleware,
     CredentialsInUrlMiddleware,
@@ -57,6 +59,7 @@ __all__ = [
     "app_factory",
     "create_app",
     "create_app_from_settings",
+    "create_metrics_app",
 ]
 
 CONFIG_ENV = "JWTKEEP_CONFIG"
@@ -154,6 +157,11 @@ def create_app_from_settings(settings: Settings, *, migrate: bool = False) -> Fa
                 await state.limiter.close()
 
     return _build(settings, lifespan)
+
+
+def create_metrics_app(app: FastAPI) -> ASGIApp:
+    """The app of the metrics listener: `app`'s metrics at `/metrics`, security headers."""
+    return SecurityHeadersMiddleware(MetricsEndpoint(_state(app).metrics))
 
 
 def app_factory() -> FastAPI:

@@ -26,6 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jwtkeep.errors import Conflict, NoSigningKey, NotFound, OAuthError, StoreUnavailable
@@ -208,6 +209,8 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:  # the client left (or the listener's body deadline cut it)
+            _log.info("request.disconnected", method=scope.get("method"), route=_route(scope))
         except Exception:  # noqa: BLE001 (the last line: anything at all becomes a 500)
             _log.exception("request.failed", method=scope.get("method"), route=_route(scope),
                            response_started=started)  # fmt: skip

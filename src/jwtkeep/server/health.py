@@ -1,11 +1,10 @@
-"""Liveness, readiness and Prometheus metrics.
+"""Liveness and readiness (Prometheus metrics are on their own listener:
+`jwtkeep.server.metrics.MetricsEndpoint`).
 
 - `GET /healthz`: 200 whenever the process answers (liveness: restart me if this fails).
 - `GET /readyz`: 200 only if the token store and the database answer and a signing key
   is loaded; else 503 with `Retry-After` (readiness: send no traffic here; DESIGN.md
   "readiness (store reachable)"). Any failure counts as not ready: a probe never 500s.
-- `GET /metrics`: the Prometheus text format of this app's registry (no token material,
-  `jwtkeep.server.metrics`). Expose it to the monitoring network only.
 """
 
 from __future__ import annotations
@@ -15,11 +14,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from jwtkeep.server.errors import render_unavailable
-from jwtkeep.server.metrics import CONTENT_TYPE_LATEST
 from jwtkeep.server.schemas import StatusBody, problems
 from jwtkeep.server.state import StateDep
 
-__all__ = ["healthz", "metrics", "readyz", "router"]
+__all__ = ["healthz", "readyz", "router"]
 
 router = APIRouter(tags=["operations"])
 _log = structlog.get_logger("jwtkeep.server")
@@ -45,10 +43,3 @@ async def readyz(state: StateDep) -> Response:
         _log.warning("readiness.failed", reason=type(exc).__name__)
         return render_unavailable("/readyz")
     return JSONResponse({"status": "ready"})
-
-
-@router.get("/metrics", response_class=Response, responses={
-    200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}},
-    **problems(400)}, summary="Prometheus metrics")  # fmt: skip
-async def metrics(state: StateDep) -> Response:
-    return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,6 +1,11 @@
 """Prometheus metrics on a per-app `CollectorRegistry` (two apps in one process, as in the
 tests, never share counters).
 
+They are not served by the main app: `MetricsEndpoint` is the app of a separate listener
+that `jwtkeep serve` runs only when `JWTKEEP_METRICS_PORT` is set (on
+`JWTKEEP_METRICS_HOST`, loopback by default), so the public listener never shows the
+server's traffic to anyone who asks (OWASP ASVS v4.0 V14.3: no unintended disclosure).
+
 Labels are bounded and never carry request data: the route *template*
 (`/auth/sessions/{sid}`, not the sid), a known method or `other`, the status code, the
 grant type from a fixed list, the RFC 6749 error code. No token, fingerprint, user id,
@@ -13,9 +18,13 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "MetricsMiddleware", "grant_label"]
+__all__ = ["CONTENT_TYPE_LATEST", "METRICS_PATH", "Metrics", "MetricsEndpoint",
+           "MetricsMiddleware", "grant_label"]  # fmt: skip
+
+METRICS_PATH = "/metrics"
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _GRANTS = frozenset({"password", "refresh_token", "client_credentials"})
@@ -95,3 +104,24 @@ class MetricsMiddleware:
             route = _route(scope)
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+
+
+class MetricsEndpoint:
+    """The metrics listener's app: `GET /metrics` (or HEAD); 404 elsewhere, 405 otherwise."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        response: Response
+        if scope["path"] != METRICS_PATH:
+            response = PlainTextResponse("Not Found", status_code=404)
+        elif scope["method"] not in ("GET", "HEAD"):
+            response = PlainTextResponse(
+                "Method Not Allowed", status_code=405, headers={"Allow": "GET, HEAD"}
+            )
+        else:
+            response = Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        await response(scope, receive, send)

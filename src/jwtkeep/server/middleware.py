@@ -29,12 +29,14 @@ from jwtkeep.server.errors import PayloadTooLarge, is_oauth_path, render_oauth_e
 from jwtkeep.server.forms import FORM_MEDIA_TYPE
 
 __all__ = [
+    "CACHE_CONTROL_NO_STORE",
     "CSP",
     "HSTS",
     "URL_CREDENTIAL_PARAMETERS",
     "BodyLimitMiddleware",
     "CredentialsInUrlMiddleware",
     "SecurityHeadersMiddleware",
+    "security_headers",
 ]
 
 URL_CREDENTIAL_PARAMETERS = frozenset(
@@ -42,6 +44,20 @@ URL_CREDENTIAL_PARAMETERS = frozenset(
 )
 HSTS = "max-age=31536000"
 CSP = "default-src 'none'; frame-ancestors 'none'"
+CACHE_CONTROL_NO_STORE = "no-store"
+
+
+def security_headers(*, over_tls: bool) -> list[tuple[str, str]]:
+    """The headers every response carries, app responses and the listener's own framing
+    errors alike (`jwtkeep.server.listener`); plus `Cache-Control: no-store` by default."""
+    headers = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Content-Security-Policy", CSP),
+    ]
+    if over_tls:
+        headers.append(("Strict-Transport-Security", HSTS))
+    return headers
 
 
 class SecurityHeadersMiddleware:
@@ -52,20 +68,17 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        over_tls = scope.get("scheme") == "https"
+        added = security_headers(over_tls=scope.get("scheme") == "https")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 headers = MutableHeaders(scope=message)
                 del headers["server"]
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "no-referrer"
-                headers["Content-Security-Policy"] = CSP
-                if over_tls:
-                    headers["Strict-Transport-Security"] = HSTS
+                for name, value in added:
+                    headers[name] = value
                 if "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"
+                    headers["Cache-Control"] = CACHE_CONTROL_NO_STORE
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -10,6 +10,17 @@ The certificate: EC P-256, valid one year, names `localhost`, `127.0.0.1` and `:
 0600. It is created once and reused; a missing, unreadable or (nearly) expired one is
 replaced. Files are written next to their final name and renamed, so a crash never
 leaves half a certificate behind.
+
+`server_context(cert, key)` is the one place the listener's TLS is configured (the
+main listener and, off loopback, the metrics listener), after Mozilla's "intermediate"
+server-side TLS profile (https://wiki.mozilla.org/Security/Server_Side_TLS, version 5.7)
+and RFC 9325: TLS 1.2 or 1.3 only (§3.1; RFC 8996 retired 1.0 and 1.1), TLS 1.3 whenever
+the client has it (the highest common version wins), and in TLS 1.2 only ephemeral ECDHE
+key exchange with an AEAD cipher, AES-GCM or ChaCha20-Poly1305 (§4.1, §4.2): no CBC
+suite (Lucky13 and padding oracles), no static RSA key transport (no forward secrecy),
+and none of the profile's finite-field DHE suites (every client this serves has ECDHE).
+TLS 1.3 protects records with AEAD only (RFC 8446 §5.2). No TLS compression (CRIME,
+RFC 9325 §3.3), no renegotiation (§3.5).
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import ssl
 from pathlib import Path
 
 from cryptography import x509
@@ -29,11 +41,13 @@ __all__ = [
     "KEY_FILE",
     "LOOPBACK_NAMES",
     "RENEW_BEFORE",
+    "TLS12_CIPHERS",
     "TLS_DIR",
     "VALIDITY",
     "certificate_is_usable",
     "ensure_local_certificate",
     "local_certificate_paths",
+    "server_context",
 ]
 
 TLS_DIR = "tls"
@@ -46,6 +60,24 @@ LOOPBACK_NAMES: tuple[x509.GeneralName, ...] = (
     x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
     x509.IPAddress(ipaddress.ip_address("::1")),
 )
+
+# Mozilla intermediate v5.7, ECDHE only, in its order; OpenSSL names.
+TLS12_CIPHERS = ":".join((
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+))  # fmt: skip
+
+
+def server_context(cert_file: str | Path, key_file: str | Path) -> ssl.SSLContext:
+    """The server's TLS context: TLS 1.2+, ECDHE + AEAD only in 1.2 (see the docstring)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_CIPHERS)  # TLS 1.2 and below; 1.3 suites are all AEAD
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+    context.set_alpn_protocols(["http/1.1"])
+    context.load_cert_chain(str(cert_file), str(key_file))
+    return context
 
 
 def local_certificate_paths(data_dir: Path) -> tuple[Path, Path]:
