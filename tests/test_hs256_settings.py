@@ -67,5 +67,5 @@ async def test_the_runtime_signs_with_the_decoded_bytes(tmp_path: Path) -> None:
     prepare_data_dir(settings)
     async with open_runtime(settings, migrate=True) as runtime:
         await runtime.context.keys.ensure_signing_key()
-        signer = (await runtime.context.keys.ring()).signer()
+        signer = (await runtime.context.keys.ring()).signer(runtime.context.clock())
     assert signer.private_jwk()["k"] == base64.urlsafe_b64encode(raw).decode().rstrip("=")

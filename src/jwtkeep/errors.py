@@ -31,6 +31,7 @@ __all__ = [
     "UnauthorizedClient",
     "UnsupportedGrantType",
     "UnsupportedTokenType",
+    "UnusableKey",
 ]
 
 
@@ -181,6 +182,11 @@ class DuplicateSession(Conflict):
 
     def __init__(self) -> None:
         super().__init__("a session with that sid exists")
+
+
+class UnusableKey(JwtkeepError):
+    """A key brought from outside (`jwtkeep keys import`) that jwtkeep will not sign with:
+    not a private key, the wrong type for the signing algorithm, or too weak."""
 
 
 class StoreUnavailable(JwtkeepError):

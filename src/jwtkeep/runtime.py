@@ -26,6 +26,7 @@ from jwtkeep.settings import MAX_ACCESS_TOKEN_TTL, Settings
 from jwtkeep.usecases.app_cache import CachedApps
 from jwtkeep.usecases.context import AuthContext, SessionPolicy
 from jwtkeep.usecases.issuance import TokenIssuer
+from jwtkeep.usecases.key_schedule import KeyPolicy
 from jwtkeep.usecases.keys import KeyManager
 from jwtkeep.usecases.verification import StoreAllowlist, TokenVerifier
 
@@ -64,6 +65,27 @@ def prepare_data_dir(settings: Settings) -> None:
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="))
+
+
+def _sealer(settings: Settings) -> Sealer:
+    """The master key seals; JWTKEEP_PREVIOUS_MASTER_KEY, if set, also unseals (the
+    switch to a new master key, `jwtkeep keys reseal`)."""
+    previous: tuple[bytes, ...] = ()
+    if settings.previous_master_key is not None:
+        try:
+            previous = (parse_master_key(settings.previous_master_key.get_secret_value()),)
+        except ValueError as exc:
+            raise ConfigurationError(f"JWTKEEP_PREVIOUS_MASTER_KEY: {exc}") from None
+    return Sealer(_master_key(settings), previous=previous)
+
+
+def _key_policy(settings: Settings) -> KeyPolicy:
+    # HS256 keys are all the one JWTKEEP_HMAC_SECRET: a new kid would not be a new key.
+    days = 0 if settings.signing_alg == "HS256" else settings.key_rotation_days
+    return KeyPolicy.derive(
+        rotation_days=days, refresh_seconds=settings.key_refresh_seconds,
+        token_lifetime=MAX_ACCESS_TOKEN_TTL + settings.leeway,
+    )  # fmt: skip
 
 
 def _master_key(settings: Settings) -> bytes:
@@ -114,8 +136,9 @@ async def build_runtime(settings: Settings, *, migrate: bool = False) -> Runtime
         io_timeout=settings.store_timeout,
     )  # fmt: skip
     keys = KeyManager(
-        database.keys, Sealer(_master_key(settings)), alg=settings.signing_alg,
+        database.keys, _sealer(settings), alg=settings.signing_alg,
         hmac_secret=_hmac_secret(settings), refresh_seconds=settings.key_refresh_seconds,
+        policy=_key_policy(settings), audit=database.audit,
     )  # fmt: skip
     hasher = PasswordHasher(
         Argon2Params(settings.argon2_time_cost, settings.argon2_memory_kib,

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     allow_hs256: bool = False
     hmac_secret: SecretStr | None = None
     master_key: SecretStr | None = Field(None, description="base64url of 32 random bytes")
+    # Only unseals, never seals: the old master key while `jwtkeep keys reseal` switches.
+    previous_master_key: SecretStr | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
     trusted_proxies: list[str] = Field(default_factory=list)
@@ -58,7 +60,9 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(4, ge=1)
     store_pool_size: int = Field(50, ge=1, le=10_000)
     store_timeout: float = Field(0.25, gt=0, le=10)
-    key_refresh_seconds: int = Field(30, ge=1)
+    key_refresh_seconds: int = Field(30, ge=1, le=3600)
+    # Scheduled signing-key rotation (jwtkeep.usecases.key_schedule); 0 = by hand only.
+    key_rotation_days: int = Field(90, ge=0, le=3650)
     max_body_bytes: int = Field(16_384, ge=1024)
     # Brute-force protection (jwtkeep.server.ratelimit; docs/operations.md):
     login_failures_per_address: int = Field(10, ge=1, description="per account+address, 15 min")

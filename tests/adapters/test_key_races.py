@@ -51,7 +51,7 @@ async def two_active_keys(database: Database) -> tuple[str, str]:
     keys = KeyManager(database.keys, SEALER)
     first = await keys.ensure_signing_key()
     assert first is not None
-    second = await keys.rotate()
+    second = await keys.rotate(at_once=True)
     await database.keys.change_keys(lambda _: KeyChange(statuses={first: KeyStatus.ACTIVE}))
     return first, second
 

@@ -8,6 +8,8 @@ from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey
 from jwtkeep.errors import NoSigningKey
 from tests.core.helpers import new_key
 
+NOW = 100.0
+
 
 def ring_key(kid: str, status: KeyStatus, created: float, alg: str = "EdDSA") -> RingKey:
     return RingKey(kid=kid, alg=alg, status=status, created_at=created, key=new_key(alg, kid))
@@ -15,13 +17,13 @@ def ring_key(kid: str, status: KeyStatus, created: float, alg: str = "EdDSA") ->
 
 def test_newest_active_key_signs() -> None:
     ring = KeyRing([ring_key("new", KeyStatus.ACTIVE, 2), ring_key("old", KeyStatus.ACTIVE, 1)])
-    assert ring.signer().kid == "new"
+    assert ring.signer(NOW).kid == "new"
 
 
 def test_no_active_key_means_no_signer() -> None:
     ring = KeyRing([ring_key("old", KeyStatus.RETIRING, 1)])
     with pytest.raises(NoSigningKey, match=r"no active signing key: run `jwtkeep keys rotate`"):
-        ring.signer()
+        ring.signer(NOW)
 
 
 @pytest.mark.parametrize(
@@ -44,7 +46,7 @@ def test_withdrawn_key_without_material_is_listed_but_never_used() -> None:
     assert ring.verifier("gone") is None
     assert [k.kid for k in ring.keys] == ["gone"]
     with pytest.raises(NoSigningKey, match="no active signing key"):
-        ring.signer()
+        ring.signer(NOW)
 
 
 def test_jwks_never_publishes_hmac_keys() -> None:

@@ -41,4 +41,4 @@ async def test_stale_ring_is_reloaded_once_for_concurrent_requests() -> None:
     rings = await asyncio.gather(*(keys.ring() for _ in range(50)))
     assert repo.loads == loads + 1
     assert len({id(ring) for ring in rings}) == 1
-    assert rings[0].signer().kid == repo.rows[0].kid
+    assert rings[0].signer(clock()).kid == repo.rows[0].kid

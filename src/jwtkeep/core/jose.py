@@ -16,6 +16,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwa import JWSAlgModel
@@ -23,21 +25,25 @@ from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
 from jwtkeep.core.hmac_secret import MIN_HMAC_SECRET_BYTES
+from jwtkeep.errors import UnusableKey
 
 __all__ = [
     "ASYMMETRIC_ALGS",
     "MIN_HMAC_SECRET_BYTES",
+    "MIN_IMPORTED_RSA_BITS",
     "RSA_BITS",
     "SUPPORTED_ALGS",
     "JoseKey",
     "SignatureInvalid",
     "generate_key",
     "load_key",
+    "load_private_pem",
 ]
 
 ASYMMETRIC_ALGS = ("EdDSA", "ES256", "PS256", "RS256")
 SUPPORTED_ALGS = (*ASYMMETRIC_ALGS, "HS256")
 RSA_BITS = 3072  # NIST SP 800-57: 128-bit security
+MIN_IMPORTED_RSA_BITS = 2048  # RFC 7518 §3.3 and §3.5: 2048 bits or larger
 
 _AnyKey = OKPKey | ECKey | RSAKey | OctKey
 
@@ -166,3 +172,60 @@ def _import_key(alg: str, data: dict[str, Any]) -> _AnyKey:
     if alg == "HS256":
         return OctKey.import_key(data)
     raise ValueError(f"unsupported algorithm {alg!r}")
+
+
+def load_private_pem(pem: bytes, alg: str, kid: str) -> JoseKey:
+    """An unencrypted PEM private key brought from outside (a KMS, an HSM export), checked
+    to be the key type `alg` needs (RFC 8725 §3.1: the algorithm belongs to the key):
+    Ed25519 for EdDSA, P-256 for ES256 (RFC 7518 §3.4), RSA of at least 2048 bits for
+    RS256/PS256 (RFC 7518 §3.3, §3.5). Anything else is `UnusableKey`, one line, which
+    never quotes the key."""
+    try:
+        private = serialization.load_pem_private_key(pem, password=None)
+    except (TypeError, ValueError):
+        raise UnusableKey(
+            "not an unencrypted PEM private key (PKCS#8 or traditional); "
+            "a public key or an encrypted one cannot be imported"
+        ) from None
+    _check_type(private, alg)
+    der = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )  # fmt: skip
+    key: _AnyKey
+    if alg == "EdDSA":
+        key = OKPKey.import_key(der)
+    elif alg == "ES256":
+        key = ECKey.import_key(der)
+    else:
+        key = RSAKey.import_key(der)
+    return _bind(kid, alg, key)
+
+
+def _check_type(private: object, alg: str) -> None:
+    if alg == "EdDSA" and isinstance(private, ed25519.Ed25519PrivateKey):
+        return
+    if alg == "ES256" and isinstance(private, ec.EllipticCurvePrivateKey):
+        if isinstance(private.curve, ec.SECP256R1):
+            return
+        raise UnusableKey(f"ES256 needs a P-256 key, this one is on {private.curve.name}")
+    if alg in ("PS256", "RS256") and isinstance(private, rsa.RSAPrivateKey):
+        if private.key_size >= MIN_IMPORTED_RSA_BITS:
+            return
+        raise UnusableKey(
+            f"RSA key of {private.key_size} bits is too weak: at least "
+            f"{MIN_IMPORTED_RSA_BITS} bits (RFC 7518 §3.3)"
+        )
+    if alg == "HS256":
+        raise UnusableKey("JWTKEEP_SIGNING_ALG is HS256: an HMAC key cannot be imported")
+    raise UnusableKey(f"{_kind(private)} cannot sign {alg} (JWTKEEP_SIGNING_ALG)")
+
+
+def _kind(private: object) -> str:
+    if isinstance(private, ed25519.Ed25519PrivateKey):
+        return "an Ed25519 key"
+    if isinstance(private, ec.EllipticCurvePrivateKey):
+        return f"an EC {private.curve.name} key"
+    if isinstance(private, rsa.RSAPrivateKey):
+        return "an RSA key"
+    return "this key type"

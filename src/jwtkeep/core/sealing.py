@@ -3,6 +3,12 @@
 The master key comes from `JWTKEEP_MASTER_KEY` (base64url, 32 bytes) or, for the embedded
 default, a generated key file with 0600 permissions in the data folder. The key id is
 bound as associated data so a sealed blob cannot be swapped onto another key row.
+
+Changing the master key without downtime (`jwtkeep keys reseal`): a `Sealer` may hold
+previous master keys that only unseal, never seal (`JWTKEEP_PREVIOUS_MASTER_KEY`). Each is
+tried after the current one; AES-GCM's tag tells a wrong key from the right one (SP
+800-38D §7.2), so trying two keys never yields a wrong plaintext. `reseal` rewrites a
+blob under the current key, after which the previous key can be destroyed.
 """
 
 from __future__ import annotations
@@ -37,10 +43,17 @@ def parse_master_key(text: str) -> bytes:
 
 
 class Sealer:
-    def __init__(self, master_key: bytes, random: RandomBytes = system_random) -> None:
-        if len(master_key) != MASTER_KEY_BYTES:
+    def __init__(
+        self,
+        master_key: bytes,
+        random: RandomBytes = system_random,
+        *,
+        previous: tuple[bytes, ...] = (),
+    ) -> None:
+        if any(len(key) != MASTER_KEY_BYTES for key in (master_key, *previous)):
             raise ValueError("master key must be 32 bytes")
         self._aead = AESGCM(master_key)
+        self._previous = tuple(AESGCM(key) for key in previous if key != master_key)
         self._random = random
 
     def seal(self, plaintext: bytes, context: str) -> bytes:
@@ -48,10 +61,25 @@ class Sealer:
         return _VERSION + nonce + self._aead.encrypt(nonce, plaintext, context.encode())
 
     def unseal(self, blob: bytes, context: str) -> bytes:
-        if not blob.startswith(_VERSION):
-            raise SealError("unknown sealed format")
-        nonce = blob[len(_VERSION) : len(_VERSION) + _NONCE_BYTES]
-        try:
-            return self._aead.decrypt(nonce, blob[len(_VERSION) + _NONCE_BYTES :], context.encode())
-        except InvalidTag:
-            raise SealError("cannot unseal: wrong master key or tampered data") from None
+        """Open with the current master key, else with a previous one."""
+        for aead in (self._aead, *self._previous):
+            plaintext = _open(aead, blob, context)
+            if plaintext is not None:
+                return plaintext
+        raise SealError("cannot unseal: wrong master key or tampered data")
+
+    def reseal(self, blob: bytes, context: str) -> bytes | None:
+        """`blob` sealed under the current master key, or None if it already is."""
+        if _open(self._aead, blob, context) is not None:
+            return None
+        return self.seal(self.unseal(blob, context), context)
+
+
+def _open(aead: AESGCM, blob: bytes, context: str) -> bytes | None:
+    if not blob.startswith(_VERSION):
+        raise SealError("unknown sealed format")
+    nonce = blob[len(_VERSION) : len(_VERSION) + _NONCE_BYTES]
+    try:
+        return aead.decrypt(nonce, blob[len(_VERSION) + _NONCE_BYTES :], context.encode())
+    except InvalidTag:
+        return None

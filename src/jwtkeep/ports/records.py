@@ -60,14 +60,21 @@ class StoredKey:
     created_at: float
     public_jwk: Mapping[str, Any] | None  # None for HMAC keys
     sealed_private: bytes  # AES-GCM sealed private JWK (jwtkeep.core.sealing)
+    activates_at: float | None = None  # signs from then on (None: from created_at)
+    retires_at: float | None = None  # a retiring key is retired then (None: by hand)
 
 
 @dataclass(frozen=True)
 class KeyChange:
-    """What one step of the key lifecycle writes: new keys, and new statuses by kid."""
+    """What one step of the key lifecycle writes: new keys, new statuses by kid, and
+    keys rewritten (`replace`: status, times and sealed private key of an existing kid)."""
 
     add: tuple[StoredKey, ...] = ()
     statuses: Mapping[str, str] = field(default_factory=dict)
+    replace: tuple[StoredKey, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.add or self.statuses or self.replace)
 
 
 @dataclass(frozen=True)

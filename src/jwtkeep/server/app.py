@@ -4,7 +4,10 @@ Three ways in:
 - `create_app(runtime)`: serve a `Runtime` the caller built and will close (tests,
   embedding). Its lifespan closes only what the app itself opened (the rate limiter).
 - `create_app_from_settings(settings, migrate=False)`: the app builds its runtime in the
-  ASGI lifespan and closes it on shutdown. This is what `jwtkeep serve` runs:
+  ASGI lifespan and closes it on shutdown, and runs the key rotation schedule
+  (`KeyManager.step`) every `JWTKEEP_KEY_REFRESH_SECONDS` while it serves: every
+  replica does, and the steps are atomic in the database, so one wins each change.
+  This is what `jwtkeep serve` runs:
 
       app = create_app_from_settings(settings)
       uvicorn.run(app, host=..., port=..., ssl_certfile=..., ssl_keyfile=..., **UVICORN_OPTIONS)
@@ -27,12 +30,15 @@ off (a redirect would be built from the untrusted `Host` header).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp
@@ -69,6 +75,7 @@ UVICORN_OPTIONS: dict[str, Any] = {"server_header": False, "proxy_headers": Fals
 _TELEMETRY_OFF: Any = {"tracing": False, "metrics": False, "logs": False}
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+_log = structlog.get_logger("jwtkeep.keys")
 
 
 def _state(app: FastAPI) -> ServerState:
@@ -147,9 +154,13 @@ def create_app_from_settings(settings: Settings, *, migrate: bool = False) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = _state(app)
         state.runtime = await build_runtime(settings, migrate=migrate)
+        schedule = asyncio.create_task(_key_schedule(state.runtime))
         try:
             yield
         finally:
+            schedule.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await schedule
             runtime, state.runtime = state.runtime, None
             try:
                 await runtime.close()
@@ -157,6 +168,23 @@ def create_app_from_settings(settings: Settings, *, migrate: bool = False) -> Fa
                 await state.limiter.close()
 
     return _build(settings, lifespan)
+
+
+async def _key_schedule(runtime: Runtime) -> None:
+    """Run the key rotation schedule now and then every JWTKEEP_KEY_REFRESH_SECONDS. A
+    failed step (database down, a concurrent change) is logged and tried again next time:
+    the schedule publishes a day ahead and retires late, so a missed step costs nothing."""
+    keys = runtime.context.keys
+    while True:
+        try:
+            change = await keys.step()
+        except Exception as exc:  # noqa: BLE001 (keep the schedule alive, whatever failed)
+            _log.warning("keys.schedule_failed", reason=type(exc).__name__)
+        else:
+            if change:
+                _log.info("keys.schedule_step", added=[k.kid for k in change.add],
+                          retired=list(change.statuses))  # fmt: skip
+        await asyncio.sleep(runtime.settings.key_refresh_seconds)
 
 
 def create_metrics_app(app: FastAPI) -> ASGIApp:

@@ -38,7 +38,7 @@ async def readyz(state: StateDep) -> Response:
     try:
         await runtime.context.store.ping()
         await runtime.database.ping()
-        (await runtime.context.keys.ring()).signer()
+        (await runtime.context.keys.ring()).signer(runtime.context.clock())
     except Exception as exc:  # noqa: BLE001 (not ready, whatever the reason; never a 500)
         _log.warning("readiness.failed", reason=type(exc).__name__)
         return render_unavailable("/readyz")

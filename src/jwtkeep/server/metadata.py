@@ -5,7 +5,9 @@
 - The JWKS publishes only public keys that verify (active and retiring; never HMAC, never
   a private member, `jwtkeep.core.keyring.KeyRing.jwks`). It is cacheable for five
   minutes with an ETag (conditional requests get 304): short enough that a key withdrawn
-  by `jwtkeep keys compromised` leaves every cache quickly.
+  by `jwtkeep keys compromised` leaves every cache quickly. The next signing key is in
+  it (an active key whose time has not come) well before it signs, so a verifier that
+  honours `max-age` never meets an unknown `kid` (`jwtkeep.usecases.key_schedule`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from jwtkeep.core.keyring import JWKS_MAX_AGE
 from jwtkeep.core.scopes import ACCOUNT_SCOPES
 from jwtkeep.server.schemas import JwksBody, problems
 from jwtkeep.server.state import RuntimeDep, StateDep
@@ -36,7 +39,7 @@ __all__ = [
     "router",
 ]
 
-JWKS_CACHE_CONTROL = "public, max-age=300"
+JWKS_CACHE_CONTROL = f"public, max-age={JWKS_MAX_AGE}"  # the key schedule counts on it
 METADATA_CACHE_CONTROL = "public, max-age=3600"
 # RFC 6749 §2.3.1 (Basic or the form) for confidential clients; `none` (RFC 7591 §2) for
 # public clients, which send only their client_id.

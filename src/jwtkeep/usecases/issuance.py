@@ -55,7 +55,7 @@ class TokenIssuer:
             jti=new_id(random, 16), client_id=app.client_id, scope=scope, sid=sid,
             extra=dict(app.extra_claims),
         )  # fmt: skip
-        token = issue_access_token(claims, ring.signer())
+        token = issue_access_token(claims, ring.signer(now))
         record = AccessRecord(
             fingerprint=fingerprint(token), sub=sub, sid=sid, jti=claims.jti,
             client_id=app.client_id, exp=claims.exp,

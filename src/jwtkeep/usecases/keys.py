@@ -1,34 +1,42 @@
-"""Signing keys: create, load (unseal), rotate, retire, and the key-leak drill.
+"""Signing keys: create, load (unseal), rotate (by hand and on a schedule), retire,
+import, re-seal, and the key-leak drill.
 
 The ring is cached and reloaded every `refresh_seconds`, so a rotation done by one replica
 (or the CLI) reaches every replica without a restart. A `kid` miss reloads at most once per
 `MISS_RELOAD_SECONDS` (a flood of tokens with random kids cannot hammer the database).
 Private keys exist in memory only; at rest they are sealed (jwtkeep.core.sealing).
 
-Every lifecycle step (rotate, retire, compromised) is one `KeyRepository.change_keys`
-transaction that decides inside it, so no interleaving of steps, from any number of CLI
-runs or replicas, leaves the ring without an active key; a compromised key stays so.
+Every lifecycle step (rotate, the schedule's `step`, retire, compromised, import,
+reseal) is one `KeyRepository.change_keys` transaction that decides inside it, so no
+interleaving of steps, from any number of CLI runs or replicas, leaves the ring without
+a signing key or rotates twice; a compromised key stays so. Each step that changed
+something is written to the audit trail (`key.*` events: kid, actor, reason).
+Rollover without an unknown `kid` at any verifier: `jwtkeep.usecases.key_schedule`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from jwtkeep.core.clock import Clock, RandomBytes, new_id, system_clock, system_random
-from jwtkeep.core.jose import JoseKey, generate_key, load_key
-from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey
+from jwtkeep.core.jose import JoseKey, generate_key, load_key, load_private_pem
+from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey, signing_kid
 from jwtkeep.core.sealing import Sealer, SealError
 from jwtkeep.errors import ConfigurationError, Conflict, NotFound
-from jwtkeep.ports import KeyChange, KeyRepository, StoredKey
+from jwtkeep.ports import AuditEvent, AuditLog, KeyChange, KeyRepository, StoredKey
 from jwtkeep.ports.repositories import KeyPlan
+from jwtkeep.usecases.key_schedule import KeyPolicy, pending_keys, scheduled_change
 
-__all__ = ["MISS_RELOAD_SECONDS", "ONLY_ACTIVE_KEY", "RETIRING", "KeyManager"]
+__all__ = ["MISS_RELOAD_SECONDS", "ONLY_ACTIVE_KEY", "RETIRING", "SCHEDULER", "KeyManager"]
 
 MISS_RELOAD_SECONDS = 5.0
-ONLY_ACTIVE_KEY = "that is the only active key; run `jwtkeep keys rotate` first"
+ONLY_ACTIVE_KEY = "that is the only key that signs; run `jwtkeep keys rotate --now` first"
 RETIRING = KeyStatus.RETIRING
+SCHEDULER = "scheduler"  # the actor of the schedule's own steps in the audit trail
 
 
 class KeyManager:
@@ -42,6 +50,8 @@ class KeyManager:
         refresh_seconds: float = 30.0,
         clock: Clock = system_clock,
         random: RandomBytes = system_random,
+        policy: KeyPolicy | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._repo = repo
         self._sealer = sealer
@@ -50,6 +60,8 @@ class KeyManager:
         self._refresh_seconds = refresh_seconds
         self._clock = clock
         self._random = random
+        self.policy = policy or KeyPolicy()
+        self._audit_log = audit
         self._ring: KeyRing | None = None
         self._loaded_at = float("-inf")
         self._last_miss_reload = float("-inf")
@@ -98,54 +110,172 @@ class KeyManager:
                 ) from None
             key = load_key(stored.alg, stored.kid, private)
         return RingKey(kid=stored.kid, alg=stored.alg, status=status,
-                       created_at=stored.created_at, key=key)  # fmt: skip
+                       created_at=stored.created_at, key=key,
+                       activates_at=stored.activates_at)  # fmt: skip
 
-    async def ensure_signing_key(self) -> str | None:
+    async def ensure_signing_key(self, *, actor: str = "init") -> str | None:
         """Create the first key if there is no active one; the new kid, or None."""
-        new = self._new_key()
+        new = self._new_key(self._clock())
 
         def plan(keys: Sequence[StoredKey]) -> KeyChange:
             return KeyChange() if _actives(keys) else KeyChange(add=(new,))
 
         change = await self._change(plan)
-        return change.add[0].kid if change.add else None
-
-    async def rotate(self) -> str:
-        """New active key; the previous active keys keep verifying ("retiring")."""
-        new = self._new_key()
-
-        def plan(keys: Sequence[StoredKey]) -> KeyChange:
-            return KeyChange(add=(new,), statuses=dict.fromkeys(_actives(keys), RETIRING))
-
-        await self._change(plan)
+        if not change.add:
+            return None
+        await self._audit("key.generated", new.kid, actor, "", signs_from=new.activates_at)
         return new.kid
 
-    async def retire(self, kid: str) -> None:
-        """Stop verifying `kid` (after its tokens have expired). Refused for the last
-        active key: with none, nothing could sign (`jwtkeep keys rotate` first)."""
+    async def rotate(self, *, at_once: bool = False, actor: str = "operator",
+                     reason: str = "") -> str:  # fmt: skip
+        """The next key, published now and signing `policy.publish_ahead` from now, so
+        every verifier's cached JWKS holds it before its first token; the current key
+        signs until then, then retires on schedule. If a next key is already published,
+        that one (nothing new). With nothing signing, or `at_once`, it signs at once
+        (a published next key is promoted rather than a new one made)."""
+        now = self._clock()
+        new = self._new_key(now + self.policy.publish_ahead)
+        chosen = new
+
+        def plan(keys: Sequence[StoredKey]) -> KeyChange:
+            nonlocal chosen
+            pending = pending_keys(keys, now)
+            if signing_kid(keys, now) is None or at_once:
+                if pending:
+                    chosen = dataclasses.replace(pending[0], activates_at=now)
+                    return KeyChange(replace=(chosen,))
+                chosen = dataclasses.replace(new, activates_at=now)
+                return KeyChange(add=(chosen,))
+            if pending:
+                chosen = pending[0]
+                return KeyChange()
+            return KeyChange(add=(new,))
+
+        if await self._change(plan):
+            await self._audit("key.rotated", chosen.kid, actor, reason,
+                              signs_from=chosen.activates_at)  # fmt: skip
+        await self.step()
+        return chosen.kid
+
+    async def step(self, *, actor: str = SCHEDULER) -> KeyChange:
+        """One run of the rotation schedule (`key_schedule.scheduled_change`): every
+        replica calls it periodically; it reads first and locks only when something is
+        due, and the locked step decides again, so only one replica's step changes keys."""
+        now = self._clock()
+        probe = scheduled_change(await self._repo.list_keys(), now, self.policy, _placeholder)
+        if not probe:
+            return probe
+        # Generated before the lock, off the event loop (RSA-3072 takes a while).
+        new = await asyncio.to_thread(self._new_key, now) if probe.add else None
+        signer: str | None = None
+
+        def plan(keys: Sequence[StoredKey]) -> KeyChange:
+            nonlocal signer
+            signer = signing_kid(keys, now)
+            return scheduled_change(keys, now, self.policy, lambda at: self._stamped(new, at))
+
+        change = await self._change(plan)
+        await self._audit_step(change, signer, actor)
+        return change
+
+    async def _audit_step(self, change: KeyChange, signer: str | None, actor: str) -> None:
+        for key in change.add:
+            await self._audit("key.rotated", key.kid, actor, "scheduled",
+                              signs_from=key.activates_at)  # fmt: skip
+        superseded = [k.kid for k in change.replace if k.status == RETIRING and k.retires_at]
+        if signer is not None and superseded:
+            await self._audit("key.activated", signer, actor, "scheduled", superseded=superseded)
+        for kid in change.statuses:
+            await self._audit("key.retired", kid, actor, "its tokens have expired")
+
+    async def retire(self, kid: str, *, actor: str = "operator", reason: str = "") -> None:
+        """Stop verifying `kid` (after its tokens have expired). Refused for the key that
+        signs when no other would: with none, nothing could sign (`jwtkeep keys rotate
+        --now` first)."""
+        now = self._clock()
 
         def plan(keys: Sequence[StoredKey]) -> KeyChange:
             target = _changeable(keys, kid)
-            if target.status == KeyStatus.ACTIVE and _actives(keys) == [kid]:
+            after = [_with_status(k, kid, KeyStatus.RETIRED) for k in keys]
+            signs_now = signing_kid(keys, now) is not None
+            if target.status == KeyStatus.ACTIVE and signs_now and not signing_kid(after, now):
                 raise Conflict(ONLY_ACTIVE_KEY)
             return KeyChange(statuses={kid: KeyStatus.RETIRED})
 
         await self._change(plan)
+        await self._audit("key.retired", kid, actor, reason)
 
-    async def compromised(self, kid: str) -> str | None:
-        """The key-leak drill: withdraw `kid` at once; if it was signing, make a new key.
-        A key already marked compromised stays so (and nothing else changes)."""
-        new = self._new_key()
+    async def compromised(self, kid: str, *, actor: str = "operator",
+                          reason: str = "") -> str | None:  # fmt: skip
+        """The key-leak drill: withdraw `kid` at once; if it was signing (or nothing would
+        sign without it), a fresh key signs at once. A published next key is not promoted:
+        whatever leaked this key may have leaked that one too. A key already marked
+        compromised stays so (and nothing else changes)."""
+        now = self._clock()
+        new = self._new_key(now)
 
         def plan(keys: Sequence[StoredKey]) -> KeyChange:
             target = _find(keys, kid)
             if target.status == KeyStatus.COMPROMISED:
                 return KeyChange()
-            add = (new,) if target.status == KeyStatus.ACTIVE else ()
+            after = [_with_status(k, kid, KeyStatus.COMPROMISED) for k in keys]
+            signing = signing_kid(keys, now) == kid or signing_kid(after, now) is None
+            add = (new,) if target.status == KeyStatus.ACTIVE and signing else ()
             return KeyChange(add=add, statuses={kid: KeyStatus.COMPROMISED})
 
         change = await self._change(plan)
-        return change.add[0].kid if change.add else None
+        if not change:
+            return None
+        new_kid = change.add[0].kid if change.add else None
+        await self._audit("key.compromised", kid, actor, reason, new_kid=new_kid)
+        return new_kid
+
+    async def import_pem(self, pem: bytes, *, activate: bool = False,
+                         actor: str = "operator", reason: str = "") -> str:  # fmt: skip
+        """Bring your own private key (PEM, e.g. from a KMS), checked against the signing
+        algorithm (`jose.load_private_pem`) and sealed like a generated one. It becomes the
+        next key (signs `policy.publish_ahead` from now), or signs at once with
+        `activate` or when nothing signs."""
+        now = self._clock()
+        kid = new_id(self._random, 12)
+        key = load_private_pem(pem, self.alg, kid)
+        stored = self._stored(key, now + self.policy.publish_ahead)
+
+        def plan(keys: Sequence[StoredKey]) -> KeyChange:
+            nonlocal stored
+            if activate or signing_kid(keys, now) is None:
+                stored = dataclasses.replace(stored, activates_at=now)
+            return KeyChange(add=(stored,))
+
+        await self._change(plan)
+        await self._audit("key.imported", kid, actor, reason, signs_from=stored.activates_at)
+        if activate:
+            await self.step()
+        return kid
+
+    async def reseal(self, *, actor: str = "operator", reason: str = "") -> list[str]:
+        """Seal every private key under the current master key (the sealer's previous ones
+        only open); the kids rewritten. One transaction: all or none."""
+
+        def plan(keys: Sequence[StoredKey]) -> KeyChange:
+            rewritten = []
+            for key in keys:
+                try:
+                    blob = self._sealer.reseal(key.sealed_private, key.kid)
+                except SealError:
+                    raise ConfigurationError(
+                        f"cannot unseal signing key {key.kid} with JWTKEEP_MASTER_KEY or "
+                        "JWTKEEP_PREVIOUS_MASTER_KEY: nothing was re-sealed"
+                    ) from None
+                if blob is not None:
+                    rewritten.append(dataclasses.replace(key, sealed_private=blob))
+            return KeyChange(replace=tuple(rewritten))
+
+        change = await self._change(plan)
+        kids = [key.kid for key in change.replace]
+        if kids:
+            await self._audit("keys.resealed", None, actor, reason, kids=kids)
+        return kids
 
     async def _change(self, plan: KeyPlan) -> KeyChange:
         """One atomic lifecycle step: `plan` decides on the keys as they are inside the
@@ -156,15 +286,40 @@ class KeyManager:
         await self.reload()
         return change
 
-    def _new_key(self) -> StoredKey:
+    async def _audit(self, event: str, kid: str | None, actor: str, reason: str,
+                     **detail: Any) -> None:  # fmt: skip
+        if self._audit_log is None:
+            return
+        fields = {"kid": kid, "actor": actor, "reason": reason, **detail}
+        record = {k: v for k, v in fields.items() if v is not None and v != ""}
+        await self._audit_log.record(AuditEvent(at=self._clock(), event=event, detail=record))
+
+    def _stamped(self, new: StoredKey | None, activates_at: float) -> StoredKey:
+        """The key generated for this step, signing from `activates_at` (made now if the
+        keys changed between the look and the lock, e.g. a next key was withdrawn)."""
+        return dataclasses.replace(new or self._new_key(activates_at), activates_at=activates_at)
+
+    def _new_key(self, activates_at: float) -> StoredKey:
         kid = new_id(self._random, 12)
-        key = generate_key(self.alg, kid, self._hmac_secret)
-        sealed = self._sealer.seal(json.dumps(key.private_jwk()).encode(), kid)
+        return self._stored(generate_key(self.alg, kid, self._hmac_secret), activates_at)
+
+    def _stored(self, key: JoseKey, activates_at: float) -> StoredKey:
+        sealed = self._sealer.seal(json.dumps(key.private_jwk()).encode(), key.kid)
         public = None if self.alg == "HS256" else key.public_jwk()
         return StoredKey(
-            kid=kid, alg=self.alg, status=KeyStatus.ACTIVE, created_at=self._clock(),
-            public_jwk=public, sealed_private=sealed,
+            kid=key.kid, alg=self.alg, status=KeyStatus.ACTIVE, created_at=self._clock(),
+            public_jwk=public, sealed_private=sealed, activates_at=activates_at,
         )  # fmt: skip
+
+
+def _placeholder(activates_at: float) -> StoredKey:
+    """Stands for the next key while deciding whether one is due (never written)."""
+    return StoredKey(kid="", alg="", status=KeyStatus.ACTIVE, created_at=0.0,
+                     public_jwk=None, sealed_private=b"", activates_at=activates_at)  # fmt: skip
+
+
+def _with_status(key: StoredKey, kid: str, status: str) -> StoredKey:
+    return dataclasses.replace(key, status=status) if key.kid == kid else key
 
 
 def _actives(keys: Sequence[StoredKey]) -> list[str]:

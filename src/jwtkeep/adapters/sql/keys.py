@@ -66,12 +66,21 @@ async def _write(conn: AsyncConnection, change: KeyChange) -> None:
                 created_at=key.created_at,
                 public_jwk=None if key.public_jwk is None else dict(key.public_jwk),
                 sealed_private=key.sealed_private,
+                activates_at=key.activates_at,
+                retires_at=key.retires_at,
             )
         )
     for kid, status in change.statuses.items():
         await conn.execute(
             update(SigningKeyRow).where(SigningKeyRow.kid == kid).values(status=status)
         )
+    for key in change.replace:  # kid, alg, created_at and the public key never change
+        await conn.execute(
+            update(SigningKeyRow)
+            .where(SigningKeyRow.kid == key.kid)
+            .values(status=key.status, activates_at=key.activates_at,
+                    retires_at=key.retires_at, sealed_private=key.sealed_private)
+        )  # fmt: skip
 
 
 def _key(row: Row[Any]) -> StoredKey:
@@ -82,4 +91,6 @@ def _key(row: Row[Any]) -> StoredKey:
         created_at=row.created_at,
         public_jwk=None if row.public_jwk is None else dict(row.public_jwk),
         sealed_private=bytes(row.sealed_private),
+        activates_at=row.activates_at,
+        retires_at=row.retires_at,
     )

@@ -110,6 +110,8 @@ class SigningKeyRow(Base):
     created_at: Mapped[float] = mapped_column(index=True)
     public_jwk: Mapped[dict[str, Any] | None]
     sealed_private: Mapped[bytes] = mapped_column(LargeBinary)
+    activates_at: Mapped[float | None]  # migration 0005
+    retires_at: Mapped[float | None]
 
 
 class AuditEventRow(Base):
