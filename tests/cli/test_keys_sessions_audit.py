@@ -29,13 +29,13 @@ def test_keys_list_shows_one_active_key_after_init(ready: Cli) -> None:
     assert len(listed) == 1
     assert listed[0]["status"] == "active"
     assert listed[0]["alg"] == "EdDSA"
-    assert set(listed[0]) == {"kid", "alg", "status", "created_at"}
+    assert set(listed[0]) == {"kid", "alg", "status", "created_at", "signs_from"}
     assert listed[0]["kid"] in ready.ok("keys", "list").stdout
 
 
-def test_rotate_then_retire(ready: Cli) -> None:
+def test_rotate_now_then_retire(ready: Cli) -> None:
     old = active(ready)
-    result = ready.ok("keys", "rotate")
+    result = ready.ok("keys", "rotate", "--now")
     new = active(ready)
     assert new != old
     assert new in result.stdout
@@ -46,8 +46,9 @@ def test_rotate_then_retire(ready: Cli) -> None:
 
 def test_rotate_and_compromised_json(ready: Cli) -> None:
     old = active(ready)
-    rotated = one_json(ready.ok("keys", "rotate", "--json"))
-    assert rotated == {"kid": active(ready)}
+    rotated = one_json(ready.ok("keys", "rotate", "--now", "--json"))
+    assert rotated["kid"] == active(ready)
+    assert set(rotated) == {"kid", "signs_from"}
     retiring = one_json(ready.ok("keys", "compromised", old, "--json"))
     assert retiring == {"kid": old, "status": "compromised", "new_kid": None}
     signing = rotated["kid"]

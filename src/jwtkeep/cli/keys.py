@@ -1,16 +1,22 @@
-"""`jwtkeep keys list | rotate | retire KID | compromised KID`: the signing-key lifecycle.
+"""`jwtkeep keys list | rotate | retire KID | compromised KID | import | reseal`: the
+signing-key lifecycle.
 
 RFC 7517 §4.5 (`kid`), RFC 8725 §3.1 (the algorithm belongs to the key). Lifecycle, as
-`jwtkeep.core.keyring` defines it: `active` signs and verifies; `retiring` only verifies
-(after a rotation, until the tokens it signed have expired); `retired` does neither;
-`compromised` is the key-leak drill and is refused everywhere.
+`jwtkeep.core.keyring` defines it and `keys list` shows it: `active` signs and verifies;
+`next` is published in the JWKS but signs only from its time on (so cached JWKS documents
+already hold it); `retiring` only verifies, until the tokens it signed have expired, then
+the rotation schedule retires it; `retired` does neither; `compromised` is the key-leak
+drill, refused everywhere, and final.
 
 Every running server reloads its key ring every `JWTKEEP_KEY_REFRESH_SECONDS` (30 s by
-default), so a change made here reaches all replicas without a restart.
+default) and runs the rotation schedule (`JWTKEEP_KEY_ROTATION_DAYS`), so a change made
+here reaches all replicas without a restart. Every change is in the audit trail, with
+the operator (`cli:` and the OS user) and `--reason`.
 """
 
 from __future__ import annotations
 
+import getpass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,23 +24,40 @@ import typer
 from jwtkeep.cli.common import (
     JsonOption,
     emit_json,
+    fail,
     handled_errors,
     iso_time,
     load_cli_settings,
     require_initialized,
     run_with_runtime,
 )
-from jwtkeep.settings import MAX_ACCESS_TOKEN_TTL, Settings
+from jwtkeep.core.keyring import KeyStatus, RingKey, signing_kid, signs_from
+from jwtkeep.settings import Settings
 
 if TYPE_CHECKING:
     from jwtkeep.runtime import Runtime
 
-__all__ = ["KidArgument", "app", "compromised", "list_keys", "retire", "rotate"]
+__all__ = [
+    "MAX_PEM_BYTES",
+    "KidArgument",
+    "ReasonOption",
+    "app",
+    "compromised",
+    "import_key",
+    "list_keys",
+    "reseal",
+    "retire",
+    "rotate",
+]
 
-app = typer.Typer(help="List, rotate, retire signing keys; answer a key leak.",
+app = typer.Typer(help="List, rotate, retire, import, re-seal signing keys; answer a key leak.",
                   no_args_is_help=True)  # fmt: skip
 
 KidArgument = Annotated[str, typer.Argument(help="The key id (`kid`), see `jwtkeep keys list`.")]
+ReasonOption = Annotated[
+    str, typer.Option("--reason", metavar="TEXT", help="Why, for the audit trail.")
+]
+MAX_PEM_BYTES = 64 * 1024
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -43,58 +66,112 @@ def _settings(ctx: typer.Context) -> Settings:
     return settings
 
 
+def _actor() -> str:
+    """Who ran the command, for the audit trail: the OS account (no secret)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "cli"
+
+
+def _state(key: RingKey, signer: str | None, now: float) -> str:
+    """What the key does now: a not-yet-signing active key is `next`, a superseded one
+    (the schedule has not marked it yet) already only verifies."""
+    if key.status != KeyStatus.ACTIVE or key.kid == signer:
+        return key.status.value
+    return "next" if signs_from(key) > now else KeyStatus.RETIRING.value
+
+
+def _row(key: RingKey, signer: str | None, now: float) -> dict[str, Any]:
+    return {
+        "kid": key.kid,
+        "alg": key.alg,
+        "status": _state(key, signer, now),
+        "created_at": iso_time(key.created_at),
+        "signs_from": iso_time(signs_from(key)),
+    }
+
+
 @app.command("list")
 def list_keys(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List every signing key, oldest first, with its status (never a private key)."""
+    """List every signing key, oldest first, with its status (never a private key).
+
+    Status: active (signs now), next (published, signs from `signs_from`), retiring,
+    retired, compromised. JSON: [{"kid", "alg", "status", "created_at", "signs_from"}].
+    """
 
     async def action(runtime: Runtime) -> list[dict[str, Any]]:
         ring = await runtime.context.keys.reload()
-        return [{"kid": key.kid, "alg": key.alg, "status": key.status.value,
-                 "created_at": iso_time(key.created_at)} for key in ring.keys]  # fmt: skip
+        now = runtime.context.clock()
+        signer = signing_kid(ring.keys, now)
+        return [_row(key, signer, now) for key in ring.keys]
 
     with handled_errors():
         keys = run_with_runtime(_settings(ctx), action)
     if as_json:
         emit_json(keys)
         return
+    typer.echo(f"{'KID':<16}  {'ALG':<6} {'STATUS':<11} {'CREATED':<25} SIGNS FROM")
     for key in keys:
-        typer.echo(f"{key['kid']}  {key['alg']:<6} {key['status']:<11} created {key['created_at']}")
+        typer.echo(f"{key['kid']:<16}  {key['alg']:<6} {key['status']:<11} "
+                   f"{key['created_at']:<25} {key['signs_from']}")  # fmt: skip
 
 
 @app.command("rotate")
-def rotate(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Make a new signing key; the old one keeps verifying ("retiring") until retired.
+def rotate(
+    ctx: typer.Context,
+    now: Annotated[bool, typer.Option("--now", help="Sign with the new key at once.")] = False,
+    reason: ReasonOption = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Publish the next signing key; it signs once every JWKS cache has it.
 
-    Retire the old key with `jwtkeep keys retire KID` once its tokens have expired
-    (access tokens live at most one hour). JSON: {"kid": the new key}.
+    The next key enters the JWKS at once and starts signing after one JWKS cache
+    lifetime plus one key reload (about 6 min), so no API meets an unknown `kid`; the
+    current key then verifies until its tokens have expired and is retired by the
+    schedule. If a next key is already published, that one is kept. `--now`: sign with
+    it at once (a published next key is promoted; otherwise APIs fetch the JWKS on their
+    first token with it). JSON: {"kid", "signs_from"}.
     """
+
+    async def action(runtime: Runtime) -> dict[str, str]:
+        keys = runtime.context.keys
+        kid = await keys.rotate(at_once=now, actor=_actor(), reason=reason)
+        (key,) = [k for k in (await keys.ring()).keys if k.kid == kid]
+        return {"kid": kid, "signs_from": iso_time(signs_from(key))}
+
     with handled_errors():
-        kid = run_with_runtime(_settings(ctx), lambda rt: rt.context.keys.rotate())
+        result = run_with_runtime(_settings(ctx), action)
     if as_json:
-        emit_json({"kid": kid})
+        emit_json(result)
         return
-    typer.echo(f"New signing key: {kid}")
-    typer.echo("The previous key is now 'retiring': it still verifies the tokens it signed. "
-               f"Retire it after {MAX_ACCESS_TOKEN_TTL} s at the latest: "
-               "`jwtkeep keys retire KID`.")  # fmt: skip
+    typer.echo(f"Next signing key: {result['kid']}, in the JWKS now, signs from "
+               f"{result['signs_from']}.")  # fmt: skip
+    typer.echo("The current key keeps verifying the tokens it signed and is retired "
+               "automatically once they have expired.")  # fmt: skip
 
 
 @app.command("retire")
-def retire(ctx: typer.Context, kid: KidArgument) -> None:
-    """Stop verifying with KID (do this after the tokens it signed have expired).
+def retire(ctx: typer.Context, kid: KidArgument, reason: ReasonOption = "") -> None:
+    """Stop verifying with KID now (the schedule retires keys by itself once their tokens
+    have expired; this is for doing it earlier).
 
-    Refused (exit 1) for the only active key (run `jwtkeep keys rotate` first) and for a
-    compromised key (that status is final). The check and the change are one database
-    transaction, so concurrent runs can never leave no active key.
+    Refused (exit 1) for the only key that signs (run `jwtkeep keys rotate --now` first)
+    and for a compromised key (that status is final). The check and the change are one
+    database transaction, so concurrent runs can never leave no signing key.
     """
     with handled_errors():
-        run_with_runtime(_settings(ctx), lambda rt: rt.context.keys.retire(kid))
+        run_with_runtime(
+            _settings(ctx), lambda rt: rt.context.keys.retire(kid, actor=_actor(), reason=reason)
+        )
     typer.echo(f"Key {kid} retired: it no longer verifies and has left the JWKS. "
                "Tokens it signed are refused.")  # fmt: skip
 
 
 @app.command("compromised")
-def compromised(ctx: typer.Context, kid: KidArgument, as_json: JsonOption = False) -> None:
+def compromised(
+    ctx: typer.Context, kid: KidArgument, reason: ReasonOption = "", as_json: JsonOption = False
+) -> None:
     """The key-leak drill: withdraw KID at once (and make a new signing key if needed).
 
     The key leaves the JWKS and the tokens it signed are refused: by every jwtkeep
@@ -105,7 +182,10 @@ def compromised(ctx: typer.Context, kid: KidArgument, as_json: JsonOption = Fals
     JSON: {"kid": KID, "status": "compromised", "new_kid": the new signing key or null}.
     """
     with handled_errors():
-        new_kid = run_with_runtime(_settings(ctx), lambda rt: rt.context.keys.compromised(kid))
+        new_kid = run_with_runtime(
+            _settings(ctx),
+            lambda rt: rt.context.keys.compromised(kid, actor=_actor(), reason=reason),
+        )
     if as_json:
         emit_json({"kid": kid, "status": "compromised", "new_kid": new_kid})
         return
@@ -120,3 +200,68 @@ def compromised(ctx: typer.Context, kid: KidArgument, as_json: JsonOption = Fals
         "key. Now find out how the key leaked (the master key? the database?) and see "
         "docs/operations.md, 'Key leak drill'."
     )
+
+
+@app.command("import")
+def import_key(
+    ctx: typer.Context,
+    pem_stdin: Annotated[
+        bool, typer.Option("--pem-stdin", help="Read the PEM private key from standard input.")
+    ] = False,
+    activate: Annotated[
+        bool, typer.Option("--activate", help="Sign with it at once instead of next.")
+    ] = False,
+    reason: ReasonOption = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Bring your own signing key (e.g. from a KMS): an unencrypted PEM private key.
+
+    Its type must fit JWTKEEP_SIGNING_ALG: Ed25519 for EdDSA, P-256 for ES256, RSA of at
+    least 2048 bits for RS256/PS256; anything else is refused (exit 1) and nothing is
+    stored. It is sealed under the master key like a generated key and becomes the next
+    key (published now, signs after one JWKS cache lifetime), or signs at once with
+    `--activate`. The key is never printed or logged. JSON: {"kid", "signs_from"}.
+    """
+    if not pem_stdin:
+        fail("pass the key on standard input with --pem-stdin (never as an argument)", 2)
+    pem = typer.get_binary_stream("stdin").read(MAX_PEM_BYTES + 1)
+    if len(pem) > MAX_PEM_BYTES:
+        fail(f"the PEM on standard input is larger than {MAX_PEM_BYTES} bytes")
+
+    async def action(runtime: Runtime) -> dict[str, str]:
+        keys = runtime.context.keys
+        kid = await keys.import_pem(pem, activate=activate, actor=_actor(), reason=reason)
+        (key,) = [k for k in (await keys.ring()).keys if k.kid == kid]
+        return {"kid": kid, "signs_from": iso_time(signs_from(key))}
+
+    with handled_errors():
+        result = run_with_runtime(_settings(ctx), action)
+    if as_json:
+        emit_json(result)
+        return
+    typer.echo(f"Imported signing key {result['kid']}: in the JWKS now, signs from "
+               f"{result['signs_from']}.")  # fmt: skip
+
+
+@app.command("reseal")
+def reseal(ctx: typer.Context, reason: ReasonOption = "", as_json: JsonOption = False) -> None:
+    """Re-seal every private key under JWTKEEP_MASTER_KEY (the switch to a new master key).
+
+    Keys sealed under JWTKEEP_PREVIOUS_MASTER_KEY are rewritten under the current master
+    key, all in one transaction; servers keep running (they accept both keys while both
+    are set). Afterwards, remove JWTKEEP_PREVIOUS_MASTER_KEY everywhere. Exit 2 if a key
+    opens with neither master key (nothing is changed). Runbook: docs/operations.md,
+    "Changing the master key". JSON: {"resealed": [kid, ...]}.
+    """
+    with handled_errors():
+        kids = run_with_runtime(
+            _settings(ctx), lambda rt: rt.context.keys.reseal(actor=_actor(), reason=reason)
+        )
+    if as_json:
+        emit_json({"resealed": kids})
+        return
+    if not kids:
+        typer.echo("Every key is already sealed under the current master key.")
+        return
+    typer.echo(f"Re-sealed {len(kids)} key(s) under the current master key. Now remove "
+               "JWTKEEP_PREVIOUS_MASTER_KEY from every replica.")  # fmt: skip
