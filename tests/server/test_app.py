@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from jwtkeep.ports import KeyChange
+from jwtkeep.runtime import open_runtime
 from jwtkeep.server import UVICORN_OPTIONS, app_factory, create_app_from_settings
 from tests.server.conftest import BASE_URL, FAST_ARGON2, ISSUER, make_settings
 
@@ -50,3 +53,24 @@ def test_uvicorn_options_are_valid_and_safe(data_dir: Path) -> None:
     config = uvicorn.Config(create_app_from_settings(make_settings(data_dir)), **UVICORN_OPTIONS)
     assert config.server_header is False  # no Server header
     assert config.proxy_headers is False  # X-Forwarded-For only via settings.trusted_proxies
+
+
+async def test_the_served_app_runs_the_key_rotation_schedule(data_dir: Path) -> None:
+    # Before issue 9 nothing rotated keys on a schedule: a key could sign for years.
+    settings = make_settings(data_dir, key_rotation_days=1)
+    async with open_runtime(settings) as runtime:
+        (old,) = await runtime.database.keys.list_keys()
+        aged = dataclasses.replace(old, activates_at=runtime.context.clock() - 2 * 86400)
+        await runtime.database.keys.change_keys(lambda _: KeyChange(replace=(aged,)))
+    app = create_app_from_settings(settings)
+    async with app.router.lifespan_context(app), _client(app) as http:
+        kids = {k["kid"] for k in (await http.get("/.well-known/jwks.json")).json()["keys"]}
+        assert len(kids) == 2  # the next key is published, before it signs
+        assert (await http.get("/readyz")).status_code == 200
+    async with open_runtime(settings) as runtime:
+        ring = await runtime.context.keys.ring()
+        assert ring.signer(runtime.context.clock()).kid == old.kid  # not yet its time
+        events = await runtime.context.audit.query(limit=10)
+    (event,) = [e for e in events if e.event == "key.rotated"]
+    assert event.detail["actor"] == "scheduler"
+    assert event.detail["kid"] in kids - {old.kid}

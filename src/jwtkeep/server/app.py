@@ -154,6 +154,7 @@ def create_app_from_settings(settings: Settings, *, migrate: bool = False) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = _state(app)
         state.runtime = await build_runtime(settings, migrate=migrate)
+        await _key_schedule_step(state.runtime)  # a replica that was down catches up first
         schedule = asyncio.create_task(_key_schedule(state.runtime))
         try:
             yield
@@ -171,20 +172,25 @@ def create_app_from_settings(settings: Settings, *, migrate: bool = False) -> Fa
 
 
 async def _key_schedule(runtime: Runtime) -> None:
-    """Run the key rotation schedule now and then every JWTKEEP_KEY_REFRESH_SECONDS. A
-    failed step (database down, a concurrent change) is logged and tried again next time:
-    the schedule publishes a day ahead and retires late, so a missed step costs nothing."""
-    keys = runtime.context.keys
+    """Run the key rotation schedule every JWTKEEP_KEY_REFRESH_SECONDS (the lifespan ran
+    the first step before serving)."""
     while True:
-        try:
-            change = await keys.step()
-        except Exception as exc:  # noqa: BLE001 (keep the schedule alive, whatever failed)
-            _log.warning("keys.schedule_failed", reason=type(exc).__name__)
-        else:
-            if change:
-                _log.info("keys.schedule_step", added=[k.kid for k in change.add],
-                          retired=list(change.statuses))  # fmt: skip
         await asyncio.sleep(runtime.settings.key_refresh_seconds)
+        await _key_schedule_step(runtime)
+
+
+async def _key_schedule_step(runtime: Runtime) -> None:
+    """One step; a failed one (database down, a concurrent change) is logged and tried
+    again next time: the schedule publishes a day ahead and retires late, so a missed
+    step costs nothing."""
+    try:
+        change = await runtime.context.keys.step()
+    except Exception as exc:  # noqa: BLE001 (keep the schedule alive, whatever failed)
+        _log.warning("keys.schedule_failed", reason=type(exc).__name__)
+        return
+    if change:
+        _log.info("keys.schedule_step", added=[k.kid for k in change.add],
+                  retired=list(change.statuses))  # fmt: skip
 
 
 def create_metrics_app(app: FastAPI) -> ASGIApp:
