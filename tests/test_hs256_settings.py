@@ -69,3 +69,12 @@ async def test_the_runtime_signs_with_the_decoded_bytes(tmp_path: Path) -> None:
         await runtime.context.keys.ensure_signing_key()
         signer = (await runtime.context.keys.ring()).signer(runtime.context.clock())
     assert signer.private_jwk()["k"] == base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+async def test_hs256_keys_are_not_rotated_on_a_schedule(tmp_path: Path) -> None:
+    # Every HS256 key is the one JWTKEEP_HMAC_SECRET: a new kid would not be a new key.
+    settings = hs256(tmp_path / "data", secrets.token_urlsafe(32))
+    assert settings.key_rotation_days == 90
+    prepare_data_dir(settings)
+    async with open_runtime(settings, migrate=True) as runtime:
+        assert runtime.context.keys.policy.rotation_period is None

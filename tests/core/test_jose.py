@@ -7,8 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from jwtkeep.core.jose import SignatureInvalid, generate_key, load_key
+from jwtkeep.core.jose import SignatureInvalid, generate_key, load_key, load_private_pem
+from jwtkeep.errors import UnusableKey
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "rfc_jws_vectors.json").read_text())
 
@@ -79,3 +83,45 @@ def test_load_key_refuses_a_key_of_the_wrong_type(
     # load_key's contract: ValueError (one error for callers reading a JWKS), with the reason.
     with pytest.raises(ValueError, match=reason):
         load_key(alg, "k", jwk)
+
+
+def _pem(key: PrivateKeyTypes) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL
+        if isinstance(key, rsa.RSAPrivateKey) else serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("alg", "key"),
+    [
+        ("EdDSA", ed25519.Ed25519PrivateKey.generate()),
+        ("ES256", ec.generate_private_key(ec.SECP256R1())),
+        ("PS256", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+    ],
+)
+def test_an_imported_pem_key_signs_and_its_public_jwk_verifies(
+    alg: str, key: PrivateKeyTypes
+) -> None:
+    imported = load_private_pem(_pem(key), alg, "kms-1")
+    assert imported.is_private
+    token = imported.sign({"typ": "at+jwt"}, b"{}")
+    public = load_key(alg, "kms-1", imported.public_jwk())
+    assert public.verify(token) == b"{}"
+
+
+def test_an_encrypted_pem_is_refused_without_quoting_it() -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"passphrase"),
+    )  # fmt: skip
+    with pytest.raises(UnusableKey, match="not an unencrypted PEM private key") as refused:
+        load_private_pem(encrypted, "EdDSA", "k")
+    assert "BEGIN" not in str(refused.value)
+
+
+def test_hs256_never_imports_a_pem() -> None:
+    with pytest.raises(UnusableKey, match="an HMAC key cannot be imported"):
+        load_private_pem(_pem(ed25519.Ed25519PrivateKey.generate()), "HS256", "k")

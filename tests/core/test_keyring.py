@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey
+from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey, signing_kid
 from jwtkeep.errors import NoSigningKey
 from tests.core.helpers import new_key
 
@@ -55,3 +55,24 @@ def test_jwks_never_publishes_hmac_keys() -> None:
     )
     assert [k["kid"] for k in ring.jwks()["keys"]] == ["e"]
     assert ring.verifier("h") is not None
+
+
+def test_the_next_key_is_published_and_verifies_before_it_signs() -> None:
+    current = ring_key("current", KeyStatus.ACTIVE, 1)
+    upcoming = RingKey("next", "EdDSA", KeyStatus.ACTIVE, 2, key=new_key("EdDSA", "next"),
+                       activates_at=NOW + 300)  # fmt: skip
+    ring = KeyRing([current, upcoming])
+    assert ring.signer(NOW).kid == "current"
+    assert ring.signer(NOW + 299.5).kid == "current"
+    assert ring.signer(NOW + 300).kid == "next"  # every replica, same clock, same answer
+    assert {k["kid"] for k in ring.jwks()["keys"]} == {"current", "next"}
+    assert ring.verifier("next") is not None
+
+
+def test_a_promoted_key_signs_over_an_older_one_activated_at_the_same_instant() -> None:
+    old = RingKey("old", "EdDSA", KeyStatus.ACTIVE, 1, key=new_key("EdDSA", "old"),
+                  activates_at=NOW)  # fmt: skip
+    new = RingKey("new", "EdDSA", KeyStatus.ACTIVE, 2, key=new_key("EdDSA", "new"),
+                  activates_at=NOW)  # fmt: skip
+    assert KeyRing([new, old]).signer(NOW).kid == "new"
+    assert signing_kid([new, old], NOW - 1) is None

@@ -56,3 +56,33 @@ def test_master_key_parsing() -> None:
         parse_master_key("!!!not base64!!!")
     with pytest.raises(ValueError, match="32 bytes"):
         Sealer(b"short")
+
+
+NEW = bytes(range(32, 64))
+
+
+def test_a_previous_master_key_unseals_but_never_seals() -> None:
+    old_blob = Sealer(MASTER).seal(b"secret", "kid-1")
+    switching = Sealer(NEW, previous=(MASTER,))
+    assert switching.unseal(old_blob, "kid-1") == b"secret"
+    new_blob = switching.seal(b"secret", "kid-1")
+    with pytest.raises(SealError):
+        Sealer(MASTER).unseal(new_blob, "kid-1")  # sealed under the new key only
+    assert Sealer(NEW).unseal(new_blob, "kid-1") == b"secret"
+
+
+def test_reseal_rewrites_under_the_current_key_once() -> None:
+    old_blob = Sealer(MASTER).seal(b"secret", "kid-1")
+    switching = Sealer(NEW, previous=(MASTER,))
+    resealed = switching.reseal(old_blob, "kid-1")
+    assert resealed is not None
+    assert Sealer(NEW).unseal(resealed, "kid-1") == b"secret"
+    assert switching.reseal(resealed, "kid-1") is None  # already under the current key
+    with pytest.raises(SealError):
+        switching.reseal(old_blob, "kid-2")  # the kid binding holds for the old key too
+
+
+def test_neither_master_key_fails() -> None:
+    blob = Sealer(bytes(32)).seal(b"secret", "kid-1")
+    with pytest.raises(SealError, match="wrong master key"):
+        Sealer(NEW, previous=(MASTER,)).unseal(blob, "kid-1")
