@@ -109,7 +109,7 @@ async def test_keys_rotate_is_picked_up_on_a_kid_miss(deployment: Deployment, sd
     with deployment.server.client() as client:
         before = deployment.login(client)["access_token"]
         assert (await sdk.verifier.verify(before)).sub == deployment.user_id
-        new_kid = deployment.cli("keys", "rotate")["kid"]
+        new_kid = deployment.cli("keys", "rotate", "--now")["kid"]  # unpublished: a kid miss
         assert kid_of(before) != new_kid
         deadline = time.monotonic() + ROTATION_TIMEOUT
         while kid_of(after := deployment.login(client)["access_token"]) != new_kid:
