@@ -12,17 +12,20 @@ import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.engine import URL
 
 from jwtkeep.adapters.sql import Database, normalize_url, redact_url
+from jwtkeep.adapters.sql.database import MIGRATIONS_DIR
 from jwtkeep.adapters.sql.schema import metadata
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.errors import ConfigurationError, StoreUnavailable
 from tests.support.services import free_port
 
+HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 TABLES = {
     "users", "apps", "signing_keys", "audit_events", "sessions", "refresh_tokens",
     "access_tokens", "alembic_version",
@@ -98,7 +101,7 @@ async def test_migrate_creates_the_schema_and_is_idempotent(database: Database) 
         tables = await conn.run_sync(_table_names)
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert tables == TABLES
-    assert version == "0002"
+    assert version == HEAD
 
 
 def _table_names(connection: Connection) -> set[str]:
@@ -141,7 +144,7 @@ async def test_0002_keeps_account_access_for_existing_apps(database: Database) -
     assert [(app.name, app.account_access) for app in apps] == [("app0", True), ("app1", True)]
     async with database.engine.read() as conn:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    assert version == "0002"
+    assert version == HEAD
 
 
 async def test_0002_refuses_apps_that_share_an_audience(database: Database) -> None:
@@ -157,6 +160,18 @@ async def test_0002_refuses_apps_that_share_an_audience(database: Database) -> N
         )
     await database.migrate()
     assert [app.account_access for app in await database.apps.list_apps()] == [True, True]
+
+
+async def test_0005_keys_made_before_it_signed_from_their_creation(database: Database) -> None:
+    await database.migrate("0002")
+    async with database.engine.write() as conn:
+        await conn.execute(text(
+            "INSERT INTO signing_keys (kid, alg, status, created_at, public_jwk, sealed_private)"
+            " VALUES ('old', 'EdDSA', 'retiring', 5.0, NULL, :blob)"
+        ), {"blob": b"sealed"})  # fmt: skip
+    await database.migrate()
+    (key,) = await database.keys.list_keys()
+    assert (key.activates_at, key.retires_at) == (5.0, None)  # the schedule gives it a time
 
 
 async def test_a_database_from_a_newer_jwtkeep_is_refused(database: Database) -> None:
