@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(4, ge=1)
     store_pool_size: int = Field(50, ge=1, le=10_000)
     store_timeout: float = Field(0.25, gt=0, le=10)
-    key_refresh_seconds: int = Field(30, ge=1, le=3600)
+    key_refresh_seconds: int = Field(30, ge=1)
     # Scheduled signing-key rotation (jwtkeep.usecases.key_schedule); 0 = by hand only.
     key_rotation_days: int = Field(90, ge=0, le=3650)
     max_body_bytes: int = Field(16_384, ge=1024)
