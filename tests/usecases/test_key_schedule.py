@@ -101,6 +101,8 @@ async def test_a_key_retiring_before_the_schedule_existed_gets_a_full_lifetime(
     await keys.step()
     given = (await stored(world))[old.kid].retires_at
     assert given == pytest.approx(world.clock() + keys.policy.retire_after, abs=1)
+    names = [name for name, _ in await events(world)]
+    assert names.count("key.activated") == 1  # a time given is not an activation
 
 
 async def test_the_leak_drill_does_not_promote_a_published_next_key(world: World) -> None:

@@ -168,21 +168,25 @@ class KeyManager:
         # Generated before the lock, off the event loop (RSA-3072 takes a while).
         new = await asyncio.to_thread(self._new_key, now) if probe.add else None
         signer: str | None = None
+        active: set[str] = set()
 
         def plan(keys: Sequence[StoredKey]) -> KeyChange:
-            nonlocal signer
+            nonlocal signer, active
             signer = signing_kid(keys, now)
+            active = set(_actives(keys))
             return scheduled_change(keys, now, self.policy, lambda at: self._stamped(new, at))
 
         change = await self._change(plan)
-        await self._audit_step(change, signer, actor)
+        superseded = [k.kid for k in change.replace if k.kid in active]  # active -> retiring
+        await self._audit_step(change, signer, superseded, actor)
         return change
 
-    async def _audit_step(self, change: KeyChange, signer: str | None, actor: str) -> None:
+    async def _audit_step(
+        self, change: KeyChange, signer: str | None, superseded: list[str], actor: str
+    ) -> None:
         for key in change.add:
             await self._audit("key.rotated", key.kid, actor, "scheduled",
                               signs_from=key.activates_at)  # fmt: skip
-        superseded = [k.kid for k in change.replace if k.status == RETIRING and k.retires_at]
         if signer is not None and superseded:
             await self._audit("key.activated", signer, actor, "scheduled", superseded=superseded)
         for kid in change.statuses:
