@@ -35,6 +35,7 @@ from jwtkeep.cli.common import (
 )
 from jwtkeep.cli.setup import configured_certificate
 from jwtkeep.errors import ConfigurationError
+from jwtkeep.logs import logging_config
 from jwtkeep.settings import Settings
 
 __all__ = ["banner", "serve", "uvicorn_options"]
@@ -110,6 +111,8 @@ def uvicorn_options(settings: Settings, tls: tuple[str, str] | None) -> dict[str
     }  # fmt: skip
     if tls is not None:
         options.update(ssl_certfile=tls[0], ssl_keyfile=tls[1])
+    # uvicorn's loggers go through jwtkeep's redacting, locals-free handler (jwtkeep.logs).
+    options["log_config"] = logging_config(settings.log_level, settings.log_format)
     options.update(UVICORN_OPTIONS)
     return options
 

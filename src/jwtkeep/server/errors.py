@@ -9,7 +9,10 @@
 - `StoreUnavailable` is always 503 with `Retry-After` (DESIGN.md: fail closed, never a
   4xx that hides an outage, never a 200).
 - Anything unexpected is a generic 500 with no detail; the exception is logged server-side
-  (structlog) with the method and route, never the query string, headers or body.
+  (structlog) with the method and route, never the query string, headers or body; its
+  stack without frame locals, through the redaction of `jwtkeep.logs`.
+- A client that goes away in the middle of its request body (`ClientDisconnect`) is not
+  an error: one quiet line, no stack, no response (nobody is left to read it).
 
 Nothing here echoes request input: no token, password or secret can reach a response.
 """
@@ -25,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jwtkeep.errors import Conflict, NotFound, OAuthError, StoreUnavailable
@@ -199,6 +203,9 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            _log.info("request.client_disconnected", method=scope.get("method"),
+                      route=_route(scope))  # fmt: skip
         except Exception:  # noqa: BLE001 (the last line: anything at all becomes a 500)
             _log.exception("request.failed", method=scope.get("method"), route=_route(scope),
                            response_started=started)  # fmt: skip
