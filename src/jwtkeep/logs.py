@@ -78,24 +78,26 @@ _SENSITIVE = (
     r"|api[-_]?key|private[-_]?key|master[-_]?key"
 )
 _SENSITIVE_KEY = re.compile(_SENSITIVE, re.IGNORECASE)
-_KEY = rf"[\w-]*(?:{_SENSITIVE})[\w-]*"
-_QUOTED = r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'"
+# Every pattern runs in linear time (possessive quantifiers, and lookbehinds so a match
+# starts only at the beginning of a run): log text may come from an attacker.
+_KEY = rf"(?<![\w-])(?=[\w-]*?(?:{_SENSITIVE}))[\w-]++"
+_QUOTED = r"\"(?:[^\"\\]|\\.)*+\"|'(?:[^'\\]|\\.)*+'"
 _TEXT_PATTERNS: Final = (
     # Compact JWS (3 segments) / JWE (5): the protected header is JSON, so base64url `eyJ`.
-    (re.compile(r"eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){2,4}"), REDACTED),
+    (re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]*+(?:\.[A-Za-z0-9_-]*+){2,4}"), REDACTED),
     # jwtkeep's own prefixed secrets (refresh tokens `jkrt_<sid>.<secret>`, `jkcs_...`).
-    (re.compile(r"jk(?:rt|cs)_[A-Za-z0-9_.-]*"), REDACTED),
-    (re.compile(r"\$argon2(?:id|i|d)\$[^\s'\",;]*"), REDACTED),
+    (re.compile(r"(?<![A-Za-z0-9_.-])jk(?:rt|cs)_[A-Za-z0-9_.-]*+"), REDACTED),
+    (re.compile(r"(?<![^\s'\"=:,;(\[{])\$argon2(?:id|i|d)\$[^\s'\",;]*+"), REDACTED),
     # RFC 7235 §2.1 credentials: a scheme, then token68 (or auth-params up to the line end).
     (
-        re.compile(r"\b(basic|bearer|digest|dpop|negotiate|ntlm)(\s+)[^\s'\",;]+", re.I),
+        re.compile(r"\b(basic|bearer|digest|dpop|negotiate|ntlm)(\s++)[^\s'\",;]++", re.I),
         rf"\1\2{REDACTED}",
     ),
     # ('authorization', 'value') pairs, as in a repr of ASGI headers.
-    (re.compile(rf"((['\"]){_KEY}\2\s*,\s*b?)(?:{_QUOTED})", re.I), rf"\1'{REDACTED}'"),
+    (re.compile(rf"((['\"]){_KEY}\2\s*+,\s*+b?)(?:{_QUOTED})", re.I), rf"\1'{REDACTED}'"),
     # key=value, key: value, "key": "value" (forms, query strings, headers, reprs, JSON).
     (
-        re.compile(rf"({_KEY}['\"]?\s*[:=]\s*b?)(?:{_QUOTED}|[^\s&,;()\[\]{{}}]+)", re.I),
+        re.compile(rf"({_KEY}['\"]?\s*+[:=]\s*+b?)(?:{_QUOTED}|[^\s&,;()\[\]{{}}]++)", re.I),
         rf"\1{REDACTED}",
     ),
 )

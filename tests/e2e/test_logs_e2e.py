@@ -135,6 +135,7 @@ def assert_one_quiet_failure(deployment: Deployment, before: int, response: http
     assert response.status_code == 500, response.text
     assert "Traceback" not in response.text
     output = deployment.server.output()
+    assert_no_secret(deployment, output)
     written = output[before:]
     assert len(written) <= MAX_EVENT_BYTES, f"{len(written)} bytes for one failed request"
     text = written.decode()
@@ -144,7 +145,6 @@ def assert_one_quiet_failure(deployment: Deployment, before: int, response: http
         (failure,) = [event for event in events if event["event"] == "request.failed"]
         assert failure["level"] == "error"
         assert "Traceback (most recent call last)" in failure["exception"]
-    assert_no_secret(deployment, output)
 
 
 def assert_no_secret(deployment: Deployment, output: bytes) -> None:
