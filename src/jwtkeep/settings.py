@@ -194,10 +194,12 @@ def _problem(loc: tuple[int | str, ...], message: str) -> str:
 def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
     """`JWTKEEP_*` variables no setting reads (a typo is otherwise silently ignored), each
     with the closest valid name if there is one (difflib). Only names, never values."""
-    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields} | {CONFIG_ENV}
+    known = {name.upper() for name in Settings.model_fields} | {CONFIG_ENV[len(ENV_PREFIX) :]}
     found = []
     for name in sorted(environ):
-        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
-            close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.6)
-            found.append((name, close[0] if close else None))
+        suffix = name.upper().removeprefix(ENV_PREFIX)
+        if name.upper().startswith(ENV_PREFIX) and suffix not in known:
+            # Compare without the shared prefix, or every name looks close to every other.
+            close = difflib.get_close_matches(suffix, sorted(known), n=1, cutoff=0.6)
+            found.append((name, f"{ENV_PREFIX}{close[0]}" if close else None))
     return found
