@@ -56,3 +56,9 @@ def test_public_surface_is_explicit() -> None:
     assert {"Verifier", "JwksKeySource", "IntrospectionAllowlist", "StoreAllowlist"} <= set(
         jwtkeep.sdk.__all__
     )
+
+
+def test_the_logging_helper_imports_no_server_only_dependency() -> None:
+    (with_logs,) = loaded_after("import jwtkeep.logs; jwtkeep.logs.configure_logging()")
+    assert "structlog" in with_logs
+    assert offending(with_logs, SERVER_ONLY + FRAMEWORKS) == []
