@@ -163,8 +163,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as exc:
         problems = "; ".join(_problem(err["loc"], err["msg"]) for err in exc.errors())
         raise ConfigurationError(f"invalid settings: {problems}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"config file {config_file} is not valid TOML: {exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        reason = exc if isinstance(exc, tomllib.TOMLDecodeError) else "not UTF-8"
+        raise ConfigurationError(f"config file {config_file} is not valid TOML: {reason}") from None
     except SettingsError as exc:  # a value pydantic-settings could not even decode
         raise ConfigurationError(f"invalid settings: {str(exc).split(' from source')[0]}") from None
 

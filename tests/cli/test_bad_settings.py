@@ -86,6 +86,13 @@ def test_malformed_toml_is_one_line(cli: Cli, tmp_path: Path) -> None:
     assert "not valid TOML" in line
 
 
+def test_config_file_that_is_not_utf8_is_one_line(cli: Cli, tmp_path: Path) -> None:
+    config = tmp_path / "jwtkeep.toml"
+    config.write_bytes(b"port = 9000 # \xff\xfe\n")
+    line = assert_one_line_exit_2(cli, "--config", str(config), "init", names=str(config))
+    assert "not valid TOML" in line
+
+
 def test_unknown_key_in_the_config_file_is_one_line(cli: Cli, tmp_path: Path) -> None:
     config = tmp_path / "jwtkeep.toml"
     config.write_text("log_levle = 'debug'\n")
