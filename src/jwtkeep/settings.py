@@ -7,33 +7,51 @@ registration off, HS256 refused unless explicitly enabled with a strong secret.
 
 from __future__ import annotations
 
+import difflib
+import json
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 from jwtkeep.core.hmac_secret import parse_hmac_secret
 from jwtkeep.core.hosts import is_loopback
 from jwtkeep.errors import ConfigurationError
+from jwtkeep.logs import LogFormat, LogLevel
 
-__all__ = ["DEFAULT_PORT", "MAX_ACCESS_TOKEN_TTL", "Alg", "Settings", "load_settings"]
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_PORT",
+    "ENV_PREFIX",
+    "MAX_ACCESS_TOKEN_TTL",
+    "Alg",
+    "Settings",
+    "load_settings",
+    "unknown_variables",
+]
 
 MAX_ACCESS_TOKEN_TTL = 3600  # hard upper bound (the article: as short as possible)
 DEFAULT_PORT = 8443
+ENV_PREFIX = "JWTKEEP_"
+CONFIG_ENV = "JWTKEEP_CONFIG"  # the TOML file for `uvicorn --factory` (server.app_factory)
 Alg = Literal["EdDSA", "ES256", "PS256", "RS256", "HS256"]
 
 
 class Settings(BaseSettings):
     """Every setting jwtkeep reads. DESIGN.md lists the ones outside checks rely on."""
 
-    model_config = SettingsConfigDict(env_prefix="JWTKEEP_", frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
     data_dir: Path = Field(Path(".jwtkeep"), description="data folder (SQLite, keys, TLS)")
     issuer: str | None = Field(None, description="`iss` URL; default https://localhost:PORT")
@@ -48,7 +66,8 @@ class Settings(BaseSettings):
     previous_master_key: SecretStr | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    trusted_proxies: list[str] = Field(default_factory=list)
+    # NoDecode: `10.0.0.0/8, 10.1.0.7` is read by `_proxy_list`, not as JSON only.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     leeway: int = Field(30, ge=0, le=120)
@@ -71,7 +90,8 @@ class Settings(BaseSettings):
     address_failures_per_hour: int = Field(100, ge=1)
     address_attempts_per_minute: int = Field(300, ge=1)
     registrations_per_minute: int = Field(10, ge=1)
-    log_level: str = "info"
+    log_level: LogLevel = "info"
+    log_format: LogFormat | None = Field(None, description="json (default if not a TTY)")
     # The listener (`jwtkeep.server.listener`): bounds that make slow or huge requests cheap.
     max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576)
     max_headers: int = Field(64, ge=8, le=1000)
@@ -96,6 +116,24 @@ class Settings(BaseSettings):
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        """A JSON list (`["10.0.0.0/8"]`) or a comma-separated one (`10.0.0.0/8, ::1`)."""
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("not a valid JSON list of addresses or networks") from None
+        return [entry.strip() for entry in value.split(",") if entry.strip()]
 
     @field_validator("issuer")
     @classmethod
@@ -140,16 +178,56 @@ class Settings(BaseSettings):
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Read settings once; turn validation errors into one readable ConfigurationError."""
+    """Read settings once; every problem (a bad value, a missing, unreadable or malformed
+    config file, an unknown key) is one readable ConfigurationError naming the setting.
+    Values are never echoed: a rejected value may be a secret."""
     from pydantic import ValidationError  # noqa: PLC0415
 
-    if config_file is not None and not config_file.is_file():
-        raise ConfigurationError(f"config file not found: {config_file}")
+    if config_file is not None:
+        _check_config_file(config_file)
     try:
         return Settings(_config_file=config_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err["loc"], err["msg"]) for err in exc.errors())
         raise ConfigurationError(f"invalid settings: {problems}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        reason = exc if isinstance(exc, tomllib.TOMLDecodeError) else "not UTF-8"
+        raise ConfigurationError(f"config file {config_file} is not valid TOML: {reason}") from None
+    except SettingsError as exc:  # a value pydantic-settings could not even decode
+        raise ConfigurationError(f"invalid settings: {str(exc).split(' from source')[0]}") from None
+
+
+def _check_config_file(config_file: Path) -> None:
+    if not config_file.is_file():
+        raise ConfigurationError(f"config file not found: {config_file}")
+    try:
+        with config_file.open("rb"):
+            pass
+    except OSError as exc:
+        raise ConfigurationError(
+            f"config file {config_file} cannot be read: {exc.strerror or type(exc).__name__}"
+        ) from None
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    """`log_level (JWTKEEP_LOG_LEVEL): Input should be 'debug', ...`"""
+    if not loc:
+        return f"settings: {message}"
+    name = ".".join(str(part) for part in loc)
+    if str(loc[0]) in Settings.model_fields:
+        return f"{name} ({ENV_PREFIX}{str(loc[0]).upper()}): {message}"
+    return f"{name}: {message}"  # an unknown key in the config file ("Extra inputs ...")
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """`JWTKEEP_*` variables no setting reads (a typo is otherwise silently ignored), each
+    with the closest valid name if there is one (difflib). Only names, never values."""
+    known = {name.upper() for name in Settings.model_fields} | {CONFIG_ENV[len(ENV_PREFIX) :]}
+    found = []
+    for name in sorted(environ):
+        suffix = name.upper().removeprefix(ENV_PREFIX)
+        if name.upper().startswith(ENV_PREFIX) and suffix not in known:
+            # Compare without the shared prefix, or every name looks close to every other.
+            close = difflib.get_close_matches(suffix, sorted(known), n=1, cutoff=0.6)
+            found.append((name, f"{ENV_PREFIX}{close[0]}" if close else None))
+    return found

@@ -176,9 +176,9 @@ def test_a_stalled_body_is_closed(server: Server) -> None:
     assert b"HTTP/1.1 200" not in response
     # The app saw the client go: an ordinary event, not a server failure with a traceback.
     deadline = time.monotonic() + CLOSE_WITHIN
-    while b"request.disconnected" not in server.output() and time.monotonic() < deadline:
+    while b"request.client_disconnected" not in server.output() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert b"request.disconnected" in server.output()
+    assert b"request.client_disconnected" in server.output()
     assert b"request.failed" not in server.output()
 
 

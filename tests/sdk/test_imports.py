@@ -50,3 +50,9 @@ def test_fastapi_module_imports_no_server_only_dependency() -> None:
 
 # The SDK's public surface is checked strictly, against an explicit list, in
 # tests/test_public_surface.py::test_the_sdk_surface_is_the_expected_list.
+
+
+def test_the_logging_helper_imports_no_server_only_dependency() -> None:
+    (with_logs,) = loaded_after("import jwtkeep.logs; jwtkeep.logs.configure_logging()")
+    assert "structlog" in with_logs
+    assert offending(with_logs, SERVER_ONLY + FRAMEWORKS) == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -31,8 +32,9 @@ from jwtkeep.errors import (
     NotFound,
     StoreUnavailable,
 )
+from jwtkeep.logs import configure_logging, warn_unknown_variables
 from jwtkeep.ports import User
-from jwtkeep.settings import Settings, load_settings
+from jwtkeep.settings import Settings, load_settings, unknown_variables
 
 if TYPE_CHECKING:
     from jwtkeep.runtime import Runtime
@@ -111,8 +113,13 @@ def _is_missing_schema(exc: Exception) -> bool:
 
 
 def load_cli_settings(ctx: typer.Context, **overrides: Any) -> Settings:
+    """The settings, once per command; logging is configured from them here, at the edge
+    (JWTKEEP_LOG_LEVEL / JWTKEEP_LOG_FORMAT), and unknown JWTKEEP_* variables are named."""
     state = ctx.find_object(CliState) or CliState()
-    return load_settings(state.config_file, **overrides)
+    settings = load_settings(state.config_file, **overrides)
+    configure_logging(settings.log_level, settings.log_format)
+    warn_unknown_variables(unknown_variables(os.environ))
+    return settings
 
 
 def sqlite_file(database_url: str) -> Path | None:

@@ -43,6 +43,7 @@ from jwtkeep.cli.common import (
 )
 from jwtkeep.cli.setup import configured_certificate
 from jwtkeep.errors import ConfigurationError
+from jwtkeep.logs import logging_config
 from jwtkeep.settings import Settings
 
 __all__ = ["banner", "serve", "uvicorn_options"]
@@ -131,6 +132,8 @@ def uvicorn_options(settings: Settings, tls: tuple[str, str] | None) -> dict[str
     }  # fmt: skip
     if tls is not None:
         options["ssl_context_factory"] = _tls_context_factory(tls)
+    # uvicorn's loggers go through jwtkeep's redacting, locals-free handler (jwtkeep.logs).
+    options["log_config"] = logging_config(settings.log_level, settings.log_format)
     options.update(UVICORN_OPTIONS)
     return options
 

@@ -44,6 +44,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp
 
 from jwtkeep import __version__
+from jwtkeep.logs import configure_logging, warn_unknown_variables
 from jwtkeep.runtime import Runtime, build_runtime
 from jwtkeep.server import account, health, metadata, oauth
 from jwtkeep.server.client_ip import TrustedProxies
@@ -56,7 +57,7 @@ from jwtkeep.server.middleware import (
 )
 from jwtkeep.server.ratelimit import LoginLimiter
 from jwtkeep.server.state import STATE_ATTRIBUTE, ServerState
-from jwtkeep.settings import Settings, load_settings
+from jwtkeep.settings import CONFIG_ENV, Settings, load_settings, unknown_variables
 
 __all__ = [
     "CONFIG_ENV",
@@ -68,7 +69,6 @@ __all__ = [
     "create_metrics_app",
 ]
 
-CONFIG_ENV = "JWTKEEP_CONFIG"
 UVICORN_OPTIONS: dict[str, Any] = {"server_header": False, "proxy_headers": False}
 # FastAPI's native OpenTelemetry records full URLs; a refused credential in a query
 # string would end up in the traces. Off, unless an operator wires tracing knowingly.
@@ -199,6 +199,11 @@ def create_metrics_app(app: FastAPI) -> ASGIApp:
 
 
 def app_factory() -> FastAPI:
-    """uvicorn `--factory` entry point: settings from the environment (and JWTKEEP_CONFIG)."""
+    """uvicorn `--factory` entry point: settings from the environment (and JWTKEEP_CONFIG).
+
+    Configures logging for the worker process (jwtkeep.logs), replacing uvicorn's."""
     config = os.environ.get(CONFIG_ENV)
-    return create_app_from_settings(load_settings(Path(config) if config else None))
+    settings = load_settings(Path(config) if config else None)
+    configure_logging(settings.log_level, settings.log_format)
+    warn_unknown_variables(unknown_variables(os.environ))
+    return create_app_from_settings(settings)

@@ -10,7 +10,10 @@
   4xx that hides an outage, never a 200). So is `NoSigningKey` (every key retired or
   withdrawn), logged as an error that says the fix.
 - Anything unexpected is a generic 500 with no detail; the exception is logged server-side
-  (structlog) with the method and route, never the query string, headers or body.
+  (structlog) with the method and route, never the query string, headers or body; its
+  stack without frame locals, through the redaction of `jwtkeep.logs`.
+- A client that goes away in the middle of its request body (`ClientDisconnect`) is not
+  an error: one quiet line, no stack, no response (nobody is left to read it).
 
 Nothing here echoes request input: no token, password or secret can reach a response.
 """
@@ -209,8 +212,9 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except ClientDisconnect:  # the client left (or the listener's body deadline cut it)
-            _log.info("request.disconnected", method=scope.get("method"), route=_route(scope))
+        except ClientDisconnect:
+            _log.info("request.client_disconnected", method=scope.get("method"),
+                      route=_route(scope))  # fmt: skip
         except Exception:  # noqa: BLE001 (the last line: anything at all becomes a 500)
             _log.exception("request.failed", method=scope.get("method"), route=_route(scope),
                            response_started=started)  # fmt: skip

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from jwtkeep.adapters.sql.errors import translate_errors
 from jwtkeep.adapters.sql.url import is_sqlite, parse_url
+from jwtkeep.errors import ConfigurationError
 
 __all__ = ["SqlEngine"]
 
@@ -110,13 +111,20 @@ def _create_engine(url: str, *, pool_size: int, timeout: float) -> AsyncEngine:
         options["pool_pre_ping"] = True
     elif _is_sqlite_memory(url):
         options = {}  # one static connection
-    return create_async_engine(
-        parse_url(url),
-        connect_args=connect_args,
-        # Statement parameters (fingerprints, hashes) never go into an error message.
-        hide_parameters=True,
-        **options,
-    )
+    try:
+        return create_async_engine(
+            parse_url(url),
+            connect_args=connect_args,
+            # Statement parameters (fingerprints, hashes) never go into an error message.
+            hide_parameters=True,
+            **options,
+        )
+    except ImportError as exc:  # the driver is an optional extra (pyproject.toml)
+        install = "pip install 'jwtkeep'" if is_sqlite(url) else "pip install 'jwtkeep[postgres]'"
+        raise ConfigurationError(
+            f"the database URL needs the {exc.name or 'database'} driver, "
+            f"which is not installed: {install}"
+        ) from None
 
 
 def _is_sqlite_memory(url: str) -> bool:
