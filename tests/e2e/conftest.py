@@ -2,8 +2,10 @@
 
 A real `jwtkeep serve` over TLS on a real PostgreSQL (users, apps, keys, audit) and a real
 Redis (the token store, database 7 of the session's redis-server), set up with the real
-CLI: `init`, a public app `web`, a confidential app `svc` for the same audience (so it may
-introspect `web`'s tokens, RFC 7662 §4), and a user `erin`. The key ring is reloaded every
+CLI: `init`, a public app `web` (audience AUDIENCE, the API its users call), a confidential
+app `svc` (the API's own credentials: audience SVC_AUDIENCE, granted
+`--introspect-audience AUDIENCE`, so it may introspect `web`'s tokens, RFC 7662 §4), and
+a user `erin`. The key ring is reloaded every
 second (JWTKEEP_KEY_REFRESH_SECONDS) so a `jwtkeep keys rotate` reaches the server soon.
 """
 
@@ -31,6 +33,7 @@ from tests.support.serve_process import (
 )
 
 AUDIENCE = "https://api.e2e"
+SVC_AUDIENCE = "https://jobs.e2e"
 REDIS_DB = 7
 
 
@@ -83,8 +86,9 @@ def deployment(
         assert run_cli(env, "init").returncode == 0
         web = _json(run_cli(env, "app", "create", "web", "--audience", AUDIENCE,
                             "--scope", "read", "--json"))  # fmt: skip
-        svc = _json(run_cli(env, "app", "create", "svc", "--audience", AUDIENCE,
-                            "--scope", "jobs", "--confidential", "--json"))  # fmt: skip
+        svc = _json(run_cli(env, "app", "create", "svc", "--audience", SVC_AUDIENCE,
+                            "--scope", "jobs", "--confidential",
+                            "--introspect-audience", AUDIENCE, "--json"))  # fmt: skip
         user = _json(run_cli(env, "user", "create", "erin", "--password-stdin", "--json",
                              stdin=PASSWORD + "\n"))  # fmt: skip
         server = start_server(data_dir, env)
