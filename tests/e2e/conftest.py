@@ -54,10 +54,13 @@ class Deployment:
         value: dict[str, Any] = json.loads(result.stdout)
         return value
 
-    def login(self, client: httpx.Client, password: str = PASSWORD) -> dict[str, Any]:
+    def login(
+        self, client: httpx.Client, password: str = PASSWORD, scope: str = "read"
+    ) -> dict[str, Any]:
+        """`scope="read account"` for a token the account API (`/auth/*`) accepts too."""
         response = client.post("/oauth/token", data={
             "grant_type": "password", "client_id": self.web_client_id, "username": "erin",
-            "password": password, "scope": "read",
+            "password": password, "scope": scope,
         })  # fmt: skip
         assert response.status_code == 200, response.text
         tokens: dict[str, Any] = response.json()
