@@ -147,6 +147,13 @@ async def test_0002_keeps_account_access_for_existing_apps(database: Database) -
     assert version == HEAD
 
 
+async def test_0002_grants_existing_apps_no_introspection(database: Database) -> None:
+    """`apps.introspect_audiences` starts empty: no app sees another's tokens by migrating."""
+    await _database_at_0001_with_apps(database, "https://a.example")
+    await database.migrate()
+    assert [app.introspect_audiences for app in await database.apps.list_apps()] == [()]
+
+
 async def test_0002_refuses_apps_that_share_an_audience(database: Database) -> None:
     await _database_at_0001_with_apps(database, "https://shared.example", "https://shared.example")
     with pytest.raises(ConfigurationError, match=re.escape("'https://shared.example': app0, app1")):

@@ -136,6 +136,48 @@ def test_account_access_is_on_unless_refused(ready: Cli) -> None:
     assert "no-account-access" in ready.ok("app", "list").stdout
 
 
+def test_introspect_audience_is_stored_and_listed(ready: Cli) -> None:
+    ready.ok("app", "create", "web", "--audience", "https://api.example")
+    ready.ok("app", "create", "mobile", "--audience", "https://m.example")
+    created = one_json(ready.ok(
+        "app", "create", "api", "--audience", "https://jobs.example", "--confidential",
+        "--introspect-audience", "https://api.example",
+        "--introspect-audience", "https://m.example", "--json",
+    ))  # fmt: skip
+    grants = ("https://api.example", "https://m.example")
+    assert stored_app(ready, created["client_id"]).introspect_audiences == grants
+    listed = {
+        one["name"]: one["introspect_audiences"]
+        for one in one_json(ready.ok("app", "list", "--json"))
+    }
+    assert listed == {"web": [], "mobile": [], "api": list(grants)}
+    api_line = next(line for line in ready.ok("app", "list").stdout.splitlines()
+                    if line.startswith("api "))  # fmt: skip
+    assert "introspects=https://api.example  introspects=https://m.example" in api_line
+
+
+def test_introspect_audience_refusals(ready: Cli) -> None:
+    async def issuer_of(runtime: Runtime) -> str:
+        return runtime.settings.effective_issuer
+
+    ready.ok("app", "create", "web", "--audience", "https://api.example")
+    base = ("app", "create", "api", "--audience", "https://jobs.example", "--json")
+    public = ready(*base, "--introspect-audience", "https://api.example")
+    issuer = ready(*base, "--confidential", "--introspect-audience", ready.with_runtime(issuer_of))
+    unknown = ready(*base, "--confidential", "--introspect-audience", "https://nobody.example")
+    for refused, message in [
+        (public, "only a confidential app may introspect"),
+        (issuer, "account API, whose tokens no app may introspect"),
+        (unknown, "no app has the audience 'https://nobody.example'"),
+    ]:
+        assert refused.exit_code == 1
+        assert refused.stdout == ""
+        assert refused.stderr.startswith("error: ")
+        assert len(refused.stderr.splitlines()) == 1
+        assert message in refused.stderr
+    assert [a["name"] for a in one_json(ready.ok("app", "list", "--json"))] == ["web"]
+
+
 def test_audience_is_required(ready: Cli) -> None:
     result = ready("app", "create", "x")
     assert result.exit_code == 2

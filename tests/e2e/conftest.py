@@ -2,8 +2,10 @@
 
 A real `jwtkeep serve` over TLS on a real PostgreSQL (users, apps, keys, audit) and a real
 Redis (the token store, database 7 of the session's redis-server), set up with the real
-CLI: `init`, a public app `web`, a confidential app `svc` for the same audience (so it may
-introspect `web`'s tokens, RFC 7662 §4), and a user `erin`. The key ring is reloaded every
+CLI: `init`, a public app `web` (audience AUDIENCE, the API its users call), a confidential
+app `svc` (the API's own credentials: audience SVC_AUDIENCE, granted
+`--introspect-audience AUDIENCE`, so it may introspect `web`'s tokens, RFC 7662 §4), and
+a user `erin`. The key ring is reloaded every
 second (JWTKEEP_KEY_REFRESH_SECONDS) so a `jwtkeep keys rotate` reaches the server soon.
 """
 
@@ -31,6 +33,7 @@ from tests.support.serve_process import (
 )
 
 AUDIENCE = "https://api.e2e"
+SVC_AUDIENCE = "https://jobs.e2e"
 REDIS_DB = 7
 
 
@@ -51,10 +54,13 @@ class Deployment:
         value: dict[str, Any] = json.loads(result.stdout)
         return value
 
-    def login(self, client: httpx.Client, password: str = PASSWORD) -> dict[str, Any]:
+    def login(
+        self, client: httpx.Client, password: str = PASSWORD, scope: str = "read"
+    ) -> dict[str, Any]:
+        """`scope="read account"` for a token the account API (`/auth/*`) accepts too."""
         response = client.post("/oauth/token", data={
             "grant_type": "password", "client_id": self.web_client_id, "username": "erin",
-            "password": password, "scope": "read",
+            "password": password, "scope": scope,
         })  # fmt: skip
         assert response.status_code == 200, response.text
         tokens: dict[str, Any] = response.json()
@@ -83,8 +89,9 @@ def deployment(
         assert run_cli(env, "init").returncode == 0
         web = _json(run_cli(env, "app", "create", "web", "--audience", AUDIENCE,
                             "--scope", "read", "--json"))  # fmt: skip
-        svc = _json(run_cli(env, "app", "create", "svc", "--audience", AUDIENCE,
-                            "--scope", "jobs", "--confidential", "--json"))  # fmt: skip
+        svc = _json(run_cli(env, "app", "create", "svc", "--audience", SVC_AUDIENCE,
+                            "--scope", "jobs", "--confidential",
+                            "--introspect-audience", AUDIENCE, "--json"))  # fmt: skip
         user = _json(run_cli(env, "user", "create", "erin", "--password-stdin", "--json",
                              stdin=PASSWORD + "\n"))  # fmt: skip
         server = start_server(data_dir, env)

@@ -43,7 +43,8 @@ async def test_no_raw_secret_in_postgres_redis_files_or_output(deployment: Deplo
                    stdin=PASSWORD)  # fmt: skip
     assert made.returncode == 0, made.stderr
     svc = httpx.BasicAuth(deployment.svc_client_id, deployment.svc_client_secret)
-    password = {"grant_type": "password", "username": username}
+    # `account`: the flows below call the account API (/auth/password, /auth/logout).
+    password = {"grant_type": "password", "username": username, "scope": "read account"}
     with deployment.server.client() as client:
         client.headers["User-Agent"] = planted_agent
         first = token(client, deployment, **password, password=PASSWORD)

@@ -84,7 +84,9 @@ async def test_after_logout_the_introspection_path_refuses_the_token(
     deployment: Deployment, sdk: Sdk
 ) -> None:
     with deployment.server.client() as client:
-        tokens = deployment.login(client)
+        # `account`: /auth/logout is the account API's (aud [AUDIENCE, issuer]); `svc`,
+        # granted AUDIENCE, may still introspect it: it is one of its API's users' tokens.
+        tokens = deployment.login(client, scope="read account")
         assert (await sdk.verifier.verify(tokens["access_token"])).sub == deployment.user_id
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
         assert client.post("/auth/logout", headers=bearer).status_code == 204

@@ -4,7 +4,9 @@ Each app gets its own audience, so a token for one app is refused by another tha
 the auth server (the article; RFC 8725 §3.9); an audience belongs to one app only, and
 the issuer URL (the account API's audience) to none. Apps the operator creates may ask
 for the `account`/`openid` scopes (tokens for jwtkeep's account API) unless created with
-`--no-account-access`. A confidential app's secret is printed once; only its hash is kept.
+`--no-account-access`. A confidential app (an API) may be granted introspection of another
+app's audience with `--introspect-audience` (RFC 7662 §4). A confidential app's secret is
+printed once; only its hash is kept.
 """
 
 from __future__ import annotations
@@ -60,6 +62,15 @@ def create(
             "/userinfo, sessions, logout-all, password change).",
         ),
     ] = False,
+    introspect_audience: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--introspect-audience",
+            help="With --confidential: this app (an API) may also introspect tokens for "
+            "this other app's audience, e.g. those of the public client its users log in "
+            "with (RFC 7662); repeat.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register an app; print its client id (and, for --confidential, its secret ONCE).
@@ -73,6 +84,7 @@ def create(
         name=name, audience=audience, scopes=tuple(scope or ()), routes=tuple(route or ()),
         confidential=confidential, access_token_ttl=ttl, refresh_enabled=not no_refresh,
         account_access=not no_account_access,
+        introspect_audiences=tuple(introspect_audience or ()),
     )  # fmt: skip
     with handled_errors():
         settings = load_cli_settings(ctx)
@@ -105,9 +117,10 @@ def list_apps(ctx: typer.Context, as_json: JsonOption = False) -> None:
         kind = "confidential" if one["confidential"] else "public"
         scopes = " ".join(one["scopes"])
         account = "account-access" if one["account_access"] else "no-account-access"
+        introspects = "".join(f"  introspects={aud}" for aud in one["introspect_audiences"])
         typer.echo(f"{one['name']}  client_id={one['client_id']}  aud={one['audience']}  "
                    f"{kind}  ttl={one['access_token_ttl']}s  scopes={scopes}  "
-                   f"{account}")  # fmt: skip
+                   f"{account}{introspects}")  # fmt: skip
 
 
 def app_summary(one: App) -> dict[str, Any]:
@@ -117,5 +130,6 @@ def app_summary(one: App) -> dict[str, Any]:
         "scopes": list(one.scopes), "routes": list(one.routes),
         "confidential": one.confidential, "access_token_ttl": one.access_token_ttl,
         "refresh_enabled": one.refresh_enabled, "account_access": one.account_access,
+        "introspect_audiences": list(one.introspect_audiences),
         "created_at": iso_time(one.created_at),
     }  # fmt: skip

@@ -50,6 +50,9 @@ class App:
     extra_claims: Mapping[str, Any] = field(default_factory=dict)
     # May ask for the `account`/`openid` scopes, i.e. tokens for jwtkeep's account API.
     account_access: bool = False
+    # Other apps' audiences whose tokens this (confidential) app may introspect: the
+    # explicit grant for an API behind a public client (RFC 7662 §4; usecases/introspection).
+    introspect_audiences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,13 @@
 
 The caller is an authenticated *confidential* client (RFC 7662 §2.1: the endpoint MUST
 require authorization; a public client's id alone proves nothing). To avoid token scanning (§4), a
-client learns only about access tokens issued to it or whose `aud` holds its own audience,
-and about refresh tokens issued to it; anything else is `{"active": false}`, exactly
-like an invalid token. An audience belongs to one app only (app registration refuses a
-taken one, and the issuer URL), so the account API's audience never lets an app see
-another's tokens. Store trouble is not "inactive": it raises StoreUnavailable (503).
+client learns only about access tokens issued to it, or whose `aud` holds its own audience
+or one it was granted (`App.introspect_audiences`: the API behind a public client), and
+about refresh tokens issued to it; anything else is `{"active": false}`, exactly like an
+invalid token. An audience belongs to one app only (app registration refuses a taken one,
+and the issuer URL), and the issuer URL (the account API's audience) never counts, so a
+token whose only audience is the account API is seen by its own client alone. Store
+trouble is not "inactive": it raises StoreUnavailable (503).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ async def introspect(
         claims = await verifier.verify(token)
     except InvalidToken:
         return INACTIVE
-    if claims.client_id != client.client_id and not _owns_an_audience(ctx, client, claims):
+    if not _may_introspect(ctx, client, claims):
         return INACTIVE
     return {
         "active": True, "token_type": "Bearer", "scope": claims.scope,
@@ -49,10 +51,23 @@ async def introspect(
     }  # fmt: skip
 
 
-def _owns_an_audience(ctx: AuthContext, client: App, claims: AccessClaims) -> bool:
-    # The issuer URL is the account API's audience, never an app's: an app stored with it
-    # (before registration refused that) must not learn about every account token.
-    return client.audience != ctx.issuer.issuer and client.audience in claims.audiences
+def _may_introspect(ctx: AuthContext, client: App, claims: AccessClaims) -> bool:
+    """RFC 7662 §4: "the authorization server SHOULD ... determine whether the token is one
+    the protected resource may introspect": a token issued to the client, or one for the
+    client's own audience, or for an audience it was granted (`--introspect-audience`).
+
+    The issuer URL is the account API's audience, never an app's: it never counts, so an app
+    stored with it (before registration refused that) or granted it (ditto) learns nothing
+    about account tokens. A token for [app, issuer] is visible to whoever may see the app's
+    audience: the API may introspect its own users' tokens.
+    """
+    if claims.client_id == client.client_id:
+        return True
+    issuer = ctx.issuer.issuer.rstrip("/")
+    visible = {
+        a for a in (client.audience, *client.introspect_audiences) if a.rstrip("/") != issuer
+    }
+    return not visible.isdisjoint(claims.audiences)
 
 
 async def _introspect_refresh(ctx: AuthContext, client: App, token: str) -> dict[str, Any]:

@@ -3,9 +3,12 @@
 Apps: an audience per app keeps one auth server's apps apart (the article; RFC 8725
 §3.9), so an audience belongs to one app only (introspection answers a client about the
 tokens of its own audience, RFC 7662 §4), and never the issuer URL, which is the account
-API's audience. Account access (the `account`/`openid` scopes) is off unless the caller
-(the operator's CLI) turns it on. Extra claims are checked against registered and public
-claim names. The client secret is shown once and stored only as a digest.
+API's audience. A confidential app may be granted introspection of other apps' audiences
+(the API behind a public client, RFC 7662 §4); a public app cannot (§2.1: the endpoint
+needs client authentication), the issuer URL is never granted, and a grant names an
+audience some app has. Account access (the `account`/`openid` scopes) is off unless the
+caller (the operator's CLI) turns it on. Extra claims are checked against registered and
+public claim names. The client secret is shown once and stored only as a digest.
 Users: the id is a random UUID (the token's `sub`, never the username or e-mail).
 """
 
@@ -41,6 +44,7 @@ class AppSpec:
     refresh_enabled: bool = True
     extra_claims: Mapping[str, Any] = field(default_factory=dict)
     account_access: bool = False
+    introspect_audiences: tuple[str, ...] = ()  # other apps' audiences it may introspect
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,20 @@ def _validate_app(spec: AppSpec, max_ttl: int) -> None:
         raise InvalidRequest(str(exc)) from None
     if spec.access_token_ttl is not None and not 30 <= spec.access_token_ttl <= max_ttl:
         raise InvalidRequest(f"access token lifetime must be between 30 and {max_ttl} seconds")
+    if spec.introspect_audiences and not spec.confidential:
+        # RFC 7662 §2.1: the introspection endpoint requires client authentication.
+        raise InvalidRequest(
+            "only a confidential app may introspect (RFC 7662 §2.1): add --confidential "
+            "to grant --introspect-audience"
+        )
+
+
+def _is_issuer(ctx: AuthContext, audience: str) -> bool:
+    return audience.rstrip("/") == ctx.issuer.issuer.rstrip("/")
 
 
 async def _check_audience_free(ctx: AuthContext, audience: str) -> None:
-    if audience.rstrip("/") == ctx.issuer.issuer.rstrip("/"):
+    if _is_issuer(ctx, audience):
         raise InvalidRequest(
             "the issuer URL is the audience of jwtkeep's own account API; "
             "give the app its own audience (its API's URL)"
@@ -86,9 +100,27 @@ async def _check_audience_free(ctx: AuthContext, audience: str) -> None:
         raise Conflict(f"audience {audience!r} already belongs to app {owner.name!r}")
 
 
+async def _check_introspect_audiences(ctx: AuthContext, granted: tuple[str, ...]) -> None:
+    """Each granted audience is an existing app's, never the issuer's: the account API's
+    tokens are never introspectable by apps (RFC 7662 §4, usecases/introspection)."""
+    if any(_is_issuer(ctx, audience) for audience in granted):
+        raise InvalidRequest(
+            "the issuer URL is the audience of jwtkeep's own account API, whose tokens "
+            "no app may introspect; --introspect-audience names another app's audience"
+        )
+    known = {app.audience for app in await ctx.apps.list_apps()} if granted else set()
+    unknown = [audience for audience in granted if audience not in known]
+    if unknown:
+        raise InvalidRequest(
+            f"no app has the audience {unknown[0]!r}: --introspect-audience names the "
+            "audience of an app that exists"
+        )
+
+
 async def create_app(ctx: AuthContext, spec: AppSpec) -> CreatedApp:
     _validate_app(spec, ctx.issuer.max_ttl)
     await _check_audience_free(ctx, spec.audience)
+    await _check_introspect_audiences(ctx, spec.introspect_audiences)
     secret = new_client_secret(ctx.random) if spec.confidential else None
     app = App(
         id=str(uuid.UUID(bytes=ctx.random(16), version=4)), name=spec.name,
@@ -99,6 +131,7 @@ async def create_app(ctx: AuthContext, spec: AppSpec) -> CreatedApp:
         access_token_ttl=spec.access_token_ttl or ctx.issuer.default_ttl,
         refresh_enabled=spec.refresh_enabled, created_at=ctx.clock(),
         extra_claims=dict(spec.extra_claims), account_access=spec.account_access,
+        introspect_audiences=tuple(dict.fromkeys(spec.introspect_audiences)),
     )  # fmt: skip
     await ctx.apps.add_app(app)
     await ctx.record("app.created", client_id=app.client_id, name=app.name)

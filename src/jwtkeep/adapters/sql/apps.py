@@ -56,6 +56,7 @@ def _values(app: App) -> dict[str, Any]:
         "extra_claims": dict(app.extra_claims),
         "created_at": app.created_at,
         "account_access": app.account_access,
+        "introspect_audiences": list(app.introspect_audiences),
     }
 
 
@@ -74,4 +75,5 @@ def _app(row: Row[Any]) -> App:
         created_at=row.created_at,
         extra_claims=dict(row.extra_claims),
         account_access=bool(row.account_access),
+        introspect_audiences=tuple(row.introspect_audiences),
     )

@@ -99,6 +99,8 @@ class AppRow(Base):
     extra_claims: Mapped[dict[str, Any]]
     created_at: Mapped[float]
     account_access: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    # Audiences this app may introspect besides its own (migration 0002).
+    introspect_audiences: Mapped[list[str]] = mapped_column(server_default="[]")
 
 
 class SigningKeyRow(Base):

@@ -3,6 +3,9 @@
 - `apps.account_access`: may the app ask for the `account`/`openid` scopes (tokens for
   jwtkeep's own account API, DESIGN.md "Contract: tokens")? Existing apps were created by
   the operator, who had that access implicitly, so they keep it (server default true).
+- `apps.introspect_audiences`: other apps' audiences this (confidential) app may
+  introspect, a JSON array (RFC 7662 §4: the grant for an API whose users log in through a
+  public client). Existing apps get none (server default '[]').
 - A unique index on `apps.audience`: introspection (RFC 7662 §4) answers a client about
   the tokens of its own audience, which is only safe if no two apps share one. A database
   where two apps already share an audience is refused (a `ConfigurationError`, so one line
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from jwtkeep.errors import ConfigurationError
 
@@ -23,6 +27,8 @@ revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")  # as in 0001
 
 _SHARED_AUDIENCES = sa.text(
     "SELECT audience, name FROM apps WHERE audience IN "
@@ -50,5 +56,9 @@ def upgrade() -> None:
     op.add_column(
         "apps",
         sa.Column("account_access", sa.Boolean(), server_default=sa.true(), nullable=False),
+    )
+    op.add_column(
+        "apps",
+        sa.Column("introspect_audiences", JSON, server_default="[]", nullable=False),
     )
     op.create_index("ix_apps_audience", "apps", ["audience"], unique=True)
