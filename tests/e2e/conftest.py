@@ -83,7 +83,7 @@ def deployment(
         JWTKEEP_DATABASE_URL=postgres_server.url(database),
         JWTKEEP_TOKEN_STORE_URL=redis_url,
         JWTKEEP_KEY_REFRESH_SECONDS="1",
-        JWTKEEP_LOGIN_ATTEMPTS_PER_MINUTE="1000",  # many logins here, none of them an attack
+        JWTKEEP_ADDRESS_ATTEMPTS_PER_MINUTE="10000",  # many logins here, none of them an attack
     )
     try:
         assert run_cli(env, "init").returncode == 0
