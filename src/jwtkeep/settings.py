@@ -201,8 +201,7 @@ def _check_config_file(config_file: Path) -> None:
     if not config_file.is_file():
         raise ConfigurationError(f"config file not found: {config_file}")
     try:
-        with config_file.open("rb"):
-            pass
+        config_file.read_bytes()  # opening is not enough: a read can fail on its own
     except OSError as exc:
         raise ConfigurationError(
             f"config file {config_file} cannot be read: {exc.strerror or type(exc).__name__}"
