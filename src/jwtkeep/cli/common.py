@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ from jwtkeep.errors import (
     ConfigurationError,
     JwtkeepError,
     NoSigningKey,
-    NotFound,
     StoreUnavailable,
 )
 from jwtkeep.ports import User
@@ -150,24 +148,10 @@ def run_with_runtime(
 
 
 async def resolve_user(runtime: Runtime, who: str) -> User:
-    """A user by UUID or by username (a UUID-shaped username is tried second)."""
-    users = runtime.context.users
-    user: User | None = None
-    if _is_uuid(who):
-        user = await users.get_user(str(uuid.UUID(who)))
-    if user is None:
-        user = await users.user_by_username(who)
-    if user is None:
-        raise NotFound(f"no user {who!r}")
-    return user
+    """A user by UUID or by username (`usecases.users.find_user`)."""
+    from jwtkeep.usecases.users import find_user  # noqa: PLC0415 (keeps `--help` fast)
 
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
+    return await find_user(runtime.context, who)
 
 
 def emit_json(value: object) -> None:
