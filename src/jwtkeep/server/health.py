@@ -23,13 +23,13 @@ router = APIRouter(tags=["operations"])
 _log = structlog.get_logger("jwtkeep.server")
 
 
-@router.get("/healthz", response_model=StatusBody, responses=problems(400),
+@router.api_route("/healthz", methods=["GET", "HEAD"], response_model=StatusBody, responses=problems(400),
             summary="Liveness")  # fmt: skip
 async def healthz() -> StatusBody:
     return StatusBody(status="ok")
 
 
-@router.get("/readyz", response_model=StatusBody, responses=problems(400, 503),
+@router.api_route("/readyz", methods=["GET", "HEAD"], response_model=StatusBody, responses=problems(400, 503),
             summary="Readiness: store, database and signing key")  # fmt: skip
 async def readyz(state: StateDep) -> Response:
     runtime = state.runtime

@@ -83,8 +83,9 @@ def build_metadata(settings: Settings) -> dict[str, Any]:
     return {name: value for name, value in members.items() if value != []}
 
 
-@router.get(
+@router.api_route(
     "/.well-known/oauth-authorization-server",
+    methods=["GET", "HEAD"],  # RFC 9110 §9.3.2: HEAD wherever GET
     summary="Authorization server metadata (RFC 8414)",
     responses={
         200: {"content": {"application/json": {"schema": {"type": "object"}}}},
@@ -108,8 +109,9 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-@router.get(
+@router.api_route(
     "/.well-known/jwks.json",
+    methods=["GET", "HEAD"],  # RFC 9110 §9.3.2: HEAD wherever GET
     summary="The public signing keys (RFC 7517 JWK Set)",
     response_model=JwksBody,
     responses={304: {"description": "not modified (If-None-Match)"}, **problems(400, 503)},

@@ -82,7 +82,7 @@ async def delete_user(ctx: AuthContext, user: User, op: Operator) -> list[str]:
         raise NotFound(f"no user {user.username!r}")
     ended = await ctx.store.end_user_sessions(user.id)
     await ctx.record("user.deleted", user_id=user.id, target=f"user:{user.id}",
-                     username=user.username, sessions_ended=len(ended),
+                     sessions_ended=len(ended),
                      op=op)  # fmt: skip
     return ended
 
