@@ -51,9 +51,9 @@ __all__ = [
 
 app = typer.Typer(help="Register and manage client applications.", no_args_is_help=True)
 T = TypeVar("T")
-MAX_OVERLAP = 7 * 86400  # usecases.apps.MAX_SECRET_OVERLAP (imported lazily there)
-AppArgument = Annotated[str, typer.Argument(metavar="APP", help="The app's name or client id.")]
-TtlOption = Annotated[
+_MAX_OVERLAP = 7 * 86400  # usecases.apps.MAX_SECRET_OVERLAP (imported lazily there)
+_AppArgument = Annotated[str, typer.Argument(metavar="APP", help="The app's name or client id.")]
+_TtlOption = Annotated[
     int | None,
     typer.Option("--ttl", metavar="SECONDS", min=30, max=MAX_ACCESS_TOKEN_TTL,
                  help="Access-token lifetime."),
@@ -77,7 +77,7 @@ def create(
     confidential: Annotated[
         bool, typer.Option("--confidential", help="A server-side app with a client secret.")
     ] = False,
-    ttl: TtlOption = None,
+    ttl: _TtlOption = None,
     no_refresh: Annotated[
         bool, typer.Option("--no-refresh", help="Never issue refresh tokens to this app.")
     ] = False,
@@ -135,7 +135,8 @@ def list_apps(ctx: typer.Context, as_json: JsonOption = False) -> None:
         one["name"], one["client_id"], one["audience"],
         "confidential" if one["confidential"] else "public",
         "disabled" if one["disabled"] else "active", f"{one['access_token_ttl']}s",
-        "yes" if one["account_access"] else "no", " ".join(one["scopes"]) or "-",
+        "account-access" if one["account_access"] else "no-account-access",
+        " ".join(one["scopes"]) or "-",
     ) for one in summaries]  # fmt: skip
     print_table(("NAME", "CLIENT_ID", "AUDIENCE", "TYPE", "STATUS", "TTL", "ACCOUNT", "SCOPES"),
                 rows)  # fmt: skip
@@ -149,7 +150,7 @@ def app_summary(one: App) -> dict[str, Any]:
         "confidential": one.confidential, "access_token_ttl": one.access_token_ttl,
         "refresh_enabled": one.refresh_enabled, "account_access": one.account_access,
         "disabled": one.disabled, "created_at": iso_time(one.created_at),
-        "previous_secret_until": (iso_time(one.previous_secret_expires_at)
+        "overlap_until": (iso_time(one.previous_secret_expires_at)
                                   if one.previous_secret_expires_at else None),
     }  # fmt: skip
 
@@ -162,7 +163,7 @@ def _run(ctx: typer.Context, action: Callable[[Runtime], Awaitable[T]]) -> T:
 
 
 @app.command("show", context_settings=ID_ARGUMENT)
-def show(ctx: typer.Context, app_id: AppArgument, as_json: JsonOption = False) -> None:
+def show(ctx: typer.Context, app_id: _AppArgument, as_json: JsonOption = False) -> None:
     """Show one app (never its secret)."""
     from jwtkeep.usecases.apps import find_app  # noqa: PLC0415
 
@@ -179,7 +180,7 @@ def show(ctx: typer.Context, app_id: AppArgument, as_json: JsonOption = False) -
 @app.command("update", context_settings=ID_ARGUMENT)
 def update(
     ctx: typer.Context,
-    app_id: AppArgument,
+    app_id: _AppArgument,
     name: Annotated[str | None, typer.Option("--name", metavar="NAME", help="A new name.")] = None,
     scope: Annotated[
         list[str] | None,
@@ -192,7 +193,7 @@ def update(
                      help="The app's path rules (all of them); repeat."),
     ] = None,
     no_routes: Annotated[bool, typer.Option("--no-routes", help="Remove every rule.")] = False,
-    ttl: TtlOption = None,
+    ttl: _TtlOption = None,
     refresh: Annotated[
         bool | None, typer.Option("--refresh/--no-refresh", help="Issue refresh tokens.")
     ] = None,
@@ -231,10 +232,10 @@ def update(
 @app.command("rotate-secret", context_settings=ID_ARGUMENT)
 def rotate_secret(
     ctx: typer.Context,
-    app_id: AppArgument,
+    app_id: _AppArgument,
     overlap: Annotated[
         int,
-        typer.Option("--overlap", metavar="SECONDS", min=0, max=MAX_OVERLAP,
+        typer.Option("--overlap", metavar="SECONDS", min=0, max=_MAX_OVERLAP,
                      help="How long the old secret keeps working (default: not at all)."),
     ] = 0,
     reason: ReasonOption = None,
@@ -264,7 +265,7 @@ def rotate_secret(
 
 
 @app.command("disable", context_settings=ID_ARGUMENT)
-def disable(ctx: typer.Context, app_id: AppArgument, reason: ReasonOption = None) -> None:
+def disable(ctx: typer.Context, app_id: _AppArgument, reason: ReasonOption = None) -> None:
     """Refuse the app (every grant, introspection, revocation) and end every session
     and token issued to it, at once."""
     from jwtkeep.usecases.apps import disable_app, find_app  # noqa: PLC0415
@@ -279,7 +280,7 @@ def disable(ctx: typer.Context, app_id: AppArgument, reason: ReasonOption = None
 
 
 @app.command("enable", context_settings=ID_ARGUMENT)
-def enable(ctx: typer.Context, app_id: AppArgument, reason: ReasonOption = None) -> None:
+def enable(ctx: typer.Context, app_id: _AppArgument, reason: ReasonOption = None) -> None:
     """Let a disabled app ask for tokens again (what it had stays ended)."""
     from jwtkeep.usecases.apps import enable_app, find_app  # noqa: PLC0415
 
@@ -292,7 +293,7 @@ def enable(ctx: typer.Context, app_id: AppArgument, reason: ReasonOption = None)
 
 
 @app.command("delete", context_settings=ID_ARGUMENT)
-def delete(ctx: typer.Context, app_id: AppArgument, reason: ReasonOption = None) -> None:
+def delete(ctx: typer.Context, app_id: _AppArgument, reason: ReasonOption = None) -> None:
     """Delete the app; every session and token issued to it ends at once."""
     from jwtkeep.usecases.apps import delete_app, find_app  # noqa: PLC0415
 

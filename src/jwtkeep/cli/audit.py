@@ -46,7 +46,7 @@ _DURATION = re.compile(r"(\d+)\s*(s|m|min|h|d|w)", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-TimeHelp = "ISO 8601 time (UTC if no offset) or a duration back from now: 30m, 1h, 7d."
+_TIME_HELP = "ISO 8601 time (UTC if no offset) or a duration back from now: 30m, 1h, 7d."
 
 
 def audit(
@@ -63,8 +63,8 @@ def audit(
                      help='An event name, or a prefix ending in "." (login.); repeat.'),
     ] = None,
     jti: Annotated[str | None, typer.Option("--jti", metavar="JTI", help="One token's `jti`.")] = None,
-    since: Annotated[str | None, typer.Option("--since", metavar="TIME", help=TimeHelp)] = None,
-    until: Annotated[str | None, typer.Option("--until", metavar="TIME", help=TimeHelp)] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="TIME", help=_TIME_HELP)] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="TIME", help=_TIME_HELP)] = None,
     limit: Annotated[
         int, typer.Option("--limit", metavar="N", min=1, max=100_000, help="At most N events.")
     ] = 1000,

@@ -58,7 +58,7 @@ __all__ = [
 
 app = typer.Typer(help="Create, list, block and delete users.", no_args_is_help=True)
 T = TypeVar("T")
-UserArgument = Annotated[str, typer.Argument(metavar="USER", help="A username or user id.")]
+_UserArgument = Annotated[str, typer.Argument(metavar="USER", help="A username or user id.")]
 
 # Enough for any acceptable password (core.passwords bounds it); refuse more unread.
 MAX_STDIN_BYTES = 4096
@@ -137,7 +137,7 @@ def list_users(
 
 
 @app.command("show", context_settings=ID_ARGUMENT)
-def show(ctx: typer.Context, user: UserArgument, as_json: JsonOption = False) -> None:
+def show(ctx: typer.Context, user: _UserArgument, as_json: JsonOption = False) -> None:
     """Show one user and how many live sessions it has."""
 
     async def action(runtime: Runtime) -> tuple[User, int]:
@@ -155,7 +155,7 @@ def show(ctx: typer.Context, user: UserArgument, as_json: JsonOption = False) ->
 
 
 @app.command("disable", context_settings=ID_ARGUMENT)
-def disable(ctx: typer.Context, user: UserArgument, reason: ReasonOption = None) -> None:
+def disable(ctx: typer.Context, user: _UserArgument, reason: ReasonOption = None) -> None:
     """Block a user: every login is refused (as a wrong password would be) and every
     session and token ends at once."""
     from jwtkeep.usecases.users import disable_user  # noqa: PLC0415
@@ -169,7 +169,7 @@ def disable(ctx: typer.Context, user: UserArgument, reason: ReasonOption = None)
 
 
 @app.command("enable", context_settings=ID_ARGUMENT)
-def enable(ctx: typer.Context, user: UserArgument, reason: ReasonOption = None) -> None:
+def enable(ctx: typer.Context, user: _UserArgument, reason: ReasonOption = None) -> None:
     """Let a disabled user log in again (its old sessions stay ended)."""
     from jwtkeep.usecases.users import enable_user  # noqa: PLC0415
 
@@ -181,7 +181,7 @@ def enable(ctx: typer.Context, user: UserArgument, reason: ReasonOption = None) 
 
 
 @app.command("delete", context_settings=ID_ARGUMENT)
-def delete(ctx: typer.Context, user: UserArgument, reason: ReasonOption = None) -> None:
+def delete(ctx: typer.Context, user: _UserArgument, reason: ReasonOption = None) -> None:
     """Delete a user; every session and token ends at once. Its audit events stay."""
     from jwtkeep.usecases.users import delete_user  # noqa: PLC0415
 
@@ -196,7 +196,7 @@ def delete(ctx: typer.Context, user: UserArgument, reason: ReasonOption = None) 
 @app.command("set-password", context_settings=ID_ARGUMENT)
 def set_password(
     ctx: typer.Context,
-    user: UserArgument,
+    user: _UserArgument,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,

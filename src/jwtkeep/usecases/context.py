@@ -75,8 +75,9 @@ class AuthContext:
     ) -> None:
         """Append to the audit trail (ids and reasons only, never token material); `op`
         names the operator who acted and why."""
-        if op is not None:
-            fields = {"actor": op.actor, "reason": op.reason, **fields}
+        if op is not None:  # the operator's reason has a column; any other stays in detail
+            fields = {"actor": op.actor, **fields}
+        reason = op.reason if op is not None else None
         detail = {k: v for k, v in fields.items() if k not in _ID_FIELDS}
         ids = {k: v for k, v in fields.items() if k in _ID_FIELDS}
         now = self.clock()
@@ -86,6 +87,7 @@ class AuthContext:
                 event=event,
                 ip=info.ip if info and info.ip else None,
                 detail=detail,
+                reason=reason,
                 **ids,  # type: ignore[arg-type]
             )
         )
@@ -107,4 +109,4 @@ class AuthContext:
         return await asyncio.to_thread(self.hasher.verify, password_hash, password)
 
 
-_ID_FIELDS = frozenset({"user_id", "client_id", "sid", "jti", "actor", "target", "reason"})
+_ID_FIELDS = frozenset({"user_id", "client_id", "sid", "jti", "actor", "target"})

@@ -76,14 +76,13 @@ async def enable_user(ctx: AuthContext, user: User, op: Operator) -> None:
 
 
 async def delete_user(ctx: AuthContext, user: User, op: Operator) -> list[str]:
-    """Delete the account, then end its sessions. The audit trail keeps its events (by
-    id): who the user was stays answerable after the account is gone."""
+    """Delete the account, then end its sessions. The audit trail keeps its events, by
+    id only (no username: nothing personal outlives the account but the id)."""
     if not await ctx.users.delete_user(user.id):
         raise NotFound(f"no user {user.username!r}")
     ended = await ctx.store.end_user_sessions(user.id)
     await ctx.record("user.deleted", user_id=user.id, target=f"user:{user.id}",
-                     sessions_ended=len(ended),
-                     op=op)  # fmt: skip
+                     sessions_ended=len(ended), op=op)  # fmt: skip
     return ended
 
 
