@@ -109,10 +109,11 @@ class SessionStore(Protocol):
 
     async def end_everything(self, now: float, progress: Progress | None = None) -> int:
         """End every session and access token of every user (`sessions revoke-everything`,
-        the answer to a stolen database or an unknown breach). At once: from the first
-        step on, no token issued and no session started at or before `now` is accepted,
-        on any replica; what is left is swept afterwards (reporting to `progress`).
-        Return the number of live sessions ended."""
+        the answer to a stolen database or an unknown breach), at once: when the first
+        step is done, none that exists is accepted any more, on any replica. A store may
+        get there with a cut-off (refusing whatever was issued or started at or before
+        `now`) and sweep the leftovers afterwards, reporting to `progress`. Return the
+        number of live sessions ended."""
 
     async def end_client_sessions(
         self, client_id: str, now: float, progress: Progress | None = None
