@@ -83,9 +83,8 @@ def build_metadata(settings: Settings) -> dict[str, Any]:
     return {name: value for name, value in members.items() if value != []}
 
 
-@router.api_route(
+@router.get(
     "/.well-known/oauth-authorization-server",
-    methods=["GET", "HEAD"],  # RFC 9110 §9.3.2: HEAD wherever GET
     summary="Authorization server metadata (RFC 8414)",
     responses={
         200: {"content": {"application/json": {"schema": {"type": "object"}}}},
@@ -109,9 +108,8 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-@router.api_route(
+@router.get(
     "/.well-known/jwks.json",
-    methods=["GET", "HEAD"],  # RFC 9110 §9.3.2: HEAD wherever GET
     summary="The public signing keys (RFC 7517 JWK Set)",
     response_model=JwksBody,
     responses={304: {"description": "not modified (If-None-Match)"}, **problems(400, 503)},
@@ -124,3 +122,12 @@ async def jwks(request: Request, runtime: RuntimeDep) -> Response:
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
+
+
+# RFC 9110 §9.3.2: HEAD wherever GET (caches and monitors probe with it); the same
+# handler, left out of the OpenAPI document (it would repeat the GET operation).
+for _path, _handler in (
+    ("/.well-known/oauth-authorization-server", metadata),
+    ("/.well-known/jwks.json", jwks),
+):
+    router.add_api_route(_path, _handler, methods=["HEAD"], include_in_schema=False)
