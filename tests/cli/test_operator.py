@@ -74,9 +74,11 @@ def log_in_as(cli: Cli, client_id: str, username: str, password: str = PASSWORD)
         try:
             response = await password_grant(runtime.context, app, username, password, None, info)
         except InvalidGrant as exc:
-            assert str(exc) == "The username or password is incorrect."  # as a wrong password
-            return None
-        return response.access_token
+            refusal = str(exc)
+        else:
+            return response.access_token
+        assert refusal == "The username or password is incorrect."  # as a wrong password
+        return None
 
     return cli.with_runtime(action)
 
@@ -124,7 +126,8 @@ def test_user_show_by_name_or_id_and_unknown(op: Cli) -> None:
     user_id = make_user(op)
     by_name = one_json(op.ok("user", "show", "alice", "--json"))
     assert by_name == one_json(op.ok("user", "show", user_id, "--json"))
-    assert by_name["id"] == user_id and by_name["disabled"] is False
+    assert by_name["id"] == user_id
+    assert by_name["disabled"] is False
     unknown = op("user", "show", "nobody")
     assert unknown.exit_code == 1
     assert unknown.stderr == "error: no user 'nobody'\n"
@@ -158,7 +161,8 @@ def test_enable_lets_the_user_back_in_but_not_the_old_tokens(op: Cli) -> None:
     op.ok("user", "disable", "alice")
     op.ok("user", "enable", "alice", "--reason", "verified by phone")
     fresh = log_in_as(op, web, "alice")
-    assert fresh is not None and verifies(op, fresh)
+    assert fresh is not None
+    assert verifies(op, fresh)
     assert not verifies(op, old)
     twice = op("user", "enable", "alice")
     assert twice.exit_code == 1
@@ -218,7 +222,8 @@ def test_app_show_by_name_or_client_id(op: Cli) -> None:
     created = make_app(op, "web", "--scope", "read")
     shown = one_json(op.ok("app", "show", "web", "--json"))
     assert shown == one_json(op.ok("app", "show", created["client_id"], "--json"))
-    assert shown["scopes"] == ["read"] and shown["disabled"] is False
+    assert shown["scopes"] == ["read"]
+    assert shown["disabled"] is False
     assert "client_id:" in op.ok("app", "show", "web").stdout
     unknown = op("app", "show", "nope")
     assert unknown.exit_code == 1
@@ -237,16 +242,20 @@ def test_app_update_changes_fields_and_a_lost_scope_ends_sessions(op: Cli) -> No
     token = login(op, web, "alice")
 
     kept = one_json(op.ok("app", "update", "web", "--ttl", "120", "--json"))
-    assert kept["access_token_ttl"] == 120 and kept["sessions_ended"] == 0
+    assert kept["access_token_ttl"] == 120
+    assert kept["sessions_ended"] == 0
     assert verifies(op, token)  # nothing was taken away
 
     narrowed = one_json(op.ok("app", "update", web, "--scope", "read", "--name", "web2",
                               "--reason", "write is retired", "--json"))  # fmt: skip
-    assert narrowed["scopes"] == ["read"] and narrowed["name"] == "web2"
+    assert narrowed["scopes"] == ["read"]
+    assert narrowed["name"] == "web2"
     assert narrowed["sessions_ended"] == 1
     assert not verifies(op, token)
     stored = stored_app(op, web)
-    assert stored is not None and stored.scopes == ("read",) and stored.access_token_ttl == 120
+    assert stored is not None
+    assert stored.scopes == ("read",)
+    assert stored.access_token_ttl == 120
     (event,) = events(op, "--event", "app.updated", "--app", "web2", "--since", "1h")[:1]
     assert event["detail"]["scopes_lost"] == ["write"]
 
@@ -271,10 +280,12 @@ def test_rotate_secret_without_overlap_refuses_the_old_one_at_once(op: Cli) -> N
     rotated = one_json(op.ok("app", "rotate-secret", "api", "--reason", "leaked", "--json"))
 
     assert set(rotated) == {"client_id", "client_secret"}
-    assert rotated["client_id"] == client_id and rotated["client_secret"] != old
+    assert rotated["client_id"] == client_id
+    assert rotated["client_secret"] != old
     assert authenticates(op, client_id, rotated["client_secret"])
     assert not authenticates(op, client_id, old)
-    assert old not in str(events(op)) and rotated["client_secret"] not in str(events(op))
+    assert old not in str(events(op))
+    assert rotated["client_secret"] not in str(events(op))
 
 
 def test_rotate_secret_with_overlap_keeps_the_old_one_for_a_while(op: Cli) -> None:
@@ -350,7 +361,8 @@ def test_revoke_everything_ends_every_session_and_token(op: Cli) -> None:
     assert not any(verifies(op, token) for token in tokens)
     assert one_json(op.ok("sessions", "list", "alice", "--json")) == []
     (event,) = events(op, "--event", "sessions.revoked_everything")
-    assert event["target"] == "everyone" and event["reason"] == "database backup leaked"
+    assert event["target"] == "everyone"
+    assert event["reason"] == "database backup leaked"
 
 
 def test_revoke_everything_needs_a_reason(op: Cli) -> None:
@@ -378,5 +390,6 @@ def test_sessions_revoke_is_audited_with_the_operator(op: Cli) -> None:
     op.ok("sessions", "revoke", session["sid"], "--reason", "lost phone")
     assert not verifies(op, token)
     (event,) = events(op, "--event", "session.revoked")
-    assert event["sid"] == session["sid"] and event["reason"] == "lost phone"
+    assert event["sid"] == session["sid"]
+    assert event["reason"] == "lost phone"
     assert event["actor"].startswith("cli:")

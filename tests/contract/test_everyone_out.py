@@ -58,7 +58,8 @@ async def test_end_everything_ends_every_session_and_token(token_store: TokenSto
 
     later = NOW + 2
     assert ended == 3
-    assert reports and reports[-1][0] == reports[-1][1]
+    assert reports
+    assert reports[-1][0] == reports[-1][1]
     for login in logins:
         assert await token_store.get_session(login.sid, later) is None
         assert await token_store.list_sessions(login.user_id, later) == []

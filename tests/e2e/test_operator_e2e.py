@@ -15,8 +15,8 @@ import getpass
 import json
 import ssl
 from collections.abc import Iterator
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -88,7 +88,7 @@ def password_login(client: httpx.Client, client_id: str, secret: str | None = No
         "/oauth/token",
         data={"grant_type": "password", "client_id": client_id, "username": "dora",
               "password": password, "scope": "read account"},
-        auth=(client_id, secret) if secret else None,
+        auth=httpx.BasicAuth(client_id, secret) if secret else httpx.USE_CLIENT_DEFAULT,
     )  # fmt: skip
 
 

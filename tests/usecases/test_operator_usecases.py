@@ -71,7 +71,8 @@ async def test_a_scope_the_app_lost_is_not_handed_out_by_a_refresh(world: World)
     """RFC 6749 §6 lets a refresh keep the session's scope; after `app update` took
     `write` away, that would hand it out again: the update ends the app's sessions."""
     first = await login(world)
-    assert first.refresh_token is not None and "write" in first.scope.split()
+    assert first.refresh_token is not None
+    assert "write" in first.scope.split()
 
     _, ended = await update_app(world.ctx, world.app, AppChanges(scopes=("read",)), OPERATOR)
 

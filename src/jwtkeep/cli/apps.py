@@ -55,8 +55,9 @@ _MAX_OVERLAP = 7 * 86400  # usecases.apps.MAX_SECRET_OVERLAP (imported lazily th
 _AppArgument = Annotated[str, typer.Argument(metavar="APP", help="The app's name or client id.")]
 _TtlOption = Annotated[
     int | None,
-    typer.Option("--ttl", metavar="SECONDS", min=30, max=MAX_ACCESS_TOKEN_TTL,
-                 help="Access-token lifetime."),
+    typer.Option(
+        "--ttl", metavar="SECONDS", min=30, max=MAX_ACCESS_TOKEN_TTL, help="Access-token lifetime."
+    ),
 ]
 
 
@@ -189,8 +190,11 @@ def update(
     no_scopes: Annotated[bool, typer.Option("--no-scopes", help="Remove every scope.")] = False,
     route: Annotated[
         list[str] | None,
-        typer.Option("--route", metavar='"METHOD /path/*=scope"',
-                     help="The app's path rules (all of them); repeat."),
+        typer.Option(
+            "--route",
+            metavar='"METHOD /path/*=scope"',
+            help="The app's path rules (all of them); repeat.",
+        ),
     ] = None,
     no_routes: Annotated[bool, typer.Option("--no-routes", help="Remove every rule.")] = False,
     ttl: _TtlOption = None,
@@ -199,8 +203,10 @@ def update(
     ] = None,
     account_access: Annotated[
         bool | None,
-        typer.Option("--account-access/--no-account-access",
-                     help="May ask for the `account`/`openid` scopes."),
+        typer.Option(
+            "--account-access/--no-account-access",
+            help="May ask for the `account`/`openid` scopes.",
+        ),
     ] = None,
     reason: ReasonOption = None,
     as_json: JsonOption = False,
@@ -235,8 +241,13 @@ def rotate_secret(
     app_id: _AppArgument,
     overlap: Annotated[
         int,
-        typer.Option("--overlap", metavar="SECONDS", min=0, max=_MAX_OVERLAP,
-                     help="How long the old secret keeps working (default: not at all)."),
+        typer.Option(
+            "--overlap",
+            metavar="SECONDS",
+            min=0,
+            max=_MAX_OVERLAP,
+            help="How long the old secret keeps working (default: not at all).",
+        ),
     ] = 0,
     reason: ReasonOption = None,
     as_json: JsonOption = False,

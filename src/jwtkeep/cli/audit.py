@@ -59,10 +59,15 @@ def audit(
     ] = None,
     event: Annotated[
         list[str] | None,
-        typer.Option("--event", metavar="NAME",
-                     help='An event name, or a prefix ending in "." (login.); repeat.'),
+        typer.Option(
+            "--event",
+            metavar="NAME",
+            help='An event name, or a prefix ending in "." (login.); repeat.',
+        ),
     ] = None,
-    jti: Annotated[str | None, typer.Option("--jti", metavar="JTI", help="One token's `jti`.")] = None,
+    jti: Annotated[
+        str | None, typer.Option("--jti", metavar="JTI", help="One token's `jti`.")
+    ] = None,
     since: Annotated[str | None, typer.Option("--since", metavar="TIME", help=_TIME_HELP)] = None,
     until: Annotated[str | None, typer.Option("--until", metavar="TIME", help=_TIME_HELP)] = None,
     limit: Annotated[

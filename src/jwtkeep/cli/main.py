@@ -48,8 +48,9 @@ def root(
     ] = None,
     version: Annotated[
         bool,
-        typer.Option("--version", help="Print the version and exit.", is_eager=True,
-                     callback=_print_version),
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+        ),
     ] = False,
 ) -> None:
     """jwtkeep: JWT authentication where a signed token must also be on the allowlist."""
