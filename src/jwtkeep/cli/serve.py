@@ -245,17 +245,22 @@ def banner(settings: Settings, tls: tuple[str, str] | None, config_file: Path | 
         "",
         "Try it from another terminal, in this folder (or with the same JWTKEEP_DATA_DIR):",
         *_activate_hint(),
-        f"  CLIENT_ID=$({cli} app create demo --audience https://api.example --scope read "
-        "--json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"client_id\"])')",
-        f"  printf '%s' 'correct horse battery staple' | {cli} user create alice --password-stdin",
+        f"  CLIENT_ID=$( ({cli} app show demo --json 2>/dev/null || {cli} app create demo "
+        "--audience https://api.example --scope read --json) "
+        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"client_id\"])')",
+        f"  {cli} user show alice >/dev/null 2>&1 || printf '%s' 'correct horse battery "
+        f"staple' | {cli} user create alice --password-stdin",
         f"  TOKEN=$(printf '%s' 'correct horse battery staple' | {curl} {url}/oauth/token "
         "-d grant_type=password -d client_id=$CLIENT_ID -d username=alice "
         "--data-urlencode password@- --data-urlencode 'scope=read account' "
-        "| python3 -c 'import json,sys; "
-        'print(json.load(sys.stdin)["access_token"])\')',
-        f'  {curl} {url}/userinfo -H "Authorization: Bearer $TOKEN"',
-        f'  {curl} -X POST {url}/auth/logout -H "Authorization: Bearer $TOKEN"',
-        f'  {curl} {url}/userinfo -H "Authorization: Bearer $TOKEN"   # now 401: logged out',
+        "| python3 -c 'import json,sys; r=json.load(sys.stdin); "
+        'print(r.get("access_token") or sys.exit(r))\')',
+        f"  {curl} -w ' %{{http_code}}\\n' {url}/userinfo -H \"Authorization: Bearer $TOKEN\""
+        "   # 200",
+        f"  {curl} -w '%{{http_code}}\\n' -X POST {url}/auth/logout "
+        '-H "Authorization: Bearer $TOKEN"   # 204',
+        f"  {curl} -w ' %{{http_code}}\\n' {url}/userinfo -H \"Authorization: Bearer $TOKEN\""
+        "   # 401: logged out",
         "",
         "Stop with Ctrl-C.",
     ]
