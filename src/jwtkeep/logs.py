@@ -47,6 +47,11 @@ from jwtkeep.errors import ConfigurationError
 __all__ = [
     "LOG_FORMATS",
     "LOG_LEVELS",
+    "MAX_DEPTH",
+    "MAX_EXCEPTION_CHARS",
+    "MAX_ITEMS",
+    "MAX_KEY_CHARS",
+    "MAX_STRING_CHARS",
     "REDACTED",
     "LogFormat",
     "LogLevel",
@@ -54,6 +59,7 @@ __all__ = [
     "logging_config",
     "redact",
     "redact_event",
+    "redact_text",
     "warn_unknown_variables",
 ]
 

@@ -24,7 +24,7 @@ from jwtkeep.core.sealing import Sealer, parse_master_key
 from jwtkeep.errors import ConfigurationError
 from jwtkeep.settings import MAX_ACCESS_TOKEN_TTL, Settings
 from jwtkeep.usecases.app_cache import CachedApps
-from jwtkeep.usecases.context import AuthContext, SessionPolicy
+from jwtkeep.usecases.context import AuditRetention, AuthContext, SessionPolicy
 from jwtkeep.usecases.issuance import TokenIssuer
 from jwtkeep.usecases.key_schedule import KeyPolicy
 from jwtkeep.usecases.keys import KeyManager
@@ -149,6 +149,7 @@ async def build_runtime(settings: Settings, *, migrate: bool = False) -> Runtime
         users=database.users, apps=CachedApps(database.apps), store=store,
         audit=database.audit, keys=keys, issuer=issuer, hasher=hasher,
         sessions=SessionPolicy(settings.session_idle_timeout, settings.session_absolute_lifetime),
+        retention=AuditRetention(settings.audit_retention_days, settings.audit_ip_retention_days),
     )  # fmt: skip
     rules = ClaimRules(issuer=issuer.issuer, audience=None, leeway=settings.leeway,
                        max_lifetime=MAX_ACCESS_TOKEN_TTL)  # fmt: skip

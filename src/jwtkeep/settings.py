@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     keep_alive_timeout: int = Field(5, ge=1, le=300)
     metrics_port: int | None = Field(None, ge=1, le=65535)
     metrics_host: str = "127.0.0.1"
+    # The audit trail's retention (usecases.context.AuditRetention; docs/settings.md).
+    audit_retention_days: int = Field(90, ge=1, le=36500)
+    audit_ip_retention_days: int = Field(30, ge=0, le=36500)
 
     @classmethod
     def settings_customise_sources(
@@ -164,6 +167,8 @@ class Settings(BaseSettings):
                 raise ValueError(f"JWTKEEP_HMAC_SECRET: {exc}") from None
         if self.session_absolute_lifetime < self.session_idle_timeout:
             raise ValueError("session_absolute_lifetime must be >= session_idle_timeout")
+        if self.audit_ip_retention_days > self.audit_retention_days:
+            raise ValueError("audit_ip_retention_days must be <= audit_retention_days")
         if self.metrics_port is not None and self.metrics_port == self.port:
             raise ValueError("metrics_port must differ from port (metrics are not public)")
         return self

@@ -115,7 +115,7 @@ def _unreadable_file(tmp_path: Path) -> Path:
 def test_unreadable_config_file_is_one_line(cli: Cli, tmp_path: Path) -> None:
     config = _unreadable_file(tmp_path)
     with pytest.raises(
-        OSError, match="Permission denied|Invalid argument"
+        OSError, match=r"Permission denied|Invalid argument"
     ):  # the premise: this file really cannot be read
         config.read_bytes()
     assert_one_line_exit_2(cli, "--config", str(config), "init", names="cannot be read")

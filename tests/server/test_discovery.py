@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -138,8 +139,25 @@ async def test_openapi_documents_every_route(client: httpx.AsyncClient, app: Fas
     routes = api_routes(app)
     assert len(routes) >= 13  # /metrics moved to the metrics listener
     for route in routes:
+        if not route.include_in_schema:  # HEAD twins of GET routes (RFC 9110 §9.3.2)
+            assert route.methods == {"HEAD"}
+            continue
         for method in route.methods or ():
             operation = schema["paths"][route.path][method.lower()]
             assert "422" not in operation["responses"]
             assert {"400"} <= set(operation["responses"])
     assert (await client.get("/docs")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["/healthz", "/readyz", "/.well-known/oauth-authorization-server",
+             "/.well-known/jwks.json"],
+)  # fmt: skip
+async def test_head_works_wherever_get_does(client: httpx.AsyncClient, path: str) -> None:
+    """RFC 9110 §9.3.2: HEAD is GET without the body (load balancers and monitors probe
+    with it); the same status and headers."""
+    get, head = await client.get(path), await client.head(path)
+    assert get.status_code == 200
+    assert head.status_code == 200
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers.get("cache-control") == get.headers.get("cache-control")

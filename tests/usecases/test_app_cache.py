@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from jwtkeep.core.clock import FixedClock
 from jwtkeep.ports import App
 from jwtkeep.usecases.app_cache import CachedApps
@@ -30,6 +32,15 @@ class CountingApps:
     async def list_apps(self) -> list[App]:
         return list(self.apps.values())
 
+    async def replace_app(self, app: App) -> None:
+        self.apps[app.client_id] = app
+
+    async def delete_app(self, app_id: str) -> bool:
+        found = [key for key, app in self.apps.items() if app.id == app_id]
+        for key in found:
+            del self.apps[key]
+        return bool(found)
+
 
 async def test_found_apps_are_cached_for_the_ttl() -> None:
     inner, clock = CountingApps(), FixedClock()
@@ -50,3 +61,17 @@ async def test_unknown_clients_are_never_cached() -> None:
     assert inner.lookups == 2
     await cached.add_app(APP)
     assert await cached.list_apps() == [APP]
+
+
+async def test_a_change_made_here_is_seen_at_once() -> None:
+    """`app update`/`disable`/`delete` through the cache drop its copy: no stale app for
+    the TTL in the process that made the change."""
+    inner, clock = CountingApps(), FixedClock()
+    cached = CachedApps(inner, ttl=30, clock=clock)
+    await cached.add_app(APP)
+    assert await cached.app_by_client_id(APP.client_id) == APP
+    disabled = replace(APP, disabled=True)
+    await cached.replace_app(disabled)
+    assert await cached.app_by_client_id(APP.client_id) == disabled
+    assert await cached.delete_app(APP.id)
+    assert await cached.app_by_client_id(APP.client_id) is None

@@ -1,4 +1,5 @@
-"""`jwtkeep app create | list`: register client applications (RFC 6749 §2).
+"""`jwtkeep app create | list | show | update | rotate-secret | disable | enable | delete`:
+client applications (RFC 6749 §2). APP is an app's name or client id.
 
 Each app gets its own audience, so a token for one app is refused by another that shares
 the auth server (the article; RFC 8725 §3.9); an audience belongs to one app only, and
@@ -11,24 +12,55 @@ printed once; only its hash is kept.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from jwtkeep.cli.common import (
+    ID_ARGUMENT,
     JsonOption,
+    ReasonOption,
     emit_json,
     handled_errors,
     iso_time,
     load_cli_settings,
+    operator,
+    print_table,
+    progress_bar,
     require_initialized,
     run_with_runtime,
 )
 from jwtkeep.ports import App
+from jwtkeep.settings import MAX_ACCESS_TOKEN_TTL
 
-__all__ = ["app", "app_summary", "create", "list_apps"]
+if TYPE_CHECKING:
+    from jwtkeep.runtime import Runtime
+    from jwtkeep.usecases.apps import RotatedSecret
 
-app = typer.Typer(help="Register and list client applications.", no_args_is_help=True)
+__all__ = [
+    "app",
+    "app_summary",
+    "create",
+    "delete",
+    "disable",
+    "enable",
+    "list_apps",
+    "rotate_secret",
+    "show",
+    "update",
+]
+
+app = typer.Typer(help="Register and manage client applications.", no_args_is_help=True)
+T = TypeVar("T")
+_MAX_OVERLAP = 7 * 86400  # usecases.apps.MAX_SECRET_OVERLAP (imported lazily there)
+_AppArgument = Annotated[str, typer.Argument(metavar="APP", help="The app's name or client id.")]
+_TtlOption = Annotated[
+    int | None,
+    typer.Option(
+        "--ttl", metavar="SECONDS", min=30, max=MAX_ACCESS_TOKEN_TTL, help="Access-token lifetime."
+    ),
+]
 
 
 @app.command("create")
@@ -48,9 +80,7 @@ def create(
     confidential: Annotated[
         bool, typer.Option("--confidential", help="A server-side app with a client secret.")
     ] = False,
-    ttl: Annotated[
-        int | None, typer.Option("--ttl", help="Access-token lifetime in seconds.", min=1)
-    ] = None,
+    ttl: _TtlOption = None,
     no_refresh: Annotated[
         bool, typer.Option("--no-refresh", help="Never issue refresh tokens to this app.")
     ] = False,
@@ -113,14 +143,17 @@ def list_apps(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     if not summaries:
         typer.echo("No apps yet: `jwtkeep app create NAME --audience AUD`.")
-    for one in summaries:
-        kind = "confidential" if one["confidential"] else "public"
-        scopes = " ".join(one["scopes"])
-        account = "account-access" if one["account_access"] else "no-account-access"
-        introspects = "".join(f"  introspects={aud}" for aud in one["introspect_audiences"])
-        typer.echo(f"{one['name']}  client_id={one['client_id']}  aud={one['audience']}  "
-                   f"{kind}  ttl={one['access_token_ttl']}s  scopes={scopes}  "
-                   f"{account}{introspects}")  # fmt: skip
+        return
+    rows = [(
+        one["name"], one["client_id"], one["audience"],
+        "confidential" if one["confidential"] else "public",
+        "disabled" if one["disabled"] else "active", f"{one['access_token_ttl']}s",
+        "account-access" if one["account_access"] else "no-account-access",
+        " ".join(one["scopes"]) or "-", ",".join(one["introspect_audiences"]) or "-",
+    ) for one in summaries]  # fmt: skip
+    print_table(("NAME", "CLIENT_ID", "AUDIENCE", "TYPE", "STATUS", "TTL", "ACCOUNT", "SCOPES",
+                 "INTROSPECTS"),
+                rows)  # fmt: skip
 
 
 def app_summary(one: App) -> dict[str, Any]:
@@ -131,5 +164,168 @@ def app_summary(one: App) -> dict[str, Any]:
         "confidential": one.confidential, "access_token_ttl": one.access_token_ttl,
         "refresh_enabled": one.refresh_enabled, "account_access": one.account_access,
         "introspect_audiences": list(one.introspect_audiences),
-        "created_at": iso_time(one.created_at),
+        "disabled": one.disabled, "created_at": iso_time(one.created_at),
+        "overlap_until": (iso_time(one.previous_secret_expires_at)
+                                  if one.previous_secret_expires_at else None),
     }  # fmt: skip
+
+
+def _run(ctx: typer.Context, action: Callable[[Runtime], Awaitable[T]]) -> T:
+    with handled_errors():
+        settings = load_cli_settings(ctx)
+        require_initialized(settings)
+        return run_with_runtime(settings, action)
+
+
+@app.command("show", context_settings=ID_ARGUMENT)
+def show(ctx: typer.Context, app_id: _AppArgument, as_json: JsonOption = False) -> None:
+    """Show one app (never its secret)."""
+    from jwtkeep.usecases.apps import find_app  # noqa: PLC0415
+
+    found = _run(ctx, lambda rt: find_app(rt.context, app_id))
+    summary = app_summary(found)
+    if as_json:
+        emit_json(summary)
+        return
+    for key, value in summary.items():
+        shown = " ".join(value) if isinstance(value, list) else value
+        typer.echo(f"{key + ':':<28}{shown}")
+
+
+@app.command("update", context_settings=ID_ARGUMENT)
+def update(
+    ctx: typer.Context,
+    app_id: _AppArgument,
+    name: Annotated[str | None, typer.Option("--name", metavar="NAME", help="A new name.")] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", metavar="SCOPE", help="The app's scopes (all of them); repeat."),
+    ] = None,
+    no_scopes: Annotated[bool, typer.Option("--no-scopes", help="Remove every scope.")] = False,
+    route: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--route",
+            metavar='"METHOD /path/*=scope"',
+            help="The app's path rules (all of them); repeat.",
+        ),
+    ] = None,
+    no_routes: Annotated[bool, typer.Option("--no-routes", help="Remove every rule.")] = False,
+    ttl: _TtlOption = None,
+    refresh: Annotated[
+        bool | None, typer.Option("--refresh/--no-refresh", help="Issue refresh tokens.")
+    ] = None,
+    account_access: Annotated[
+        bool | None,
+        typer.Option(
+            "--account-access/--no-account-access",
+            help="May ask for the `account`/`openid` scopes.",
+        ),
+    ] = None,
+    reason: ReasonOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change an app. A scope (or account access) it loses ends its sessions at once.
+
+    Example: jwtkeep app update shop --scope orders:read --ttl 120
+    """
+    from jwtkeep.usecases.apps import AppChanges, find_app, update_app  # noqa: PLC0415
+
+    changes = AppChanges(
+        name=name, scopes=() if no_scopes else tuple(scope) if scope else None,
+        routes=() if no_routes else tuple(route) if route else None,
+        access_token_ttl=ttl, refresh_enabled=refresh, account_access=account_access,
+    )  # fmt: skip
+
+    async def action(runtime: Runtime) -> tuple[App, int]:
+        found = await find_app(runtime.context, app_id)
+        with progress_bar("Ending its sessions") as progress:
+            return await update_app(runtime.context, found, changes, operator(reason), progress)
+
+    new, ended = _run(ctx, action)
+    if as_json:
+        emit_json({**app_summary(new), "sessions_ended": ended})
+        return
+    typer.echo(f"App {new.name!r} updated." + (f" {ended} session(s) ended." if ended else ""))
+
+
+@app.command("rotate-secret", context_settings=ID_ARGUMENT)
+def rotate_secret(
+    ctx: typer.Context,
+    app_id: _AppArgument,
+    overlap: Annotated[
+        int,
+        typer.Option(
+            "--overlap",
+            metavar="SECONDS",
+            min=0,
+            max=_MAX_OVERLAP,
+            help="How long the old secret keeps working (default: not at all).",
+        ),
+    ] = 0,
+    reason: ReasonOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Give a confidential app a new secret, printed ONCE (only its digest is kept).
+
+    Example (a leaked secret): jwtkeep app rotate-secret shop --reason "leaked in CI logs"
+    """
+    from jwtkeep.usecases.apps import find_app, rotate_secret  # noqa: PLC0415
+
+    async def action(runtime: Runtime) -> RotatedSecret:
+        found = await find_app(runtime.context, app_id)
+        return await rotate_secret(runtime.context, found, overlap, operator(reason))
+
+    rotated = _run(ctx, action)
+    if as_json:
+        emit_json({"client_id": rotated.app.client_id, "client_secret": rotated.client_secret})
+        return
+    typer.echo(f"client_id:     {rotated.app.client_id}")
+    typer.echo(f"client_secret: {rotated.client_secret}")
+    typer.echo("Store the secret now: it is shown once and only its digest is kept.", err=True)
+    if rotated.old_secret_until is None:
+        typer.echo("The old secret no longer works.", err=True)
+    else:
+        typer.echo(f"The old secret works until {iso_time(rotated.old_secret_until)}.", err=True)
+
+
+@app.command("disable", context_settings=ID_ARGUMENT)
+def disable(ctx: typer.Context, app_id: _AppArgument, reason: ReasonOption = None) -> None:
+    """Refuse the app (every grant, introspection, revocation) and end every session
+    and token issued to it, at once."""
+    from jwtkeep.usecases.apps import disable_app, find_app  # noqa: PLC0415
+
+    async def action(runtime: Runtime) -> int:
+        found = await find_app(runtime.context, app_id)
+        with progress_bar("Ending its sessions") as progress:
+            return await disable_app(runtime.context, found, operator(reason), progress)
+
+    ended = _run(ctx, action)
+    typer.echo(f"App {app_id} disabled; {ended} session(s) ended.")
+
+
+@app.command("enable", context_settings=ID_ARGUMENT)
+def enable(ctx: typer.Context, app_id: _AppArgument, reason: ReasonOption = None) -> None:
+    """Let a disabled app ask for tokens again (what it had stays ended)."""
+    from jwtkeep.usecases.apps import enable_app, find_app  # noqa: PLC0415
+
+    async def action(runtime: Runtime) -> None:
+        found = await find_app(runtime.context, app_id)
+        await enable_app(runtime.context, found, operator(reason))
+
+    _run(ctx, action)
+    typer.echo(f"App {app_id} enabled.")
+
+
+@app.command("delete", context_settings=ID_ARGUMENT)
+def delete(ctx: typer.Context, app_id: _AppArgument, reason: ReasonOption = None) -> None:
+    """Delete the app; every session and token issued to it ends at once."""
+    from jwtkeep.usecases.apps import delete_app, find_app  # noqa: PLC0415
+
+    async def action(runtime: Runtime) -> int:
+        found = await find_app(runtime.context, app_id)
+        with progress_bar("Ending its sessions") as progress:
+            return await delete_app(runtime.context, found, operator(reason), progress)
+
+    ended = _run(ctx, action)
+    typer.echo(f"App {app_id} deleted; {ended} session(s) ended.")

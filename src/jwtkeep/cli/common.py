@@ -4,7 +4,8 @@ The CLI is an edge (CONVENTIONS "Shape"): it reads settings once, builds the sam
 `Runtime` the server builds, calls a use case and prints the result. It decides nothing.
 
 Exit codes (docs/cli.md): 0 success; 1 a jwtkeep error (not found, conflict, bad input);
-2 bad usage or configuration; 3 the database or token store cannot be reached.
+2 bad usage or configuration; 3 the database or token store cannot be reached; 4 `serve`:
+the port is in use.
 Every error is one line on standard error, never a traceback, and never holds a secret.
 """
 
@@ -12,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import getpass
 import json
 import os
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,6 @@ from jwtkeep.errors import (
     ConfigurationError,
     JwtkeepError,
     NoSigningKey,
-    NotFound,
     StoreUnavailable,
 )
 from jwtkeep.logs import configure_logging, warn_unknown_variables
@@ -38,19 +39,26 @@ from jwtkeep.settings import Settings, load_settings, unknown_variables
 
 if TYPE_CHECKING:
     from jwtkeep.runtime import Runtime
+    from jwtkeep.usecases.context import Operator
 
 __all__ = [
     "EXIT_ERROR",
+    "EXIT_PORT_IN_USE",
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
+    "ID_ARGUMENT",
     "CliState",
     "JsonOption",
+    "ReasonOption",
     "emit_json",
     "fail",
     "handled_errors",
     "is_loopback",
     "iso_time",
     "load_cli_settings",
+    "operator",
+    "print_table",
+    "progress_bar",
     "require_initialized",
     "resolve_user",
     "run_with_runtime",
@@ -61,6 +69,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
+EXIT_PORT_IN_USE = 4
 T = TypeVar("T")
 
 
@@ -157,24 +166,60 @@ def run_with_runtime(
 
 
 async def resolve_user(runtime: Runtime, who: str) -> User:
-    """A user by UUID or by username (a UUID-shaped username is tried second)."""
-    users = runtime.context.users
-    user: User | None = None
-    if _is_uuid(who):
-        user = await users.get_user(str(uuid.UUID(who)))
-    if user is None:
-        user = await users.user_by_username(who)
-    if user is None:
-        raise NotFound(f"no user {who!r}")
-    return user
+    """A user by UUID or by username (`usecases.users.find_user`)."""
+    from jwtkeep.usecases.users import find_user  # noqa: PLC0415 (keeps `--help` fast)
+
+    return await find_user(runtime.context, who)
 
 
-def _is_uuid(text: str) -> bool:
+ID_ARGUMENT = {"ignore_unknown_options": True}
+"""Context settings for a command whose argument is an id: an id that starts with `-`
+(session and client ids are base64url) is taken as the argument, not as an unknown
+option, with or without `--` before it (docs/cli.md)."""
+
+ReasonOption = Annotated[
+    str | None,
+    typer.Option("--reason", metavar="TEXT", help="Why: goes to the audit trail."),
+]
+
+
+def operator(reason: str | None) -> Operator:
+    """Who acts: `cli:<os user>` (the audit trail's actor), and why."""
+    from jwtkeep.usecases.context import Operator  # noqa: PLC0415 (keeps `--help` fast)
+
     try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        who = f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return Operator(actor=f"cli:{who}", reason=reason.strip() if reason else None)
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Columns with a header line, padded to the widest cell (the last column is not)."""
+    lines = [[str(cell) for cell in headers], *([str(cell) for cell in row] for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
+    for line in lines:
+        cells = [cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=False)]
+        typer.echo("  ".join([*cells, line[-1]]).rstrip())
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback drawing a bar on standard error when it is a terminal (None
+    otherwise: scripts get only the final count)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with typer.progressbar(length=1, label=label, file=sys.stderr) as bar:
+        shown = 0
+
+        def report(done: int, total: int) -> None:
+            nonlocal shown
+            bar.length = max(total, done, 1)
+            bar.update(done - shown)
+            shown = done
+
+        yield report
 
 
 def emit_json(value: object) -> None:

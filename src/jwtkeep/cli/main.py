@@ -9,6 +9,7 @@ file (environment wins). See docs/cli.md.
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
@@ -45,9 +46,25 @@ def root(
             dir_okay=False,
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+        ),
+    ] = False,
 ) -> None:
     """jwtkeep: JWT authentication where a signed token must also be on the allowlist."""
     ctx.obj = CliState(config_file=config)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        try:
+            installed = metadata.version("jwtkeep")
+        except metadata.PackageNotFoundError:  # run from a source tree, not installed
+            installed = "unknown"
+        typer.echo(f"jwtkeep {installed}")
+        raise typer.Exit(0)
 
 
 app.command("init")(setup.init)

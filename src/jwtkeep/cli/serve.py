@@ -20,6 +20,7 @@ same TLS as the main one) serves `/metrics`, in this process and on the same loo
 
 from __future__ import annotations
 
+import errno
 import shlex
 import shutil
 import socket
@@ -32,6 +33,7 @@ from typing import Annotated, Any
 import typer
 
 from jwtkeep.cli.common import (
+    EXIT_PORT_IN_USE,
     EXIT_USAGE,
     CliState,
     fail,
@@ -82,8 +84,31 @@ def serve(
         tls = None if insecure_http else _certificate(settings)
         _check_metrics_listener(settings, tls)
         options = uvicorn_options(settings, tls)
+    _check_port_free(settings.host, settings.port, "--port or JWTKEEP_PORT")
+    if settings.metrics_port is not None:
+        _check_port_free(settings.metrics_host, settings.metrics_port, "JWTKEEP_METRICS_PORT")
     state = ctx.find_object(CliState) or CliState()
     _run_uvicorn(settings, tls, options, banner(settings, tls, state.config_file))
+
+
+def _check_port_free(host: str, port: int, setting: str) -> None:
+    """One line and exit code 4 when another process listens there (not uvicorn's log
+    line and a generic failure). A bind-and-close on the same address, with the
+    SO_REUSEADDR the server itself uses, so a port in TIME_WAIT does not count."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return  # an unresolvable host: the server's own bind reports it
+    for family, kind, proto, _name, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    fail(f"port {port} on {host} is already in use: stop the other process "
+                         f"or choose another port with {setting}", EXIT_PORT_IN_USE)  # fmt: skip
+                return
 
 
 async def _check_signing_key(runtime: Any) -> None:
@@ -223,17 +248,22 @@ def banner(settings: Settings, tls: tuple[str, str] | None, config_file: Path | 
         "",
         "Try it from another terminal, in this folder (or with the same JWTKEEP_DATA_DIR):",
         *_activate_hint(),
-        f"  CLIENT_ID=$({cli} app create demo --audience https://api.example --scope read "
-        "--json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"client_id\"])')",
-        f"  printf '%s' 'correct horse battery staple' | {cli} user create alice --password-stdin",
+        f"  CLIENT_ID=$( ({cli} app show demo --json 2>/dev/null || {cli} app create demo "
+        "--audience https://api.example --scope read --json) "
+        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"client_id\"])')",
+        f"  {cli} user show alice >/dev/null 2>&1 || printf '%s' 'correct horse battery "
+        f"staple' | {cli} user create alice --password-stdin",
         f"  TOKEN=$(printf '%s' 'correct horse battery staple' | {curl} {url}/oauth/token "
         "-d grant_type=password -d client_id=$CLIENT_ID -d username=alice "
         "--data-urlencode password@- --data-urlencode 'scope=read account' "
-        "| python3 -c 'import json,sys; "
-        'print(json.load(sys.stdin)["access_token"])\')',
-        f'  {curl} {url}/userinfo -H "Authorization: Bearer $TOKEN"',
-        f'  {curl} -X POST {url}/auth/logout -H "Authorization: Bearer $TOKEN"',
-        f'  {curl} {url}/userinfo -H "Authorization: Bearer $TOKEN"   # now 401: logged out',
+        "| python3 -c 'import json,sys; r=json.load(sys.stdin); "
+        'print(r.get("access_token") or sys.exit(r))\')',
+        f"  {curl} -w ' %{{http_code}}\\n' {url}/userinfo -H \"Authorization: Bearer $TOKEN\""
+        "   # 200",
+        f"  {curl} -w '%{{http_code}}\\n' -X POST {url}/auth/logout "
+        '-H "Authorization: Bearer $TOKEN"   # 204',
+        f"  {curl} -w ' %{{http_code}}\\n' {url}/userinfo -H \"Authorization: Bearer $TOKEN\""
+        "   # 401: logged out",
         "",
         "Stop with Ctrl-C.",
     ]

@@ -1,9 +1,11 @@
-"""`jwtkeep sessions list USER | revoke SID | revoke-all USER`.
+"""`jwtkeep sessions list USER | revoke SID | revoke-all USER | revoke-everything --reason R`.
 
 A session is one login: one refresh-token family and the access tokens it issued (RFC 9700
 §4.14.2). Ending it removes all of them from the token store at once, so they stop working
 on the next request, on every replica (DESIGN "Contract: the token store"). USER is a
-username or a user id (UUID).
+username or a user id (UUID). `revoke-everything` ends every session and access token of
+every user (a stolen database, an unknown breach): at once, then a sweep with a progress
+bar on a terminal, and the count at the end (`usecases.sessions.revoke_everything`).
 """
 
 from __future__ import annotations
@@ -13,28 +15,41 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from jwtkeep.cli.common import (
+    ID_ARGUMENT,
     JsonOption,
+    ReasonOption,
     emit_json,
     handled_errors,
     iso_time,
     load_cli_settings,
+    operator,
+    print_table,
+    progress_bar,
     require_initialized,
     resolve_user,
     run_with_runtime,
 )
-from jwtkeep.errors import NotFound
 from jwtkeep.ports import Session
 from jwtkeep.settings import Settings
 
 if TYPE_CHECKING:
     from jwtkeep.runtime import Runtime
 
-__all__ = ["UserArgument", "app", "list_user_sessions", "revoke", "revoke_all", "session_summary"]
+__all__ = [
+    "UserArgument",
+    "app",
+    "list_user_sessions",
+    "revoke",
+    "revoke_all",
+    "revoke_everything",
+    "session_summary",
+]
 
 app = typer.Typer(help="List and end login sessions.", no_args_is_help=True)
 
-UserArgument = Annotated[str, typer.Argument(help="A username or a user id (UUID).")]
-_CLI = "cli"  # the audit trail names who acted
+UserArgument = Annotated[
+    str, typer.Argument(metavar="USER", help="A username or a user id (UUID).")
+]
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -43,7 +58,7 @@ def _settings(ctx: typer.Context) -> Settings:
     return settings
 
 
-@app.command("list")
+@app.command("list", context_settings=ID_ARGUMENT)
 def list_user_sessions(
     ctx: typer.Context,
     user: UserArgument,
@@ -51,9 +66,10 @@ def list_user_sessions(
 ) -> None:
     """List a user's live sessions, newest first (no token material)."""
 
+    from jwtkeep.usecases.sessions import list_sessions  # noqa: PLC0415
+
     async def action(runtime: Runtime) -> list[Session]:
-        found = await resolve_user(runtime, user)
-        return await runtime.context.store.list_sessions(found.id, runtime.context.clock())
+        return await list_sessions(runtime.context, (await resolve_user(runtime, user)).id)
 
     with handled_errors():
         sessions = run_with_runtime(_settings(ctx), action)
@@ -63,46 +79,67 @@ def list_user_sessions(
         return
     if not summaries:
         typer.echo(f"{user} has no live sessions.")
-    for one in summaries:
-        typer.echo(f"{one['sid']}  client={one['client_id']}  since {one['created_at']}  "
-                   f"last used {one['last_used_at']}  ends {one['expires_at']}  "
-                   f"ip={one['ip'] or '-'}")  # fmt: skip
+        return
+    rows = [(one["sid"], one["client_id"], one["created_at"], one["last_used_at"],
+             one["expires_at"], one["ip"] or "-") for one in summaries]  # fmt: skip
+    print_table(("SID", "CLIENT_ID", "STARTED", "LAST_USED", "ENDS", "IP"), rows)
 
 
-@app.command("revoke")
+@app.command("revoke", context_settings=ID_ARGUMENT)
 def revoke(
     ctx: typer.Context,
-    sid: Annotated[str, typer.Argument(help="The session id (`sid`).")],
+    sid: Annotated[str, typer.Argument(metavar="SID", help="The session id (`sid`).")],
+    reason: ReasonOption = None,
 ) -> None:
     """End one session: its refresh tokens and access tokens stop working at once."""
-
-    async def action(runtime: Runtime) -> None:
-        context = runtime.context
-        session = await context.store.get_session(sid, context.clock())
-        if session is None:
-            raise NotFound(f"no live session {sid!r}")
-        await context.store.end_session(session.user_id, sid)
-        await context.record("session.revoked", user_id=session.user_id, sid=sid, by=_CLI)
+    from jwtkeep.usecases.sessions import revoke_session  # noqa: PLC0415
 
     with handled_errors():
-        run_with_runtime(_settings(ctx), action)
+        run_with_runtime(_settings(ctx), lambda rt: revoke_session(rt.context, sid,
+                                                                   operator(reason)))  # fmt: skip
     typer.echo(f"Session {sid} ended: its tokens are refused from now on.")
 
 
-@app.command("revoke-all")
-def revoke_all(ctx: typer.Context, user: UserArgument) -> None:
+@app.command("revoke-all", context_settings=ID_ARGUMENT)
+def revoke_all(ctx: typer.Context, user: UserArgument, reason: ReasonOption = None) -> None:
     """End every session of USER (log them out everywhere)."""
+    from jwtkeep.usecases.sessions import revoke_user_sessions  # noqa: PLC0415
 
     async def action(runtime: Runtime) -> list[str]:
         found = await resolve_user(runtime, user)
-        ended = await runtime.context.store.end_user_sessions(found.id)
-        await runtime.context.record("sessions.revoked_all", user_id=found.id,
-                                     sessions=len(ended), by=_CLI)  # fmt: skip
-        return ended
+        return await revoke_user_sessions(runtime.context, found, operator(reason))
 
     with handled_errors():
         ended = run_with_runtime(_settings(ctx), action)
     typer.echo(f"Ended {len(ended)} session(s) of {user}: their tokens are refused from now on.")
+
+
+@app.command("revoke-everything")
+def revoke_everything(
+    ctx: typer.Context,
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why (required; audited).")
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """End EVERY session and access token of every user and app, at once (a stolen
+    database, an unknown breach). Everyone must log in again.
+
+    Example: jwtkeep sessions revoke-everything --reason "database backup leaked"
+    """
+    from jwtkeep.usecases.sessions import revoke_everything as everyone  # noqa: PLC0415
+
+    async def action(runtime: Runtime) -> int:
+        with progress_bar("Sweeping the token store") as progress:
+            return await everyone(runtime.context, operator(reason), progress)
+
+    with handled_errors():
+        ended = run_with_runtime(_settings(ctx), action)
+    if as_json:
+        emit_json({"sessions_ended": ended})
+        return
+    typer.echo(f"Every session and token ended ({ended} live session(s)): everyone must log "
+               "in again.")  # fmt: skip
 
 
 def session_summary(one: Session) -> dict[str, Any]:

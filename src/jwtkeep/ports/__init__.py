@@ -15,8 +15,13 @@ from jwtkeep.ports.records import (
     StoredKey,
     User,
 )
-from jwtkeep.ports.repositories import AppRepository, AuditLog, KeyRepository, UserRepository
-from jwtkeep.ports.token_store import AccessTokenStore, SessionStore, TokenStore
+from jwtkeep.ports.repositories import (
+    AppRepository,
+    AuditLog,
+    KeyRepository,
+    UserRepository,
+)
+from jwtkeep.ports.token_store import AccessTokenStore, Progress, SessionStore, TokenStore
 
 __all__ = [
     "AccessRecord",
@@ -27,6 +32,7 @@ __all__ = [
     "AuditLog",
     "KeyChange",
     "KeyRepository",
+    "Progress",
     "RefreshState",
     "RotationOutcome",
     "Session",

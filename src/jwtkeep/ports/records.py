@@ -53,6 +53,11 @@ class App:
     # Other apps' audiences whose tokens this (confidential) app may introspect: the
     # explicit grant for an API behind a public client (RFC 7662 §4; usecases/introspection).
     introspect_audiences: tuple[str, ...] = ()
+    # `app disable`: every grant, introspection and revocation by it is refused.
+    disabled: bool = False
+    # `app rotate-secret --overlap N`: the previous secret's digest, until its expiry.
+    previous_secret_hash: str | None = None
+    previous_secret_expires_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -132,3 +137,8 @@ class AuditEvent:
     jti: str | None = None
     ip: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
+    actor: str | None = None  # who acted: "cli:<os user>", "user", "client", "server"
+    target: str | None = None  # on what: "user:<id>", "app:<client_id>", "everyone"
+    reason: str | None = None  # the operator's `--reason`, or why it happened
+    # The audit log's sequence number, once recorded (not part of the event's value).
+    id: int | None = field(default=None, compare=False)

@@ -30,6 +30,16 @@ class UserRepository(Protocol):
         atomically; True if it applied, False if the hash changed meanwhile (never
         overwrite a newer password). Raise jwtkeep.errors.NotFound for an unknown user."""
 
+    async def list_users(self, *, after: str = "", limit: int = 100) -> list[User]:
+        """Users ordered by username, those after the username `after` (keyset paging)."""
+
+    async def set_disabled(self, user_id: str, disabled: bool) -> bool:
+        """Set the flag; True if it changed, False if it already had that value. Raise
+        jwtkeep.errors.NotFound for an unknown user."""
+
+    async def delete_user(self, user_id: str) -> bool:
+        """True if the user existed."""
+
 
 class AppRepository(Protocol):
     async def add_app(self, app: App) -> None:
@@ -38,6 +48,13 @@ class AppRepository(Protocol):
     async def app_by_client_id(self, client_id: str) -> App | None: ...
 
     async def list_apps(self) -> list[App]: ...
+
+    async def replace_app(self, app: App) -> None:
+        """Overwrite the app with `app.id` (its id and created_at never change). Raise
+        NotFound if it is gone, Conflict if the name or audience is another app's."""
+
+    async def delete_app(self, app_id: str) -> bool:
+        """True if the app existed."""
 
 
 class KeyRepository(Protocol):
@@ -58,8 +75,18 @@ class AuditLog(Protocol):
         self,
         *,
         user_id: str | None = None,
+        client_id: str | None = None,
         jti: str | None = None,
+        events: tuple[str, ...] = (),
         since: float | None = None,
+        until: float | None = None,
+        after_id: int | None = None,
         limit: int = 1000,
     ) -> list[AuditEvent]:
-        """Newest first."""
+        """Events matching every given filter, newest first. `events`: names, a name
+        ending in "." is a prefix; `since` inclusive, `until` exclusive; `after_id`: only
+        events recorded after that one, oldest first (to tail the trail in order)."""
+
+    async def prune(self, events_before: float, ips_before: float) -> int:
+        """Delete events older than `events_before`; blank the IP of those older than
+        `ips_before`. The number of events deleted."""

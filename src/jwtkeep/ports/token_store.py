@@ -17,20 +17,36 @@ all of a user's keys in one Redis Cluster hash slot.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from jwtkeep.core.fingerprint import Fingerprint
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
 
-__all__ = ["AccessTokenStore", "SessionStore", "TokenStore"]
+__all__ = ["AccessTokenStore", "Progress", "SessionStore", "TokenStore"]
+
+Progress = Callable[[int, int], None]
+"""`progress(done, total)`: a long step's headway (total is an estimate; may grow)."""
 
 
 class AccessTokenStore(Protocol):
     async def add_access(self, record: AccessRecord, now: float) -> None:
         """Allowlist one access token until `record.exp`."""
 
-    async def is_allowed(self, fp: Fingerprint, sub: str, sid: str, now: float) -> bool:
-        """True if the fingerprint is allowlisted and not past its expiry."""
+    async def is_allowed(
+        self,
+        fp: Fingerprint,
+        sub: str,
+        sid: str,
+        now: float,
+        issued_at: float | None = None,
+        client_id: str | None = None,
+    ) -> bool:
+        """True if the fingerprint is allowlisted and not past its expiry, and the token
+        (issued at `issued_at`, its `iat`, to `client_id`) was not ended by
+        `end_everything` or `end_client_sessions`: a store that ends them with a cut-off
+        refuses tokens issued at or before it, and a token of unknown `issued_at` as if
+        it were."""
 
     async def remove_access(self, fp: Fingerprint, sub: str, sid: str) -> bool:
         """Revoke one access token (RFC 7009). True if it was present."""
@@ -90,6 +106,21 @@ class SessionStore(Protocol):
 
     async def end_user_sessions(self, user_id: str, except_sid: str | None = None) -> list[str]:
         """End every session of the user (but `except_sid`); return the sids ended."""
+
+    async def end_everything(self, now: float, progress: Progress | None = None) -> int:
+        """End every session and access token of every user (`sessions revoke-everything`,
+        the answer to a stolen database or an unknown breach), at once: when the first
+        step is done, none that exists is accepted any more, on any replica. A store may
+        get there with a cut-off (refusing whatever was issued or started at or before
+        `now`) and sweep the leftovers afterwards, reporting to `progress`. Return the
+        number of live sessions ended."""
+
+    async def end_client_sessions(
+        self, client_id: str, now: float, progress: Progress | None = None
+    ) -> int:
+        """As `end_everything`, for every session (and its access tokens) issued to one
+        app (`app disable`, `app delete`). Its client_credentials tokens, whose `sub`
+        is the app, are the caller's to end (`end_user_sessions(app.id)`)."""
 
 
 class TokenStore(AccessTokenStore, SessionStore, Protocol):

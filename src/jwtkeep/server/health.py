@@ -43,3 +43,9 @@ async def readyz(state: StateDep) -> Response:
         _log.warning("readiness.failed", reason=type(exc).__name__)
         return render_unavailable("/readyz")
     return JSONResponse({"status": "ready"})
+
+
+# RFC 9110 §9.3.2: HEAD wherever GET (monitors and load balancers probe with it); the
+# same handler, left out of the OpenAPI document (it would repeat the GET operation).
+for _path, _handler in (("/healthz", healthz), ("/readyz", readyz)):
+    router.add_api_route(_path, _handler, methods=["HEAD"], include_in_schema=False)

@@ -125,3 +125,12 @@ async def jwks(request: Request, runtime: RuntimeDep) -> Response:
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
+
+
+# RFC 9110 §9.3.2: HEAD wherever GET (caches and monitors probe with it); the same
+# handler, left out of the OpenAPI document (it would repeat the GET operation).
+for _path, _handler in (
+    ("/.well-known/oauth-authorization-server", metadata),
+    ("/.well-known/jwks.json", jwks),
+):
+    router.add_api_route(_path, _handler, methods=["HEAD"], include_in_schema=False)

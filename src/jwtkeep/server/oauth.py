@@ -87,8 +87,9 @@ async def _read_form(request: Request) -> Form:
 async def _authenticate(request: Request, runtime: Runtime, form: Form) -> App:
     credentials = client_credentials(request.headers.getlist("authorization"), form)
     return await authenticate_client(
-        runtime.context.apps, credentials.client_id, credentials.client_secret
-    )
+        runtime.context.apps, credentials.client_id, credentials.client_secret,
+        runtime.context.clock(),
+    )  # fmt: skip
 
 
 async def _password(

@@ -1,9 +1,11 @@
 """A short-lived in-memory cache of registered apps, in front of the app repository.
 
 Every token request authenticates its client (RFC 6749 §2.3), so the lookup by
-`client_id` is on the hot path of the token endpoint. Apps are immutable once created
-(there is no update), so a cached app is never wrong; the TTL bounds how long a future
-change or removal would take to reach every replica. Only found apps are cached: an
+`client_id` is on the hot path of the token endpoint. A change made here (`app update`,
+`rotate-secret`, `disable`, `delete`) drops the cached copy at once; the TTL (5 s) bounds
+how long a change made by another process (the CLI, another replica) takes to reach this
+one. The tokens of a disabled or deleted app end in the token store at once, whatever
+any cache holds. Only found apps are cached: an
 unknown `client_id` is looked up each time (no negative caching an attacker could fill).
 """
 
@@ -20,7 +22,7 @@ MAX_CACHED_APPS = 10_000
 class CachedApps:
     """An `AppRepository` that remembers `app_by_client_id` answers for `ttl` seconds."""
 
-    def __init__(self, inner: AppRepository, ttl: float = 30.0, clock: Clock = system_clock):
+    def __init__(self, inner: AppRepository, ttl: float = 5.0, clock: Clock = system_clock):
         self._inner = inner
         self._ttl = ttl
         self._clock = clock
@@ -31,6 +33,14 @@ class CachedApps:
 
     async def list_apps(self) -> list[App]:
         return await self._inner.list_apps()
+
+    async def replace_app(self, app: App) -> None:
+        self._cache.pop(app.client_id, None)
+        await self._inner.replace_app(app)
+
+    async def delete_app(self, app_id: str) -> bool:
+        self._cache.clear()  # by id: which client_id it had is not known here
+        return await self._inner.delete_app(app_id)
 
     async def app_by_client_id(self, client_id: str) -> App | None:
         now = self._clock()

@@ -11,7 +11,7 @@ from jwtkeep.ports import AppRepository, AuditEvent, AuditLog, TokenStore, UserR
 from jwtkeep.usecases.issuance import TokenIssuer
 from jwtkeep.usecases.keys import KeyManager
 
-__all__ = ["AuthContext", "RequestInfo", "SessionPolicy"]
+__all__ = ["AuditRetention", "AuthContext", "Operator", "RequestInfo", "SessionPolicy"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,26 @@ class RequestInfo:
     user_agent: str = ""
 
 
+@dataclass(frozen=True)
+class AuditRetention:
+    """How long the audit trail keeps events, and their client IPs (GDPR Art. 5(1)(e),
+    storage limitation). Pruned by the process that writes, at most once per
+    `prune_every` seconds: no cron job (`JWTKEEP_AUDIT_RETENTION_DAYS`,
+    `JWTKEEP_AUDIT_IP_RETENTION_DAYS`)."""
+
+    days: int = 90
+    ip_days: int = 30
+    prune_every: float = 600.0
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Who acts from the command line, and why: the audit trail's actor and reason."""
+
+    actor: str = "operator"  # the CLI gives "cli:<os user>"
+    reason: str | None = None
+
+
 @dataclass
 class AuthContext:
     users: UserRepository
@@ -42,19 +62,43 @@ class AuthContext:
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
     clock: Clock = system_clock
     random: RandomBytes = system_random
+    retention: AuditRetention = field(default_factory=AuditRetention)
+    _next_prune: float = field(default=0.0, repr=False)
 
-    async def record(self, event: str, info: RequestInfo | None = None, **fields: object) -> None:
-        """Append to the audit trail (ids and reasons only, never token material)."""
+    async def record(
+        self,
+        event: str,
+        info: RequestInfo | None = None,
+        *,
+        op: Operator | None = None,
+        **fields: object,
+    ) -> None:
+        """Append to the audit trail (ids and reasons only, never token material); `op`
+        names the operator who acted and why."""
+        if op is not None:  # the operator's reason has a column; any other stays in detail
+            fields = {"actor": op.actor, **fields}
+        reason = op.reason if op is not None else None
         detail = {k: v for k, v in fields.items() if k not in _ID_FIELDS}
         ids = {k: v for k, v in fields.items() if k in _ID_FIELDS}
+        now = self.clock()
         await self.audit.record(
             AuditEvent(
-                at=self.clock(),
+                at=now,
                 event=event,
                 ip=info.ip if info and info.ip else None,
                 detail=detail,
+                reason=reason,
                 **ids,  # type: ignore[arg-type]
             )
+        )
+        if now >= self._next_prune:
+            await self.prune_audit(now)
+
+    async def prune_audit(self, now: float) -> int:
+        """Apply the retention now; the number of events deleted."""
+        self._next_prune = now + self.retention.prune_every
+        return await self.audit.prune(
+            now - self.retention.days * 86400, now - self.retention.ip_days * 86400
         )
 
     async def hash_password(self, password: str) -> str:
@@ -65,4 +109,4 @@ class AuthContext:
         return await asyncio.to_thread(self.hasher.verify, password_hash, password)
 
 
-_ID_FIELDS = frozenset({"user_id", "client_id", "sid", "jti"})
+_ID_FIELDS = frozenset({"user_id", "client_id", "sid", "jti", "actor", "target"})

@@ -28,7 +28,7 @@ from jwtkeep.ports import App, User
 from jwtkeep.usecases.clients import hash_client_secret, new_client_secret
 from jwtkeep.usecases.context import AuthContext
 
-__all__ = ["AppSpec", "CreatedApp", "create_app", "create_user"]
+__all__ = ["AppSpec", "CreatedApp", "create_app", "create_user", "validate_app"]
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@+")
 
@@ -58,7 +58,8 @@ def _check_name(kind: str, name: str) -> None:
         raise InvalidRequest(f"{kind} must be 1-128 characters of letters, digits and -_.@+")
 
 
-def _validate_app(spec: AppSpec, max_ttl: int) -> None:
+def validate_app(spec: AppSpec, max_ttl: int) -> None:
+    """Refuse (InvalidRequest) an app description that may not be registered."""
     _check_name("app name", spec.name)
     if not spec.audience or len(spec.audience) > 256 or any(c.isspace() for c in spec.audience):
         raise InvalidRequest("audience must be 1-256 characters without spaces")
@@ -118,7 +119,7 @@ async def _check_introspect_audiences(ctx: AuthContext, granted: tuple[str, ...]
 
 
 async def create_app(ctx: AuthContext, spec: AppSpec) -> CreatedApp:
-    _validate_app(spec, ctx.issuer.max_ttl)
+    validate_app(spec, ctx.issuer.max_ttl)
     await _check_audience_free(ctx, spec.audience)
     await _check_introspect_audiences(ctx, spec.introspect_audiences)
     secret = new_client_secret(ctx.random) if spec.confidential else None

@@ -1,7 +1,10 @@
-"""Logout that really logs out (the article), session listing, and password change.
+"""Logout that really logs out (the article), session listing, and password change;
+and the operator's side: end one session, every session of a user, or everyone's.
 
 Ending a session removes its access-token fingerprints and its refresh family at once, so
 every token of that session stops working on the next request, on every replica.
+`revoke_everything` is the answer to a stolen database or an unknown breach (NIST SP
+800-61r2 §3.3.4, containment): every session and access token of every user ends.
 """
 
 from __future__ import annotations
@@ -9,8 +12,8 @@ from __future__ import annotations
 from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.passwords import check_password_acceptable
 from jwtkeep.errors import Conflict, InvalidGrant, InvalidRequest, NotFound
-from jwtkeep.ports import Session
-from jwtkeep.usecases.context import AuthContext, RequestInfo
+from jwtkeep.ports import Progress, Session, User
+from jwtkeep.usecases.context import AuthContext, Operator, RequestInfo
 
 __all__ = [
     "change_password",
@@ -18,6 +21,9 @@ __all__ = [
     "list_sessions",
     "logout",
     "logout_all",
+    "revoke_everything",
+    "revoke_session",
+    "revoke_user_sessions",
 ]
 
 
@@ -76,4 +82,38 @@ async def change_password(
     ended = await ctx.store.end_user_sessions(user.id, except_sid=claims.sid)
     await ctx.record("password.changed", info, user_id=user.id, sid=claims.sid,
                      jti=claims.jti, sessions_ended=len(ended))  # fmt: skip
+    return ended
+
+
+async def revoke_session(ctx: AuthContext, sid: str, op: Operator) -> Session:
+    """End one live session (any user's: the operator's call); NotFound if none."""
+    session = await ctx.store.get_session(sid, ctx.clock())
+    if session is None:
+        raise NotFound(f"no live session {sid!r}")
+    await ctx.store.end_session(session.user_id, sid)
+    await ctx.record("session.revoked", user_id=session.user_id, client_id=session.client_id,
+                     sid=sid, target=f"session:{sid}", op=op)  # fmt: skip
+    return session
+
+
+async def revoke_user_sessions(ctx: AuthContext, user: User, op: Operator) -> list[str]:
+    ended = await ctx.store.end_user_sessions(user.id)
+    await ctx.record("sessions.revoked_all", user_id=user.id, target=f"user:{user.id}",
+                     sessions=len(ended), op=op)  # fmt: skip
+    return ended
+
+
+async def revoke_everything(
+    ctx: AuthContext, op: Operator, progress: Progress | None = None
+) -> int:
+    """Every session and access token of every user and app; the number of sessions
+    ended. The reason is required: this logs everyone out, and the trail must say why.
+    Recorded before it starts (so an interrupted sweep still leaves its trace) and after."""
+    if not op.reason or not op.reason.strip():
+        raise InvalidRequest("say why with --reason (it goes to the audit trail)")
+    now = ctx.clock()
+    await ctx.record("sessions.revoke_everything_started", target="everyone", op=op)
+    ended = await ctx.store.end_everything(now, progress)
+    await ctx.record("sessions.revoked_everything", target="everyone", sessions=ended,
+                     cutoff=now, op=op)  # fmt: skip
     return ended

@@ -49,7 +49,10 @@ class StoreAllowlist:
         self._store = store
 
     async def allows(self, token: str, claims: AccessClaims, now: float) -> bool:
-        return await self._store.is_allowed(fingerprint(token), claims.sub, claims.sid, now)
+        return await self._store.is_allowed(
+            fingerprint(token), claims.sub, claims.sid, now, issued_at=claims.iat,
+            client_id=claims.client_id,
+        )  # fmt: skip
 
 
 class TokenVerifier:

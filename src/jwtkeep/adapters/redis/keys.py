@@ -17,6 +17,10 @@ step is one Lua script, in a Cluster as on a single server.
                     user_agent, ip] (a string, so a long User-Agent cannot push the
                     hash above out of its compact encoding)
     ~<S>     string sid -> user id (get_session only knows the sid); immutable
+    !cut     hash   cut-offs (Unix seconds): field `*` (`revoke-everything`) and
+                    `c<client_id>` (an app disabled or deleted): every access token
+                    issued (`iat`) and every session started at or before the cut-off
+                    (of that app) is dead
 
 T is the user id in binary: a canonical UUID string becomes its 16 raw bytes, any other
 id is `\\~` followed by its UTF-8 text. `}` and `\\` inside T are escaped (`\\]`,
@@ -43,6 +47,8 @@ from functools import lru_cache
 
 __all__ = [
     "ACCESS",
+    "CUTOFF_KEY",
+    "EVERYONE",
     "EXP_BYTES",
     "MAP_PREFIX",
     "SESSION",
@@ -51,6 +57,7 @@ __all__ = [
     "access_exp",
     "access_value",
     "details_key",
+    "is_user_key",
     "map_key",
     "number",
     "session_key",
@@ -62,6 +69,8 @@ __all__ = [
 ]
 
 MAP_PREFIX = b"~"
+CUTOFF_KEY = b"!cut"  # no `{`: never a user's key; `!` never starts a map key
+EVERYONE = b"*"  # the cut-off hash's field for every app; `c` + client_id for one
 ACCESS = b"a"  # user-hash field prefix of an access token
 SESSION = b"s"  # user-hash field prefix of a session index entry
 EXP_BYTES = 5  # big-endian: enough until the year 36812
@@ -132,6 +141,12 @@ def session_key(user_id: str, sid: str, kind: bytes = b"s") -> bytes:
     code = sid_code(sid)
     letter = kind if code[0] == _RAW_SID else kind.upper()
     return user_key(user_id) + letter + code[1:]
+
+
+def is_user_key(key: bytes) -> bool:
+    """A user's hash `{T}` (not one of its `{T}s..`/`{T}m..` keys): inside T every `}`
+    is escaped, so the first `}` ends the tag, and a user's hash ends right there."""
+    return key.startswith(b"{") and key.find(b"}") == len(key) - 1
 
 
 def details_key(user_id: str, sid: str) -> bytes:

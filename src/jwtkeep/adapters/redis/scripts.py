@@ -24,6 +24,8 @@ SCRIPT_NAMES = (
     "end_session",
     "end_user_sessions",
     "list_sessions",
+    "end_sessions_before",
+    "raise_cutoff",
 )
 
 

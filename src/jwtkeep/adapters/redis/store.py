@@ -40,11 +40,14 @@ from redis.exceptions import MaxConnectionsError, NoScriptError, RedisError
 from jwtkeep.adapters.redis.connect import Connections, open_connections
 from jwtkeep.adapters.redis.keys import (
     ACCESS,
+    CUTOFF_KEY,
+    EVERYONE,
     EXP_BYTES,
     SESSION_FIELDS,
     access_exp,
     access_value,
     details_key,
+    is_user_key,
     map_key,
     number,
     session_key,
@@ -57,8 +60,11 @@ from jwtkeep.adapters.redis.scripts import load_scripts
 from jwtkeep.core.fingerprint import Fingerprint
 from jwtkeep.errors import DuplicateSession, StoreUnavailable
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
+from jwtkeep.ports.token_store import Progress
 
 __all__ = ["Arg", "RedisTokenStore"]
+
+_SWEEP_BATCH = 500  # user hashes swept concurrently (one script each, auto-pipelined)
 
 _FAILURES = (RedisError, OSError)  # OSError covers TimeoutError and socket errors
 Arg = bytes | str | int
@@ -122,6 +128,18 @@ def _session(
     return session if now < session.expires_at() else None
 
 
+def _after(session: Session | None, cutoffs: Sequence[bytes]) -> Session | None:
+    """The session, unless a cut-off ended it: it started at or before the cut-off for
+    everyone or for its app (`cutoffs` is the cut-off hash as HGETALL returns it)."""
+    if session is None:
+        return None
+    fields = dict(zip(cutoffs[::2], cutoffs[1::2], strict=True))
+    for field in (EVERYONE, b"c" + session.client_id.encode()):
+        if field in fields and session.created_at <= float(fields[field]):
+            return None
+    return session
+
+
 def _details(session: Session) -> bytes:
     fixed = [session.client_id, session.scope, session.created_at, session.user_agent, session.ip]
     return json.dumps(fixed, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -180,12 +198,32 @@ class RedisTokenStore:
         args: list[Arg] = [number(now), ACCESS + record.fingerprint, value, record.exp]
         await self._script("add_access", [user_key(record.sub)], args)
 
-    async def is_allowed(self, fp: Fingerprint, sub: str, sid: str, now: float) -> bool:
+    async def is_allowed(
+        self,
+        fp: Fingerprint,
+        sub: str,
+        sid: str,
+        now: float,
+        issued_at: float | None = None,
+        client_id: str | None = None,
+    ) -> bool:
         key = user_key(sub)
         value = await self._command(key, b"HGET", key, ACCESS + fp)
-        if value is None or value[EXP_BYTES:] != sid_code(sid):
-            return False
-        return now < access_exp(value)
+        if value is None or value[EXP_BYTES:] != sid_code(sid) or now >= access_exp(value):
+            return False  # unknown, revoked, expired: one command, no cut-off to read
+        # Only a token that would pass pays for the cut-off read (a second command, in
+        # the next batch; bench/results/revoke_everything.md has the cost): unknown and
+        # forged tokens, the ones an attacker can send in bulk, cost one command.
+        cutoff = await self._cutoff(client_id)
+        # Issued at or before `revoke-everything`, or its app's disable or delete.
+        return cutoff is None or (issued_at is not None and issued_at > cutoff)
+
+    async def _cutoff(self, client_id: str | None) -> float | None:
+        """The latest cut-off for everyone and for the app, if any (one HMGET)."""
+        fields = [EVERYONE] if client_id is None else [EVERYONE, b"c" + client_id.encode()]
+        raw = await self._command(CUTOFF_KEY, b"HMGET", CUTOFF_KEY, *fields)
+        times = [float(one) for one in raw if one is not None]
+        return max(times) if times else None
 
     async def remove_access(self, fp: Fingerprint, sub: str, sid: str) -> bool:
         args: list[Arg] = [ACCESS + fp, sid_code(sid)]
@@ -295,17 +333,21 @@ class RedisTokenStore:
             return None
         user_id = owner.decode("utf-8")
         key, details = session_key(user_id, sid), details_key(user_id, sid)
-        clock, fixed = await asyncio.gather(  # one round trip: both ride the same batch
+        clock, fixed, cutoffs = await asyncio.gather(  # one round trip: one batch
             self._command(key, b"HMGET", key, *SESSION_FIELDS),
             self._command(details, b"GET", details),
+            self._command(CUTOFF_KEY, b"HGETALL", CUTOFF_KEY),
         )
-        return _session(sid, user_id, clock, fixed, now)
+        return _after(_session(sid, user_id, clock, fixed, now), cutoffs)
 
     async def list_sessions(self, user_id: str, now: float) -> list[Session]:
-        reply = await self._script("list_sessions", [user_key(user_id)], [number(now)])
+        reply, cutoffs = await asyncio.gather(
+            self._script("list_sessions", [user_key(user_id)], [number(now)]),
+            self._command(CUTOFF_KEY, b"HGETALL", CUTOFF_KEY),
+        )
         sessions = []
         for member, (*clock, fixed) in zip(reply[::2], reply[1::2], strict=True):
-            session = _session(sid_from_code(member), user_id, clock, fixed, now)
+            session = _after(_session(sid_from_code(member), user_id, clock, fixed, now), cutoffs)
             if session is not None:
                 sessions.append(session)
         sessions.sort(key=lambda s: (s.created_at, s.last_used_at), reverse=True)
@@ -320,3 +362,53 @@ class RedisTokenStore:
         keep = sid_code(except_sid) if except_sid is not None else b""
         ended = await self._script("end_user_sessions", [user_key(user_id)], [keep])
         return [sid_from_code(member) for member in ended]
+
+    # -- everyone out -------------------------------------------------------------------
+
+    async def end_everything(self, now: float, progress: Progress | None = None) -> int:
+        """Step 1, at once: the cut-off `now` goes into one hash that every allowlist
+        check and session lookup reads in the same round trip as its own key, so from
+        then on no token issued and no session started at or before `now` is accepted,
+        by any replica or SDK verifier (a cut-off only ever moves forward). Step 2, the
+        sweep: every user's hash is scanned and the sessions started before the cut-off
+        are deleted with their refresh families and access tokens (one script per user,
+        many in flight), so the memory is freed now rather than when the TTLs end. An
+        interrupted sweep loses nothing: what it left is refused and expires on its own."""
+        return await self._cut_off(EVERYONE, b"", now, progress)
+
+    async def end_client_sessions(
+        self, client_id: str, now: float, progress: Progress | None = None
+    ) -> int:
+        """As `end_everything`, for the sessions and tokens of one app (field `c<client_id>`)."""
+        return await self._cut_off(b"c" + client_id.encode(), client_id.encode(), now, progress)
+
+    async def _cut_off(
+        self, field: bytes, client: bytes, now: float, progress: Progress | None
+    ) -> int:
+        await self._script("raise_cutoff", [CUTOFF_KEY], [field, number(now)])
+        # An estimate for the progress bar: a user's hash, and per session 3 more keys.
+        estimate = int(await self._command(CUTOFF_KEY, b"DBSIZE")) // 4
+        ended = swept = 0
+        batch: list[bytes] = []
+        with _fail_closed:
+            async for key in self._connections.client.scan_iter(match=b"{*}", count=1000):
+                if is_user_key(key):
+                    batch.append(key)
+                if len(batch) >= _SWEEP_BATCH:
+                    ended += await self._sweep(batch, now, client)
+                    swept += len(batch)
+                    batch = []
+                    if progress is not None:
+                        progress(swept, max(estimate, swept))
+        ended += await self._sweep(batch, now, client)
+        swept += len(batch)
+        if progress is not None:
+            progress(swept, swept)
+        return ended
+
+    async def _sweep(self, users: list[bytes], cutoff: float, client: bytes) -> int:
+        ended = await asyncio.gather(*(
+            self._script("end_sessions_before", [key], [number(cutoff), client])
+            for key in users
+        ))  # fmt: skip
+        return sum(int(count) for count in ended)

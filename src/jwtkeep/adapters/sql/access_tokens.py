@@ -21,6 +21,7 @@ from jwtkeep.ports.records import AccessRecord
 
 __all__ = [
     "delete_access",
+    "delete_client_access",
     "delete_session_access",
     "delete_user_access",
     "is_allowed",
@@ -94,6 +95,11 @@ async def delete_user_access(conn: AsyncConnection, user_id: str, except_sid: st
     if except_sid is not None:
         condition = and_(condition, AccessTokenRow.sid != except_sid)
     await conn.execute(delete(AccessTokenRow).where(condition))
+
+
+async def delete_client_access(conn: AsyncConnection, client_id: str) -> None:
+    """Revoke every access token issued to one app."""
+    await conn.execute(delete(AccessTokenRow).where(AccessTokenRow.client_id == client_id))
 
 
 async def purge_expired(conn: AsyncConnection, now: float, batch: int) -> None:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, delete, insert, select, update
 
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
 from jwtkeep.adapters.sql.schema import AppRow
+from jwtkeep.errors import NotFound
 from jwtkeep.ports.records import App
 
 __all__ = ["SqlAppRepository"]
@@ -32,6 +33,24 @@ class SqlAppRepository:
             query = select(AppRow.__table__).where(AppRow.client_id == client_id)
             row = (await conn.execute(query)).first()
         return None if row is None else _app(row)
+
+    async def replace_app(self, app: App) -> None:
+        """Write every field of the app with `app.id` (NotFound if gone; Conflict if the
+        new name or audience is another app's)."""
+        values = _values(app)
+        del values["id"], values["created_at"]
+        with conflict_on_duplicate("another app has that name or audience"):
+            async with self._engine.write() as conn:
+                result = await conn.execute(
+                    update(AppRow).where(AppRow.id == app.id).values(**values)
+                )
+        if result.rowcount == 0:
+            raise NotFound(f"no app {app.name!r}")
+
+    async def delete_app(self, app_id: str) -> bool:
+        async with self._engine.write() as conn:
+            result = await conn.execute(delete(AppRow).where(AppRow.id == app_id))
+        return bool(result.rowcount)
 
     async def list_apps(self) -> list[App]:
         """Every app, oldest first."""
@@ -57,6 +76,9 @@ def _values(app: App) -> dict[str, Any]:
         "created_at": app.created_at,
         "account_access": app.account_access,
         "introspect_audiences": list(app.introspect_audiences),
+        "disabled": app.disabled,
+        "previous_secret_hash": app.previous_secret_hash,
+        "previous_secret_expires_at": app.previous_secret_expires_at,
     }
 
 
@@ -76,4 +98,7 @@ def _app(row: Row[Any]) -> App:
         extra_claims=dict(row.extra_claims),
         account_access=bool(row.account_access),
         introspect_audiences=tuple(row.introspect_audiences),
+        disabled=bool(row.disabled),
+        previous_secret_hash=row.previous_secret_hash,
+        previous_secret_expires_at=row.previous_secret_expires_at,
     )

@@ -1,20 +1,25 @@
 """The audit trail (implements `jwtkeep.ports.AuditLog`).
 
 CONVENTIONS "Errors": why a token was refused goes here, never to the client; and never
-the token itself (only its `jti`).
+the token itself (only its `jti`). Retention (`prune`): events older than
+`JWTKEEP_AUDIT_RETENTION_DAYS` are deleted and client IPs older than
+`JWTKEEP_AUDIT_IP_RETENTION_DAYS` are blanked (GDPR Art. 5(1)(e), storage limitation),
+in bounded batches so a prune never holds the table for long.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, delete, insert, or_, select, update
 
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.schema import AuditEventRow
 from jwtkeep.ports.records import AuditEvent
 
-__all__ = ["SqlAuditLog"]
+__all__ = ["PRUNE_BATCH", "SqlAuditLog"]
+
+PRUNE_BATCH = 5000
 
 
 class SqlAuditLog:
@@ -33,6 +38,9 @@ class SqlAuditLog:
                     jti=event.jti,
                     ip=event.ip,
                     detail=dict(event.detail),
+                    actor=event.actor,
+                    target=event.target,
+                    reason=event.reason,
                 )
             )
 
@@ -40,22 +48,55 @@ class SqlAuditLog:
         self,
         *,
         user_id: str | None = None,
+        client_id: str | None = None,
         jti: str | None = None,
+        events: tuple[str, ...] = (),
         since: float | None = None,
+        until: float | None = None,
+        after_id: int | None = None,
         limit: int = 1000,
     ) -> list[AuditEvent]:
-        """Newest first; `since` is inclusive."""
-        query = select(AuditEventRow.__table__)
-        if user_id is not None:
-            query = query.where(AuditEventRow.user_id == user_id)
-        if jti is not None:
-            query = query.where(AuditEventRow.jti == jti)
+        """Newest first; with `after_id`, oldest first (a tail reads forward)."""
+        statement = select(AuditEventRow.__table__)
+        row = AuditEventRow
+        for column, value in ((row.user_id, user_id), (row.client_id, client_id),
+                              (row.jti, jti)):  # fmt: skip
+            if value is not None:
+                statement = statement.where(column == value)
+        if events:
+            statement = statement.where(or_(*(
+                row.event.startswith(name, autoescape=True) if name.endswith(".")
+                else row.event == name for name in events
+            )))  # fmt: skip
         if since is not None:
-            query = query.where(AuditEventRow.at >= since)
-        query = query.order_by(AuditEventRow.at.desc(), AuditEventRow.id.desc()).limit(limit)
+            statement = statement.where(row.at >= since)
+        if until is not None:
+            statement = statement.where(row.at < until)
+        if after_id is not None:
+            statement = statement.where(row.id > after_id).order_by(row.id)
+        else:
+            statement = statement.order_by(row.at.desc(), row.id.desc())
         async with self._engine.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [_event(row) for row in rows]
+            rows = (await conn.execute(statement.limit(limit))).all()
+        return [_event(one) for one in rows]
+
+    async def prune(self, events_before: float, ips_before: float) -> int:
+        deleted = 0
+        async with self._engine.write() as conn:
+            while True:
+                batch = select(AuditEventRow.id).where(AuditEventRow.at < events_before)
+                result = await conn.execute(
+                    delete(AuditEventRow).where(AuditEventRow.id.in_(batch.limit(PRUNE_BATCH)))
+                )
+                deleted += result.rowcount
+                if result.rowcount < PRUNE_BATCH:
+                    break
+            await conn.execute(
+                update(AuditEventRow)
+                .where(AuditEventRow.at < ips_before, AuditEventRow.ip.is_not(None))
+                .values(ip=None)
+            )
+        return deleted
 
 
 def _event(row: Row[Any]) -> AuditEvent:
@@ -68,4 +109,8 @@ def _event(row: Row[Any]) -> AuditEvent:
         jti=row.jti,
         ip=row.ip,
         detail=dict(row.detail),
+        actor=row.actor,
+        target=row.target,
+        reason=row.reason,
+        id=row.id,
     )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -101,6 +102,11 @@ class AppRow(Base):
     account_access: Mapped[bool] = mapped_column(Boolean, server_default=true())
     # Audiences this app may introspect besides its own (migration 0002).
     introspect_audiences: Mapped[list[str]] = mapped_column(server_default="[]")
+    # Migration 0004: `app disable`, and `app rotate-secret --overlap` (the old digest
+    # keeps working until its expiry).
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    previous_secret_hash: Mapped[str | None] = mapped_column(Text)
+    previous_secret_expires_at: Mapped[float | None]
 
 
 class SigningKeyRow(Base):
@@ -121,13 +127,18 @@ class AuditEventRow(Base):
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     at: Mapped[float] = mapped_column(index=True)
-    event: Mapped[str] = mapped_column(NAME)
+    event: Mapped[str] = mapped_column(NAME, index=True)
     user_id: Mapped[str | None] = mapped_column(ID, index=True)
-    client_id: Mapped[str | None] = mapped_column(NAME)
+    client_id: Mapped[str | None] = mapped_column(NAME, index=True)
     sid: Mapped[str | None] = mapped_column(String(128))
     jti: Mapped[str | None] = mapped_column(String(128), index=True)
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]]
+    # Migration 0004: who acted ("cli:<os user>", "user", "client"), on what
+    # ("user:<id>", "app:<client_id>", "everyone"), and the operator's `--reason`.
+    actor: Mapped[str | None] = mapped_column(NAME)
+    target: Mapped[str | None] = mapped_column(NAME)
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class SessionRow(Base):

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from jwtkeep.adapters.sql.schema import RefreshTokenRow, SessionRow
+from jwtkeep.adapters.sql.schema import AccessTokenRow, RefreshTokenRow, SessionRow
 from jwtkeep.core.fingerprint import Fingerprint
 from jwtkeep.ports.records import RefreshState, Session
 
 __all__ = [
     "USED_KEPT",
+    "delete_client_sessions",
     "delete_session",
     "delete_user_sessions",
+    "end_everything",
     "insert_refresh",
     "insert_session",
     "live_sessions",
@@ -172,6 +174,33 @@ async def delete_user_sessions(
     if sids:
         await conn.execute(delete(RefreshTokenRow).where(RefreshTokenRow.sid.in_(sids)))
     return sids
+
+
+async def delete_client_sessions(conn: AsyncConnection, client_id: str, now: float) -> int:
+    """Delete every session of one app and their refresh families; the number live."""
+    query = delete(SessionRow).where(SessionRow.client_id == client_id)
+    rows = (await conn.execute(query.returning(SessionRow.sid, SessionRow.expires_at))).all()
+    sids = [row.sid for row in rows]
+    for start in range(0, len(sids), 500):
+        chunk = sids[start : start + 500]
+        await conn.execute(delete(RefreshTokenRow).where(RefreshTokenRow.sid.in_(chunk)))
+    return sum(1 for row in rows if row.expires_at > now)
+
+
+async def end_everything(conn: AsyncConnection, now: float) -> int:
+    """Every session, refresh token and access token goes; the number of live sessions."""
+    live = select(func.count()).select_from(SessionRow).where(SessionRow.expires_at > now)
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text("LOCK TABLE sessions, refresh_tokens, access_tokens IN ACCESS EXCLUSIVE MODE")
+        )
+        ended = int((await conn.execute(live)).scalar() or 0)
+        await conn.execute(text("TRUNCATE refresh_tokens, access_tokens, sessions"))
+        return ended
+    ended = int((await conn.execute(live)).scalar() or 0)
+    for table in (RefreshTokenRow, AccessTokenRow, SessionRow):
+        await conn.execute(delete(table))
+    return ended
 
 
 def _session(row: Row[Any]) -> Session:

@@ -17,6 +17,7 @@ from jwtkeep.adapters.sql.errors import conflict_on_duplicate
 from jwtkeep.core.fingerprint import Fingerprint
 from jwtkeep.errors import DuplicateSession
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
+from jwtkeep.ports.token_store import Progress
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -58,8 +59,18 @@ class SqlTokenStore:
             await self._maybe_purge(conn, now)
             await access_tokens.put_access(conn, record)
 
-    async def is_allowed(self, fp: Fingerprint, sub: str, sid: str, now: float) -> bool:
-        """True only if `fp` is allowlisted for this `sub` and `sid` and `now < exp`."""
+    async def is_allowed(
+        self,
+        fp: Fingerprint,
+        sub: str,
+        sid: str,
+        now: float,
+        issued_at: float | None = None,
+        client_id: str | None = None,
+    ) -> bool:
+        """True only if `fp` is allowlisted for this `sub` and `sid` and `now < exp`.
+        `issued_at` and `client_id` play no part: `end_everything` and
+        `end_client_sessions` delete in one transaction and leave no row to refuse."""
         async with self._engine.read() as conn:
             return await access_tokens.is_allowed(conn, fp, sub, sid, now)
 
@@ -156,6 +167,28 @@ class SqlTokenStore:
             sids = await sessions.delete_user_sessions(conn, user_id, except_sid)
             await access_tokens.delete_user_access(conn, user_id, except_sid)
         return sids
+
+    async def end_everything(self, now: float, progress: Progress | None = None) -> int:
+        """One transaction empties the three tables, so there is nothing to sweep: on
+        PostgreSQL `TRUNCATE` (constant time, whatever the row count) under an ACCESS
+        EXCLUSIVE lock, which waits for every rotation in flight and makes every later
+        read wait for it; on SQLite a `DELETE` of every row under the write lock."""
+        async with self._engine.write() as conn:
+            ended = await sessions.end_everything(conn, now)
+        if progress is not None:
+            progress(ended, ended)
+        return ended
+
+    async def end_client_sessions(
+        self, client_id: str, now: float, progress: Progress | None = None
+    ) -> int:
+        """One transaction: the app's sessions, their refresh families, its access tokens."""
+        async with self._engine.write() as conn:
+            ended = await sessions.delete_client_sessions(conn, client_id, now)
+            await access_tokens.delete_client_access(conn, client_id)
+        if progress is not None:
+            progress(ended, ended)
+        return ended
 
     # -- housekeeping ----------------------------------------------------------------
 

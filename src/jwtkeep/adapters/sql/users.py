@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
@@ -69,16 +69,45 @@ class SqlUserRepository:
             raise NotFound("no such user")
         return False
 
+    async def list_users(self, *, after: str = "", limit: int = 100) -> list[User]:
+        """Users by username, the page after the username `after`."""
+        query = select(*_COLUMNS).where(UserRow.username > after).order_by(UserRow.username)
+        async with self._engine.read() as conn:
+            rows = (await conn.execute(query.limit(limit))).all()
+        return [_user(row) for row in rows]
+
+    async def set_disabled(self, user_id: str, disabled: bool) -> bool:
+        """True if the flag changed; NotFound for an unknown user."""
+        async with self._engine.write() as conn:
+            result = await conn.execute(
+                update(UserRow)
+                .where(UserRow.id == user_id, UserRow.disabled.is_(not disabled))
+                .values(disabled=disabled)
+            )
+            if result.rowcount == 1:
+                return True
+            known = (await conn.execute(select(UserRow.id).where(UserRow.id == user_id))).first()
+        if known is None:
+            raise NotFound("no such user")
+        return False
+
+    async def delete_user(self, user_id: str) -> bool:
+        async with self._engine.write() as conn:
+            result = await conn.execute(delete(UserRow).where(UserRow.id == user_id))
+        return bool(result.rowcount)
+
     async def _one(self, condition: Any) -> User | None:
         async with self._engine.read() as conn:
             row = (await conn.execute(select(*_COLUMNS).where(condition))).first()
-        if row is None:
-            return None
-        return User(
-            id=row.id,
-            username=row.username,
-            password_hash=row.password_hash,
-            created_at=row.created_at,
-            password_changed_at=row.password_changed_at,
-            disabled=bool(row.disabled),
-        )
+        return None if row is None else _user(row)
+
+
+def _user(row: Any) -> User:
+    return User(
+        id=row.id,
+        username=row.username,
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+        password_changed_at=row.password_changed_at,
+        disabled=bool(row.disabled),
+    )
