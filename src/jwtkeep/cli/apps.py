@@ -1,4 +1,10 @@
-"""`jwtkeep app create | list`: register client applications (RFC 6749 §2).
+"""`jwtkeep app create | update | list`: register client applications (RFC 6749 §2).
+
+Redirect URIs (`--redirect-uri`, RFC 6749 §3.1.2; matched exactly) and grants (`--grant`,
+RFC 6749 grant_type values). New apps get `authorization_code` and `refresh_token`; the
+password grant is an opt-in the CLI warns about (RFC 9700 §2.4: it MUST NOT be used), kept
+for first-party native apps, tests and the curl tour. `--first-party` skips the consent
+page (the operator's own app).
 
 Each app gets its own audience, so a token for one app is refused by another that shares
 the auth server (the article; RFC 8725 §3.9); an audience belongs to one app only, and
@@ -24,9 +30,36 @@ from jwtkeep.cli.common import (
 )
 from jwtkeep.ports import App
 
-__all__ = ["app", "app_summary", "create", "list_apps"]
+__all__ = ["PASSWORD_GRANT_WARNING", "app", "app_summary", "create", "list_apps", "update"]
 
-app = typer.Typer(help="Register and list client applications.", no_args_is_help=True)
+app = typer.Typer(help="Register, change and list client applications.", no_args_is_help=True)
+PASSWORD_GRANT_WARNING = (
+    "warning: the password grant is enabled for this app. RFC 9700 §2.4 says it MUST NOT be "
+    "used: the app sees the user's password. Prefer the authorization code flow "
+    "(--grant authorization_code --redirect-uri URI); keep the password grant for tests, "
+    "scripts and first-party native apps only."
+)
+RedirectUriOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--redirect-uri",
+        help="A redirection URI (exact match): https, http on loopback (any port), or a "
+        "private-use scheme like com.example.app:/cb; repeat.",
+    ),
+]
+GrantOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--grant",
+        help="An RFC 6749 grant_type the app may use: authorization_code, refresh_token, "
+        "password, client_credentials; repeat. Default: authorization_code and refresh_token.",
+    ),
+]
+
+
+def _warn_about_grants(grants: tuple[str, ...]) -> None:
+    if "password" in grants:
+        typer.echo(PASSWORD_GRANT_WARNING, err=True)
 
 
 @app.command("create")
@@ -60,20 +93,30 @@ def create(
             "/userinfo, sessions, logout-all, password change).",
         ),
     ] = False,
+    redirect_uri: RedirectUriOption = None,
+    grant: GrantOption = None,
+    first_party: Annotated[
+        bool,
+        typer.Option("--first-party", help="The operator's own app: no consent page."),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Register an app; print its client id (and, for --confidential, its secret ONCE).
 
     Example: jwtkeep app create shop --audience https://api.shop.example --scope orders:read
-    --route "GET /orders/*=orders:read" --json
+    --route "GET /orders/*=orders:read" --redirect-uri https://shop.example/callback --json
     """
+    from jwtkeep.ports import DEFAULT_GRANTS  # noqa: PLC0415
     from jwtkeep.usecases.registration import AppSpec, create_app  # noqa: PLC0415
 
+    grants = tuple(grant) if grant else DEFAULT_GRANTS
     spec = AppSpec(
         name=name, audience=audience, scopes=tuple(scope or ()), routes=tuple(route or ()),
         confidential=confidential, access_token_ttl=ttl, refresh_enabled=not no_refresh,
-        account_access=not no_account_access,
+        account_access=not no_account_access, redirect_uris=tuple(redirect_uri or ()),
+        grants=grants, first_party=first_party,
     )  # fmt: skip
+    _warn_about_grants(grants)
     with handled_errors():
         settings = load_cli_settings(ctx)
         require_initialized(settings)
@@ -86,6 +129,52 @@ def create(
     if created.client_secret is not None:
         typer.echo(f"client_secret: {created.client_secret}")
         typer.echo("Store the secret now: it is shown once and only its hash is kept.", err=True)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The app's name or client id.")],
+    redirect_uri: RedirectUriOption = None,
+    grant: GrantOption = None,
+    first_party: Annotated[
+        bool | None,
+        typer.Option("--first-party/--no-first-party", help="Skip the consent page, or not."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Replace an app's redirect URIs or grants (each only if given), or its first-party flag.
+
+    Example: jwtkeep app update shop --redirect-uri https://shop.example/callback
+    --redirect-uri http://127.0.0.1/callback
+    """
+    from jwtkeep.errors import NotFound  # noqa: PLC0415
+    from jwtkeep.usecases.registration import update_app  # noqa: PLC0415
+
+    grants = tuple(grant) if grant else None
+    if grants is not None:
+        _warn_about_grants(grants)
+
+    async def change(rt: Any) -> App:
+        apps = await rt.context.apps.list_apps()
+        found = next((a for a in apps if name in (a.name, a.client_id)), None)
+        if found is None:
+            raise NotFound(f"no app named {name!r}")
+        return await update_app(
+            rt.context, found.client_id, redirect_uris=tuple(redirect_uri) if redirect_uri
+            else None, grants=grants, first_party=first_party,
+        )  # fmt: skip
+
+    with handled_errors():
+        settings = load_cli_settings(ctx)
+        require_initialized(settings)
+        updated = run_with_runtime(settings, change)
+    if as_json:
+        emit_json(app_summary(updated))
+        return
+    typer.echo(f"App {updated.name!r} updated: grants {' '.join(updated.grants) or '-'}, "
+               f"redirect URIs {' '.join(updated.redirect_uris) or '-'}"
+               f"{', first party' if updated.first_party else ''}.")  # fmt: skip
 
 
 @app.command("list")
@@ -107,7 +196,8 @@ def list_apps(ctx: typer.Context, as_json: JsonOption = False) -> None:
         account = "account-access" if one["account_access"] else "no-account-access"
         typer.echo(f"{one['name']}  client_id={one['client_id']}  aud={one['audience']}  "
                    f"{kind}  ttl={one['access_token_ttl']}s  scopes={scopes}  "
-                   f"{account}")  # fmt: skip
+                   f"{account}  grants={','.join(one['grants'])}  "
+                   f"redirect_uris={' '.join(one['redirect_uris'])}")  # fmt: skip
 
 
 def app_summary(one: App) -> dict[str, Any]:
@@ -117,5 +207,6 @@ def app_summary(one: App) -> dict[str, Any]:
         "scopes": list(one.scopes), "routes": list(one.routes),
         "confidential": one.confidential, "access_token_ttl": one.access_token_ttl,
         "refresh_enabled": one.refresh_enabled, "account_access": one.account_access,
-        "created_at": iso_time(one.created_at),
+        "redirect_uris": list(one.redirect_uris), "grants": list(one.grants),
+        "first_party": one.first_party, "created_at": iso_time(one.created_at),
     }  # fmt: skip

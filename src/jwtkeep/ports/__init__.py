@@ -4,11 +4,17 @@ Adapters (`jwtkeep.adapters.sql`, `jwtkeep.adapters.redis`) implement them; the 
 contract test suite (`tests/contract/`) runs against every adapter.
 """
 
+from jwtkeep.ports.browser import AuthorizationCodeStore, ConsentStore, LoginSessionStore
 from jwtkeep.ports.records import (
+    DEFAULT_GRANTS,
+    GRANT_TYPE_NAMES,
     AccessRecord,
     App,
     AuditEvent,
+    AuthorizationCode,
+    CodeRedemption,
     KeyChange,
+    LoginSession,
     RefreshState,
     RotationOutcome,
     Session,
@@ -19,14 +25,22 @@ from jwtkeep.ports.repositories import AppRepository, AuditLog, KeyRepository, U
 from jwtkeep.ports.token_store import AccessTokenStore, SessionStore, TokenStore
 
 __all__ = [
+    "DEFAULT_GRANTS",
+    "GRANT_TYPE_NAMES",
     "AccessRecord",
     "AccessTokenStore",
     "App",
     "AppRepository",
     "AuditEvent",
     "AuditLog",
+    "AuthorizationCode",
+    "AuthorizationCodeStore",
+    "CodeRedemption",
+    "ConsentStore",
     "KeyChange",
     "KeyRepository",
+    "LoginSession",
+    "LoginSessionStore",
     "RefreshState",
     "RotationOutcome",
     "Session",

@@ -37,6 +37,10 @@ class AppRepository(Protocol):
 
     async def app_by_client_id(self, client_id: str) -> App | None: ...
 
+    async def update_app(self, app: App) -> None:
+        """Store the app's redirect URIs, grants and first-party flag (by client_id);
+        raise jwtkeep.errors.NotFound for an unknown app."""
+
     async def list_apps(self) -> list[App]: ...
 
 

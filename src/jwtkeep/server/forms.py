@@ -58,6 +58,10 @@ GRAMMAR: Mapping[str, re.Pattern[str]] = {
     "refresh_token": re.compile(rf"{_VSCHAR}+"),  # A.17
     "token": re.compile(rf"{_VSCHAR}+"),  # RFC 7009 §2.1 / RFC 7662 §2.1
     "token_type_hint": re.compile(rf"{_NAME}+"),  # RFC 7009 §2.1
+    "code": re.compile(rf"{_VSCHAR}+"),  # A.11
+    "redirect_uri": re.compile(rf"{_UNICODE_NO_CRLF}+"),  # A.6 URI-reference
+    "code_verifier": re.compile(r"[A-Za-z0-9._~-]+"),  # RFC 7636 Appendix A.18
+    "state": re.compile(rf"{_VSCHAR}+"),  # A.5
 }
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 

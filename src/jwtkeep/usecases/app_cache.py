@@ -1,9 +1,9 @@
 """A short-lived in-memory cache of registered apps, in front of the app repository.
 
 Every token request authenticates its client (RFC 6749 §2.3), so the lookup by
-`client_id` is on the hot path of the token endpoint. Apps are immutable once created
-(there is no update), so a cached app is never wrong; the TTL bounds how long a future
-change or removal would take to reach every replica. Only found apps are cached: an
+`client_id` is on the hot path of the token endpoint. `update_app` (redirect URIs,
+grants) drops the app from this process's cache at once; the TTL bounds how long the
+change takes to reach every other replica. Only found apps are cached: an
 unknown `client_id` is looked up each time (no negative caching an attacker could fill).
 """
 
@@ -28,6 +28,10 @@ class CachedApps:
 
     async def add_app(self, app: App) -> None:
         await self._inner.add_app(app)
+
+    async def update_app(self, app: App) -> None:
+        await self._inner.update_app(app)
+        self._cache.pop(app.client_id, None)
 
     async def list_apps(self) -> list[App]:
         return await self._inner.list_apps()

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, insert, select, update
 
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
 from jwtkeep.adapters.sql.schema import AppRow
+from jwtkeep.errors import NotFound
 from jwtkeep.ports.records import App
 
 __all__ = ["SqlAppRepository"]
@@ -32,6 +33,18 @@ class SqlAppRepository:
             query = select(AppRow.__table__).where(AppRow.client_id == client_id)
             row = (await conn.execute(query)).first()
         return None if row is None else _app(row)
+
+    async def update_app(self, app: App) -> None:
+        """Store the app's redirect URIs, grants and first-party flag."""
+        async with self._engine.write() as conn:
+            changed = await conn.execute(
+                update(AppRow).where(AppRow.client_id == app.client_id).values(
+                    redirect_uris=list(app.redirect_uris), grants=list(app.grants),
+                    first_party=app.first_party, refresh_enabled=app.refresh_enabled,
+                )
+            )  # fmt: skip
+        if changed.rowcount != 1:
+            raise NotFound("no such app")
 
     async def list_apps(self) -> list[App]:
         """Every app, oldest first."""
@@ -56,6 +69,9 @@ def _values(app: App) -> dict[str, Any]:
         "extra_claims": dict(app.extra_claims),
         "created_at": app.created_at,
         "account_access": app.account_access,
+        "redirect_uris": list(app.redirect_uris),
+        "grants": list(app.grants),
+        "first_party": app.first_party,
     }
 
 
@@ -74,4 +90,7 @@ def _app(row: Row[Any]) -> App:
         created_at=row.created_at,
         extra_claims=dict(row.extra_claims),
         account_access=bool(row.account_access),
+        redirect_uris=tuple(row.redirect_uris),
+        grants=tuple(row.grants),
+        first_party=bool(row.first_party),
     )
