@@ -25,8 +25,10 @@ from tests.support.services import free_port
 
 TABLES = {
     "users", "apps", "signing_keys", "audit_events", "sessions", "refresh_tokens",
-    "access_tokens", "alembic_version",
+    "access_tokens", "alembic_version", "authorization_codes", "login_sessions",
+    "login_session_sids", "consents",
 }  # fmt: skip
+HEAD = "0003"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -98,7 +100,7 @@ async def test_migrate_creates_the_schema_and_is_idempotent(database: Database) 
         tables = await conn.run_sync(_table_names)
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert tables == TABLES
-    assert version == "0002"
+    assert version == HEAD
 
 
 def _table_names(connection: Connection) -> set[str]:
@@ -141,7 +143,23 @@ async def test_0002_keeps_account_access_for_existing_apps(database: Database) -
     assert [(app.name, app.account_access) for app in apps] == [("app0", True), ("app1", True)]
     async with database.engine.read() as conn:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    assert version == "0002"
+    assert version == HEAD
+
+
+async def test_0003_keeps_every_grant_existing_apps_could_use(database: Database) -> None:
+    """Before 0003 every app could use the password and refresh grants, and a confidential
+    one client credentials: none is locked out. No redirect URI, no code flow yet."""
+    await _database_at_0001_with_apps(database, "https://a.example", "https://b.example")
+    async with database.engine.write() as conn:
+        await conn.execute(text("UPDATE apps SET confidential = true WHERE name = 'app1'"))
+    await database.migrate()
+    apps = {app.name: app for app in await database.apps.list_apps()}
+    assert apps["app0"].grants == ("password", "refresh_token")
+    assert apps["app1"].grants == ("password", "refresh_token", "client_credentials")
+    assert apps["app0"].allows_grant("password")
+    assert not apps["app0"].allows_grant("authorization_code")
+    assert apps["app1"].allows_grant("client_credentials")
+    assert [(a.redirect_uris, a.first_party) for a in apps.values()] == [((), False)] * 2
 
 
 async def test_0002_refuses_apps_that_share_an_audience(database: Database) -> None:

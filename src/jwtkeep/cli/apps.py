@@ -30,10 +30,19 @@ from jwtkeep.cli.common import (
 )
 from jwtkeep.ports import App
 
-__all__ = ["PASSWORD_GRANT_WARNING", "app", "app_summary", "create", "list_apps", "update"]
+__all__ = [
+    "RISKY_GRANT_WARNING",
+    "GrantOption",
+    "RedirectUriOption",
+    "app",
+    "app_summary",
+    "create",
+    "list_apps",
+    "update",
+]
 
 app = typer.Typer(help="Register, change and list client applications.", no_args_is_help=True)
-PASSWORD_GRANT_WARNING = (
+RISKY_GRANT_WARNING = (
     "warning: the password grant is enabled for this app. RFC 9700 §2.4 says it MUST NOT be "
     "used: the app sees the user's password. Prefer the authorization code flow "
     "(--grant authorization_code --redirect-uri URI); keep the password grant for tests, "
@@ -59,7 +68,7 @@ GrantOption = Annotated[
 
 def _warn_about_grants(grants: tuple[str, ...]) -> None:
     if "password" in grants:
-        typer.echo(PASSWORD_GRANT_WARNING, err=True)
+        typer.echo(RISKY_GRANT_WARNING, err=True)
 
 
 @app.command("create")

@@ -46,6 +46,7 @@ __all__ = [
     "CODE_PREFIX",
     "CODE_TTL",
     "MAX_PARAMETER",
+    "PROMPTS",
     "AuthorizationRefused",
     "AuthorizationRequest",
     "UnsafeRedirect",

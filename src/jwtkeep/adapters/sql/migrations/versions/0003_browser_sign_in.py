@@ -32,11 +32,8 @@ NAME = sa.String(255)
 SID = sa.String(128)
 LOGIN_ID = sa.String(64)
 
-_LEGACY_GRANTS = sa.text(
-    "UPDATE apps SET grants = CASE WHEN confidential "
-    """THEN '["password", "refresh_token", "client_credentials"]' """
-    """ELSE '["password", "refresh_token"]' END"""
-)
+_APPS = sa.table("apps", sa.column("grants", JSON), sa.column("confidential", sa.Boolean()))
+_LEGACY_GRANTS = ["password", "refresh_token"]
 
 
 def _time(name: str) -> sa.Column[float]:
@@ -50,7 +47,9 @@ def upgrade() -> None:
     op.add_column(
         "apps", sa.Column("first_party", sa.Boolean(), server_default=sa.false(), nullable=False)
     )
-    op.execute(_LEGACY_GRANTS)
+    for confidential in (False, True):
+        grants = _LEGACY_GRANTS + (["client_credentials"] if confidential else [])
+        op.execute(_APPS.update().where(_APPS.c.confidential == confidential).values(grants=grants))
     _create_codes()
     _create_login_sessions()
     op.create_table(
