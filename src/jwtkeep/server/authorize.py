@@ -35,6 +35,7 @@ from jwtkeep.server.client_ip import request_info
 from jwtkeep.server.forms import FORM_MEDIA_TYPE, parse_form
 from jwtkeep.server.pages import form_is_genuine, page, stylesheet
 from jwtkeep.server.ratelimit import TooManyAttempts
+from jwtkeep.server.schemas import problems
 from jwtkeep.server.state import RuntimeDep, ServerState, StateDep
 from jwtkeep.usecases.authorization_code import (
     AuthorizationRefused,
@@ -361,7 +362,7 @@ async def end_session_post(request: Request, runtime: RuntimeDep, state: StateDe
     "/assets/jwtkeep.css",
     summary="The hosted pages' style sheet",
     response_class=Response,
-    include_in_schema=False,
+    responses={200: {"content": {"text/css": {}}}, **problems(400)},
 )
 async def stylesheet_route() -> Response:
     return stylesheet()
