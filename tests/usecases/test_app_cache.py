@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from jwtkeep.core.clock import FixedClock
 from jwtkeep.ports import App
 from jwtkeep.usecases.app_cache import CachedApps
@@ -27,6 +29,9 @@ class CountingApps:
         self.lookups += 1
         return self.apps.get(client_id)
 
+    async def update_app(self, app: App) -> None:
+        self.apps[app.client_id] = app
+
     async def list_apps(self) -> list[App]:
         return list(self.apps.values())
 
@@ -50,3 +55,13 @@ async def test_unknown_clients_are_never_cached() -> None:
     assert inner.lookups == 2
     await cached.add_app(APP)
     assert await cached.list_apps() == [APP]
+
+
+async def test_an_update_reaches_this_process_at_once() -> None:
+    inner = CountingApps()
+    cached = CachedApps(inner, ttl=30, clock=FixedClock())
+    await cached.add_app(APP)
+    assert await cached.app_by_client_id("c1") == APP
+    changed = replace(APP, redirect_uris=("https://app.example/cb",))
+    await cached.update_app(changed)
+    assert await cached.app_by_client_id("c1") == changed
