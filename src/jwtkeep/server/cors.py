@@ -2,7 +2,7 @@
 app calls itself: token, revocation, JWKS, metadata, OIDC discovery and userinfo.
 
 - Allowed origins are the Web origins (RFC 6454) of the registered redirect URIs of every
-  app; any other origin gets no `Access-Control-Allow-Origin` and the browser keeps the
+  app (for an http loopback URI, any port: RFC 8252 §7.3, as for the redirect itself); any other origin gets no `Access-Control-Allow-Origin` and the browser keeps the
   answer from the page. No `Access-Control-Allow-Credentials`: these endpoints take no
   cookies (RFC 9700 §2.1: tokens travel in headers and bodies, never cookies here).
 - The list of origins is read from the apps at most every `ORIGINS_TTL` seconds.
@@ -20,6 +20,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jwtkeep.core.hosts import is_loopback
 from jwtkeep.core.redirect_uri import origin_of
 
 __all__ = ["CORS_PATHS", "ORIGINS_TTL", "CorsMiddleware"]
@@ -37,6 +38,17 @@ _ALLOWED_HEADERS = "Authorization, Content-Type"
 _EXPOSED_HEADERS = "WWW-Authenticate, Retry-After"
 
 
+def _key(origin: str | None) -> str | None:
+    """The origin as compared: an http loopback origin without its port (any port)."""
+    if origin is None:
+        return None
+    scheme, _, rest = origin.partition("://")
+    host = rest.rsplit(":", 1)[0] if not rest.endswith("]") else rest
+    if scheme == "http" and is_loopback(host):
+        return f"http://{host}"
+    return origin
+
+
 class CorsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -51,7 +63,7 @@ class CorsMiddleware:
             if runtime is None:
                 return frozenset()
             apps = await runtime.context.apps.list_apps()
-            origins = {origin_of(uri) for one in apps for uri in one.redirect_uris}
+            origins = {_key(origin_of(uri)) for one in apps for uri in one.redirect_uris}
             self._origins = frozenset(o for o in origins if o is not None)
             self._read_at = now
         return self._origins
@@ -63,7 +75,7 @@ class CorsMiddleware:
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
-        allowed = origin is not None and origin.lower() in await self._allowed(scope)
+        allowed = origin is not None and _key(origin.lower()) in await self._allowed(scope)
         if scope["method"] == "OPTIONS":
             await self._preflight(
                 scope,
