@@ -2,7 +2,8 @@
 app calls itself: token, revocation, JWKS, metadata, OIDC discovery and userinfo.
 
 - Allowed origins are the Web origins (RFC 6454) of the registered redirect URIs of every
-  app (for an http loopback URI, any port: RFC 8252 §7.3, as for the redirect itself); any other origin gets no `Access-Control-Allow-Origin` and the browser keeps the
+  app (for an http loopback URI, any port: RFC 8252 §7.3, as for the redirect itself);
+  any other origin gets no `Access-Control-Allow-Origin` and the browser keeps the
   answer from the page. No `Access-Control-Allow-Credentials`: these endpoints take no
   cookies (RFC 9700 §2.1: tokens travel in headers and bodies, never cookies here).
 - The list of origins is read from the apps at most every `ORIGINS_TTL` seconds.
