@@ -221,6 +221,8 @@ def banner(settings: Settings, tls: tuple[str, str] | None, config_file: Path | 
         "Try it from another terminal, in this folder (or with the same JWTKEEP_DATA_DIR):",
         *_activate_hint(),
         f"  CLIENT_ID=$({cli} app create demo --audience https://api.example --scope read "
+        "--grant password --grant refresh_token --grant authorization_code "
+        "--redirect-uri http://127.0.0.1:9999/callback "
         "--json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"client_id\"])')",
         f"  printf '%s' 'correct horse battery staple' | {cli} user create alice --password-stdin",
         f"  TOKEN=$(printf '%s' 'correct horse battery staple' | {curl} {url}/oauth/token "
@@ -231,6 +233,8 @@ def banner(settings: Settings, tls: tuple[str, str] | None, config_file: Path | 
         f'  {curl} {url}/userinfo -H "Authorization: Bearer $TOKEN"',
         f'  {curl} -X POST {url}/auth/logout -H "Authorization: Bearer $TOKEN"',
         f'  {curl} {url}/userinfo -H "Authorization: Bearer $TOKEN"   # now 401: logged out',
+        "Or sign in in a browser (authorization code + PKCE): see the README's browser path;",
+        f"  the authorization endpoint is {url}/oauth/authorize.",
         "",
         "Stop with Ctrl-C.",
     ]
