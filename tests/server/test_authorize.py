@@ -576,3 +576,14 @@ async def test_cors_on_answers_but_never_on_the_pages(
     preflight = await client.options("/login", headers={**origin,
                                      "Access-Control-Request-Method": "POST"})  # fmt: skip
     assert "access-control-allow-origin" not in preflight.headers
+
+
+async def test_logout_all_ends_the_login_session_too(
+    client: httpx.AsyncClient, spa: CreatedApp, user: User
+) -> None:
+    flow = Flow(spa.app.client_id, scope="openid account read")
+    tokens = await tokens_for(client, flow)
+    assert "code" in redirect_params(await client.get(flow.url()))  # SSO: no password
+    done = await client.post("/auth/logout-all", headers=bearer(tokens["access_token"]))
+    assert done.status_code == 204
+    assert 'name="password"' in (await client.get(flow.url())).text

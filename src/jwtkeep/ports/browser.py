@@ -43,6 +43,9 @@ class LoginSessionStore(Protocol):
     async def end_login(self, login_id: str) -> list[tuple[str, str]]:
         """Delete the login session; return the (user_id, sid) pairs started from it."""
 
+    async def end_user_logins(self, user_id: str) -> int:
+        """Delete every login session of the user; return how many there were."""
+
 
 class ConsentStore(Protocol):
     async def has_consent(self, user_id: str, client_id: str, scope: str) -> bool:

@@ -168,6 +168,13 @@ class SqlLoginSessions:
             await conn.execute(delete(LoginSessionRow).where(LoginSessionRow.id == login_id))
         return pairs
 
+    async def end_user_logins(self, user_id: str) -> int:
+        async with self._engine.write() as conn:
+            ended = await conn.execute(
+                delete(LoginSessionRow).where(LoginSessionRow.user_id == user_id)
+            )
+        return int(ended.rowcount or 0)
+
 
 class SqlConsents:
     def __init__(self, engine: SqlEngine) -> None:
