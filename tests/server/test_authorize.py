@@ -19,8 +19,9 @@ import pytest
 
 from jwtkeep.core.clock import FixedClock
 from jwtkeep.core.compact import b64url_decode
+from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.errors import InvalidToken
-from jwtkeep.ports import User
+from jwtkeep.ports import AuthorizationCode, User
 from jwtkeep.runtime import Runtime
 from jwtkeep.server.authorize import LOGIN_COOKIE
 from jwtkeep.server.pages import CSRF_COOKIE
@@ -587,3 +588,21 @@ async def test_logout_all_ends_the_login_session_too(
     done = await client.post("/auth/logout-all", headers=bearer(tokens["access_token"]))
     assert done.status_code == 204
     assert 'name="password"' in (await client.get(flow.url())).text
+
+
+async def test_a_verifier_for_a_code_without_a_challenge_is_refused(
+    client: httpx.AsyncClient, runtime: Runtime, spa: CreatedApp, user: User
+) -> None:
+    """RFC 9700 §4.8.2 (PKCE downgrade): /oauth/authorize never issues such a code; if one
+    were stored anyway (an older row, a bug), a code_verifier must not redeem it."""
+    now = runtime.context.clock()
+    code = "jkac_" + "c" * 43
+    await runtime.sign_in.codes.add_code(AuthorizationCode(
+        fingerprint=fingerprint(code), client_id=spa.app.client_id, user_id=user.id,
+        redirect_uri=REDIRECT_URI, scope="read", code_challenge="", nonce=None,
+        login_id="none", auth_time=now, expires_at=now + 60,
+    ), now)  # fmt: skip
+    response = await exchange(client, Flow(spa.app.client_id), code)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert await runtime.context.store.list_sessions(user.id, now) == []
