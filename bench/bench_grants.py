@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from tests.support.redis_server import RedisProcess, find_redis_server  # noqa: E402
 from tests.support.serve_process import (  # noqa: E402
     FAST_ARGON2,
+    PASSWORD_GRANT,
     Server,
     clean_environment,
     run_cli,
@@ -154,7 +155,9 @@ def deploy(workdir: Path, store_url: str | None) -> tuple[Server, str]:
     ):
         result = run_cli(env, *args, stdin=stdin)
         assert result.returncode == 0, result.stderr
-    app = run_cli(env, "app", "create", "bench", "--audience", "https://api.bench", "--json")
+    app = run_cli(
+        env, "app", "create", "bench", "--audience", "https://api.bench", *PASSWORD_GRANT, "--json"
+    )
     assert app.returncode == 0, app.stderr
     server = start_server(workdir, env)
     wait_until_healthy(server)

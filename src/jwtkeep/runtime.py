@@ -7,6 +7,8 @@ build a `Runtime` here, so they can never disagree about configuration.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import secrets
 import stat
@@ -24,7 +26,7 @@ from jwtkeep.core.sealing import Sealer, parse_master_key
 from jwtkeep.errors import ConfigurationError
 from jwtkeep.settings import MAX_ACCESS_TOKEN_TTL, Settings
 from jwtkeep.usecases.app_cache import CachedApps
-from jwtkeep.usecases.context import AuditRetention, AuthContext, SessionPolicy
+from jwtkeep.usecases.context import AuditRetention, AuthContext, SessionPolicy, SignInContext
 from jwtkeep.usecases.issuance import TokenIssuer
 from jwtkeep.usecases.key_schedule import KeyPolicy
 from jwtkeep.usecases.keys import KeyManager
@@ -49,6 +51,8 @@ class Runtime:
     context: AuthContext
     verifier: TokenVerifier  # any app's token (introspection): never to authorize a request
     account_verifier: TokenVerifier  # the account API's own audience, the issuer URL
+    sign_in: SignInContext  # the browser sign-in (authorization codes, login sessions)
+    form_key: bytes  # HMAC key of the hosted pages' CSRF tokens (derived from the master key)
 
     async def close(self) -> None:
         if self.context.store is not self.database.tokens:
@@ -67,7 +71,7 @@ def prepare_data_dir(settings: Settings) -> None:
             handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="))
 
 
-def _sealer(settings: Settings) -> Sealer:
+def _sealer(settings: Settings, master_key: bytes) -> Sealer:
     """The master key seals; JWTKEEP_PREVIOUS_MASTER_KEY, if set, also unseals (the
     switch to a new master key, `jwtkeep keys reseal`)."""
     previous: tuple[bytes, ...] = ()
@@ -76,7 +80,7 @@ def _sealer(settings: Settings) -> Sealer:
             previous = (parse_master_key(settings.previous_master_key.get_secret_value()),)
         except ValueError as exc:
             raise ConfigurationError(f"JWTKEEP_PREVIOUS_MASTER_KEY: {exc}") from None
-    return Sealer(_master_key(settings), previous=previous)
+    return Sealer(master_key, previous=previous)
 
 
 def _key_policy(settings: Settings) -> KeyPolicy:
@@ -135,8 +139,9 @@ async def build_runtime(settings: Settings, *, migrate: bool = False) -> Runtime
         settings.token_store_url, database=database, pool_size=settings.store_pool_size,
         io_timeout=settings.store_timeout,
     )  # fmt: skip
+    master_key = _master_key(settings)
     keys = KeyManager(
-        database.keys, _sealer(settings), alg=settings.signing_alg,
+        database.keys, _sealer(settings, master_key), alg=settings.signing_alg,
         hmac_secret=_hmac_secret(settings), refresh_seconds=settings.key_refresh_seconds,
         policy=_key_policy(settings), audit=database.audit,
     )  # fmt: skip
@@ -156,11 +161,25 @@ async def build_runtime(settings: Settings, *, migrate: bool = False) -> Runtime
     allowlist = StoreAllowlist(store)
     # The account API is a resource of its own: its audience is the issuer (RFC 9068 §4).
     account_rules = replace(rules, audience=issuer.issuer)
+    sign_in = SignInContext(
+        auth=context,
+        codes=database.codes,
+        logins=database.logins,
+        consents=database.consents,
+        login_ttl=settings.login_session_ttl,
+    )
     return Runtime(
         settings=settings, database=database, context=context,
         verifier=TokenVerifier(keys, allowlist, rules),
         account_verifier=TokenVerifier(keys, allowlist, account_rules),
+        sign_in=sign_in, form_key=_form_key(master_key),
     )  # fmt: skip
+
+
+def _form_key(master_key: bytes) -> bytes:
+    """A key of its own for the CSRF tokens (NIST SP 800-108 style derivation with HMAC):
+    never the sealing key itself; the same on every replica that shares the master key."""
+    return hmac.new(master_key, b"jwtkeep hosted-page CSRF v1", hashlib.sha256).digest()
 
 
 def data_file(settings: Settings, name: str) -> Path:

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     session_idle_timeout: int = Field(7 * 86400, ge=60)
     session_absolute_lifetime: int = Field(30 * 86400, ge=60)
     allow_registration: bool = False
+    # The browser's login session at the issuer (single sign-on), seconds.
+    login_session_ttl: int = Field(8 * 3600, ge=60, le=30 * 86400)
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
     argon2_parallelism: int = Field(4, ge=1)

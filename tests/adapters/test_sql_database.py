@@ -28,7 +28,8 @@ from tests.support.services import free_port
 HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 TABLES = {
     "users", "apps", "signing_keys", "audit_events", "sessions", "refresh_tokens",
-    "access_tokens", "alembic_version",
+    "access_tokens", "alembic_version", "authorization_codes", "login_sessions",
+    "login_session_sids", "consents",
 }  # fmt: skip
 
 
@@ -152,6 +153,22 @@ async def test_0002_grants_existing_apps_no_introspection(database: Database) ->
     await _database_at_0001_with_apps(database, "https://a.example")
     await database.migrate()
     assert [app.introspect_audiences for app in await database.apps.list_apps()] == [()]
+
+
+async def test_0003_keeps_every_grant_existing_apps_could_use(database: Database) -> None:
+    """Before 0003 every app could use the password and refresh grants, and a confidential
+    one client credentials: none is locked out. No redirect URI, no code flow yet."""
+    await _database_at_0001_with_apps(database, "https://a.example", "https://b.example")
+    async with database.engine.write() as conn:
+        await conn.execute(text("UPDATE apps SET confidential = true WHERE name = 'app1'"))
+    await database.migrate()
+    apps = {app.name: app for app in await database.apps.list_apps()}
+    assert apps["app0"].grants == ("password", "refresh_token")
+    assert apps["app1"].grants == ("password", "refresh_token", "client_credentials")
+    assert apps["app0"].allows_grant("password")
+    assert not apps["app0"].allows_grant("authorization_code")
+    assert apps["app1"].allows_grant("client_credentials")
+    assert [(a.redirect_uris, a.first_party) for a in apps.values()] == [((), False)] * 2
 
 
 async def test_0002_refuses_apps_that_share_an_audience(database: Database) -> None:

@@ -1,4 +1,4 @@
-"""`jwtkeep app create | list` and `jwtkeep user create --password-stdin`."""
+"""`jwtkeep app create | update | list` and `jwtkeep user create --password-stdin`."""
 
 from __future__ import annotations
 
@@ -83,7 +83,12 @@ def test_app_list_json_is_an_array_without_secrets(ready: Cli) -> None:
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(("--route", "GET orders=read"), "route"), (("--scope", "bad scope"), "scope")],
+    [(("--route", "GET orders=read"), "route"), (("--scope", "bad scope"), "scope"),
+     (("--redirect-uri", "http://app.example/cb"), "loopback"),
+     (("--redirect-uri", "https://app.example/cb#frag"), "fragment"),
+     (("--redirect-uri", "myapp:/cb"), "private-use scheme"),
+     (("--grant", "implicit"), "unknown grant"),
+     (("--grant", "client_credentials"), "confidential")],
 )  # fmt: skip
 def test_bad_app_input_is_a_clear_error(ready: Cli, args: tuple[str, ...], message: str) -> None:
     result = ready("app", "create", "x", "--audience", "aud", *args)
@@ -91,6 +96,79 @@ def test_bad_app_input_is_a_clear_error(ready: Cli, args: tuple[str, ...], messa
     assert result.stderr.startswith("error: ")
     assert message in result.stderr
     assert result.stdout == ""
+
+
+def test_new_apps_get_the_code_flow_and_refresh_and_declare_redirect_uris(ready: Cli) -> None:
+    uris = ("https://spa.example/cb", "http://127.0.0.1/cb", "com.example.app:/cb")
+    flags = [part for uri in uris for part in ("--redirect-uri", uri)]
+    result = ready.ok("app", "create", "spa", "--audience", "https://api.spa", *flags,
+                      "--first-party", "--json")  # fmt: skip
+    assert "warning" not in result.stderr
+    app = stored_app(ready, one_json(result)["client_id"])
+    assert app.grants == ("authorization_code", "refresh_token")
+    assert app.redirect_uris == ("https://spa.example/cb", "http://127.0.0.1/cb",
+                                 "com.example.app:/cb")  # fmt: skip
+    assert app.first_party
+    assert not app.allows_grant("password")
+
+
+def test_the_password_grant_is_an_opt_in_the_cli_warns_about(ready: Cli) -> None:
+    result = ready.ok("app", "create", "tour", "--audience", "https://api.tour", "--grant",
+                      "password", "--grant", "refresh_token", "--json")  # fmt: skip
+    assert "RFC 9700" in result.stderr
+    assert "password grant" in result.stderr
+    app = stored_app(ready, one_json(result)["client_id"])
+    assert app.grants == ("refresh_token", "password")
+    assert app.allows_grant("password")
+    assert not app.allows_grant("authorization_code")
+
+
+def test_app_update_changes_redirect_uris_grants_and_first_party(ready: Cli) -> None:
+    client_id = one_json(ready.ok("app", "create", "web", "--audience", "https://api.web",
+                                  "--json"))["client_id"]  # fmt: skip
+    updated = one_json(ready.ok("app", "update", "web", "--redirect-uri", "https://web.example/cb",
+                                "--first-party", "--json"))  # fmt: skip
+    assert updated["redirect_uris"] == ["https://web.example/cb"]
+    assert updated["first_party"] is True
+    by_id = ready.ok("app", "update", client_id, "--grant", "password", "--no-first-party")
+    assert "RFC 9700" in by_id.stderr
+    app = stored_app(ready, client_id)
+    assert (app.grants, app.redirect_uris, app.first_party, app.refresh_enabled) == (
+        ("password",), ("https://web.example/cb",), False, False)  # fmt: skip
+    bad = ready("app", "update", "web", "--redirect-uri", "ftp://web.example/")
+    assert bad.exit_code == 1
+    assert "redirect URI" in bad.stderr
+    assert ready("app", "update", "nobody", "--first-party").exit_code == 1
+
+
+def test_one_app_update_for_every_field_with_the_checks_of_create(ready: Cli) -> None:
+    """main's options and the browser's go through one `app update`: a scope, a redirect
+    URI and a grant at once; refresh tokens and the refresh grant stay one switch."""
+    client_id = one_json(ready.ok("app", "create", "one", "--audience", "https://api.one",
+                                  "--scope", "read", "--json"))["client_id"]  # fmt: skip
+    ready.ok("app", "update", "one", "--scope", "read", "--scope", "write",
+             "--redirect-uri", "http://127.0.0.1/cb", "--grant", "authorization_code")  # fmt: skip
+    app = stored_app(ready, client_id)
+    assert (app.scopes, app.redirect_uris, app.grants, app.refresh_enabled) == (
+        ("read", "write"), ("http://127.0.0.1/cb",), ("authorization_code",), False)  # fmt: skip
+    ready.ok("app", "update", "one", "--refresh")
+    app = stored_app(ready, client_id)
+    assert (app.grants, app.refresh_enabled) == (("authorization_code", "refresh_token"), True)
+    assert app.allows_grant("refresh_token")
+    ready.ok("app", "update", "one", "--no-refresh", "--no-redirect-uris")
+    app = stored_app(ready, client_id)
+    assert (app.grants, app.refresh_enabled, app.redirect_uris) == (
+        ("authorization_code",), False, ())  # fmt: skip
+    public = ready("app", "update", "one", "--grant", "client_credentials")
+    assert public.exit_code == 1
+    assert "needs a --confidential app" in public.stderr
+    unknown = ready("app", "update", "one", "--grant", "implicit")
+    assert unknown.exit_code == 1
+    assert "unknown grant 'implicit'" in unknown.stderr
+    assert stored_app(ready, client_id).grants == ("authorization_code",)
+    shown = one_json(ready.ok("app", "show", "one", "--json"))
+    assert (shown["grants"], shown["redirect_uris"], shown["first_party"]) == (
+        ["authorization_code"], [], False)  # fmt: skip
 
 
 def test_bad_app_name_and_duplicate_name(ready: Cli) -> None:

@@ -242,6 +242,9 @@ def test_app_list_prints_column_headers(op: Cli) -> None:
         "TTL",
         "ACCOUNT",
         "SCOPES",
+        "GRANTS",
+        "REDIRECT_URIS",
+        "FIRST_PARTY",
         "INTROSPECTS",
     ]
 

@@ -24,6 +24,8 @@ from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisProcess
 from tests.support.serve_process import (
     PASSWORD,
+    PASSWORD_GRANT,
+    SERVICE_GRANTS,
     Server,
     clean_environment,
     run_cli,
@@ -88,9 +90,9 @@ def deployment(
     try:
         assert run_cli(env, "init").returncode == 0
         web = _json(run_cli(env, "app", "create", "web", "--audience", AUDIENCE,
-                            "--scope", "read", "--json"))  # fmt: skip
+                            "--scope", "read", *PASSWORD_GRANT, "--json"))  # fmt: skip
         svc = _json(run_cli(env, "app", "create", "svc", "--audience", SVC_AUDIENCE,
-                            "--scope", "jobs", "--confidential",
+                            "--scope", "jobs", "--confidential", *SERVICE_GRANTS,
                             "--introspect-audience", AUDIENCE, "--json"))  # fmt: skip
         user = _json(run_cli(env, "user", "create", "erin", "--password-stdin", "--json",
                              stdin=PASSWORD + "\n"))  # fmt: skip

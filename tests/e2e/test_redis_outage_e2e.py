@@ -24,6 +24,7 @@ import pytest
 from tests.support.redis_server import RedisProcess
 from tests.support.serve_process import (
     PASSWORD,
+    PASSWORD_GRANT,
     Server,
     clean_environment,
     run_cli,
@@ -51,7 +52,9 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, redis_executable: str)
     env = clean_environment(tmp_path / "data")
     env["JWTKEEP_TOKEN_STORE_URL"] = redis.url
     assert run_cli(env, "init").returncode == 0
-    app = run_cli(env, "app", "create", "web", "--audience", "https://api.web", "--json")
+    app = run_cli(
+        env, "app", "create", "web", "--audience", "https://api.web", *PASSWORD_GRANT, "--json"
+    )
     assert run_cli(env, "user", "create", "uma", "--password-stdin", stdin=PASSWORD).returncode == 0
     server = start_server(tmp_path / "data", env)
     try:

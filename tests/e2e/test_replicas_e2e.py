@@ -20,6 +20,7 @@ from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisProcess
 from tests.support.serve_process import (
     PASSWORD,
+    PASSWORD_GRANT,
     Server,
     clean_environment,
     run_cli,
@@ -67,7 +68,9 @@ def _deploy(tmp_path: Path, database_url: str, redis_server: RedisProcess) -> It
         init = run_cli(env, "init")
         assert init.returncode == 0, init.stderr
         envs.append(env)
-    app = run_cli(envs[0], "app", "create", "web", "--audience", "https://api.web", "--json")
+    app = run_cli(
+        envs[0], "app", "create", "web", "--audience", "https://api.web", *PASSWORD_GRANT, "--json"
+    )
     assert app.returncode == 0, app.stderr
     user = run_cli(envs[0], "user", "create", "ria", "--password-stdin", stdin=PASSWORD)
     assert user.returncode == 0, user.stderr

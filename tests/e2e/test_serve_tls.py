@@ -21,6 +21,7 @@ import pytest
 from tests.support.at_rest import stored_forms
 from tests.support.serve_process import (
     PASSWORD,
+    PASSWORD_GRANT,
     STARTUP_TIMEOUT,
     Server,
     clean_environment,
@@ -60,7 +61,7 @@ class Flow:
 def flow(server: Server) -> Flow:
     """Create an app and a user with the CLI, then log in, read, log out over HTTPS."""
     app = run_cli(server.env, "app", "create", "e2e", "--audience", "https://api.e2e",
-                  "--scope", "read", "--json")  # fmt: skip
+                  "--scope", "read", *PASSWORD_GRANT, "--json")  # fmt: skip
     assert app.returncode == 0, app.stderr
     user = run_cli(server.env, "user", "create", "erin", "--password-stdin", "--json",
                    stdin=PASSWORD + "\n")  # fmt: skip

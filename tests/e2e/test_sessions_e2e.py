@@ -20,6 +20,7 @@ import pytest
 from tests.support.redis_server import RedisProcess
 from tests.support.serve_process import (
     PASSWORD,
+    PASSWORD_GRANT,
     Server,
     clean_environment,
     run_cli,
@@ -43,7 +44,9 @@ def deploy(data_dir: Path, store_url: str | None) -> Iterator[Deployment]:
     if store_url is not None:
         env["JWTKEEP_TOKEN_STORE_URL"] = store_url
     assert run_cli(env, "init").returncode == 0
-    app = run_cli(env, "app", "create", "web", "--audience", "https://api.web", "--json")
+    app = run_cli(
+        env, "app", "create", "web", "--audience", "https://api.web", *PASSWORD_GRANT, "--json"
+    )
     assert app.returncode == 0, app.stderr
     user = run_cli(env, "user", "create", "rita", "--password-stdin", stdin=PASSWORD)
     assert user.returncode == 0, user.stderr

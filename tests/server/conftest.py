@@ -11,8 +11,9 @@ session and copied for each test, so every test gets an empty database of its ow
   parametrize it: `@pytest.mark.parametrize("settings_overrides", [{"allow_registration": True}])`.
 - `settings`, `runtime`, `app` (lifespan running), `client` (base URL https://testserver).
 - `metrics_client`: the metrics listener's app for `app` (`create_metrics_app`).
-- `web_app`: a public app (scopes read, write; audience "api"; account access);
-  `service_app`: a confidential one (audience "service-api", `.client_secret` is set);
+- `web_app`: a public app (scopes read, write; audience "api"; account access; the
+  password and refresh grants); `service_app`: a confidential one (audience
+  "service-api", `.client_secret` is set; also client credentials);
   `user`: "alice" with `PASSWORD`.
 - `login(...)`: password grant for a user/app, returning the token response JSON; pass
   `scope=ACCOUNT_SCOPE` (or more) for a token the account routes accept.
@@ -45,6 +46,9 @@ PASSWORD = "correct horse battery staple"
 USERNAME = "alice"
 ACCOUNT_SCOPE = "read account"  # a web_app token that also reaches the account API
 BASE_URL = "https://testserver"
+# The password grant is an opt-in (RFC 9700 §2.4); these fixtures' apps opt in.
+PASSWORD_GRANTS = ("password", "refresh_token")
+SERVICE_GRANTS = ("password", "refresh_token", "client_credentials")
 FAST_ARGON2: dict[str, Any] = {
     "argon2_time_cost": 1,
     "argon2_memory_kib": 64,
@@ -143,7 +147,8 @@ async def metrics_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def web_app(runtime: Runtime) -> CreatedApp:
-    spec = AppSpec(name="web", audience="api", scopes=("read", "write"), account_access=True)
+    spec = AppSpec(name="web", audience="api", scopes=("read", "write"), account_access=True,
+                   grants=PASSWORD_GRANTS)  # fmt: skip
     return await register_app(runtime.context, spec)
 
 
@@ -151,7 +156,7 @@ async def web_app(runtime: Runtime) -> CreatedApp:
 async def service_app(runtime: Runtime) -> CreatedApp:
     spec = AppSpec(
         name="service", audience="service-api", scopes=("read",), confidential=True,
-        account_access=True,
+        account_access=True, grants=SERVICE_GRANTS,
     )  # fmt: skip
     return await register_app(runtime.context, spec)
 

@@ -14,7 +14,15 @@ import pytest
 
 from jwtkeep.runtime import Runtime
 from jwtkeep.usecases.registration import AppSpec, CreatedApp, create_app
-from tests.server.conftest import ISSUER, PASSWORD, Login, basic, bearer
+from tests.server.conftest import (
+    ISSUER,
+    PASSWORD,
+    PASSWORD_GRANTS,
+    SERVICE_GRANTS,
+    Login,
+    basic,
+    bearer,
+)
 
 
 @dataclass(frozen=True)
@@ -140,8 +148,8 @@ async def test_client_credentials_never_get_an_account_scope(
 async def test_an_app_without_account_access_cannot_get_an_account_scope(
     client: httpx.AsyncClient, runtime: Runtime, login: Login, scope: str
 ) -> None:
-    kiosk = await create_app(runtime.context, AppSpec(name="kiosk", audience="kiosk-api",
-                                                      scopes=("read",)))  # fmt: skip
+    spec = AppSpec(name="kiosk", audience="kiosk-api", scopes=("read",), grants=PASSWORD_GRANTS)
+    kiosk = await create_app(runtime.context, spec)
     assert kiosk.app.account_access is False
     response = await client.post(
         "/oauth/token",
@@ -204,8 +212,8 @@ async def test_refresh_cannot_add_account_to_a_login_without_it(
 async def test_another_app_cannot_introspect_a_token_only_its_own(
     client: httpx.AsyncClient, runtime: Runtime, service_app: CreatedApp, login: Login
 ) -> None:
-    other = await create_app(runtime.context, AppSpec(name="b", audience="b-api",
-                                                      confidential=True))  # fmt: skip
+    spec = AppSpec(name="b", audience="b-api", confidential=True, grants=SERVICE_GRANTS)
+    other = await create_app(runtime.context, spec)
     assert other.client_secret is not None
     assert service_app.client_secret is not None
     # An account-scoped token has two audiences; the issuer's is nobody's app audience.

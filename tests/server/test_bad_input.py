@@ -80,10 +80,21 @@ async def test_malformed_token_requests_are_400(
 
 async def test_unknown_grant_type(client: httpx.AsyncClient, web_app: CreatedApp) -> None:
     response = await client.post(
-        "/oauth/token",
-        data={"grant_type": "authorization_code", "client_id": web_app.app.client_id},
+        "/oauth/token", data={"grant_type": "implicit", "client_id": web_app.app.client_id}
     )
     assert_oauth_error(response, 400, "unsupported_grant_type")
+
+
+async def test_a_grant_the_app_was_not_given_is_unauthorized_client(
+    client: httpx.AsyncClient, web_app: CreatedApp
+) -> None:
+    """RFC 6749 §5.2: web_app has the password and refresh grants only."""
+    response = await client.post(
+        "/oauth/token",
+        data={"grant_type": "authorization_code", "client_id": web_app.app.client_id,
+              "code": "jkac_x", "code_verifier": "v" * 43},
+    )  # fmt: skip
+    assert_oauth_error(response, 400, "unauthorized_client")
 
 
 async def test_repeated_parameter_is_refused_even_with_equal_values(

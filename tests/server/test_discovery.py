@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from authlib.oidc import rpinitiated as rp_initiated
+from authlib.oidc.discovery import OpenIDProviderMetadata
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
@@ -16,6 +18,7 @@ from tests.server.conftest import ISSUER
 
 PRIVATE_JWK_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}  # RFC 7518 §6.2.2, §6.3.2, §6.4
 ENDPOINT_METHODS = {
+    "authorization_endpoint": "GET",
     "token_endpoint": "POST",
     "revocation_endpoint": "POST",
     "introspection_endpoint": "POST",
@@ -49,15 +52,42 @@ async def test_metadata_matches_the_routes(client: httpx.AsyncClient, app: FastA
         assert f"{url.scheme}://{url.netloc}" == ISSUER, field
         assert (url.path, method) in routes, field
     assert set(metadata["grant_types_supported"]) == {
+        "authorization_code",
         "password",
         "refresh_token",
         "client_credentials",
     }
-    # No authorization endpoint yet: the one true response type (see server/metadata.py).
-    assert metadata["response_types_supported"] == ["none"]
-    assert "authorization_endpoint" not in metadata
-    assert "code_challenge_methods_supported" not in metadata  # no PKCE without it
+    # The code flow only, PKCE with S256 only, `iss` in the response (RFC 9700, RFC 9207).
+    assert metadata["response_types_supported"] == ["code"]
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
+    assert metadata["authorization_response_iss_parameter_supported"] is True
     assert "client_secret_basic" in metadata["token_endpoint_auth_methods_supported"]
+
+
+async def test_openid_configuration_beside_the_rfc_8414_metadata(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """OIDC Discovery 1.0 §3, checked by Authlib's own validators (RP-Initiated Logout's
+    too); the same members as RFC 8414 plus the OIDC ones; end_session is a real route.
+
+    One rule is not met on purpose: Discovery §3 wants RS256 among the ID token
+    algorithms, and jwtkeep signs ID tokens with its one configured key algorithm (EdDSA
+    by default; JWTKEEP_SIGNING_ALG=RS256 for a client that knows only RS256)."""
+    oidc = (await client.get("/.well-known/openid-configuration")).json()
+    rfc8414 = (await client.get("/.well-known/oauth-authorization-server")).json()
+    checked = OpenIDProviderMetadata(oidc)
+    for key in checked.REGISTRY_KEYS:
+        if key != "id_token_signing_alg_values_supported":
+            getattr(checked, f"validate_{key}")()
+    rp_initiated.OpenIDProviderMetadata(oidc).validate_end_session_endpoint()
+    assert {k: oidc[k] for k in rfc8414} == rfc8414
+    assert oidc["id_token_signing_alg_values_supported"] == ["EdDSA"]
+    assert oidc["subject_types_supported"] == ["public"]
+    routes = {(r.path, method) for r in api_routes(app) for method in r.methods or ()}
+    end_session = urlsplit(oidc["end_session_endpoint"])
+    assert f"{end_session.scheme}://{end_session.netloc}" == ISSUER
+    assert (end_session.path, "GET") in routes
+    assert (end_session.path, "POST") in routes
 
 
 async def test_metadata_passes_authlibs_rfc_8414_validator(client: httpx.AsyncClient) -> None:

@@ -9,7 +9,17 @@ import httpx
 from jwtkeep.ports import User
 from jwtkeep.runtime import Runtime
 from jwtkeep.usecases.registration import CreatedApp
-from tests.server.conftest import ACCOUNT_SCOPE, ISSUER, PASSWORD, USERNAME, Login, basic, bearer
+from tests.server.conftest import (
+    ACCOUNT_SCOPE,
+    ISSUER,
+    PASSWORD,
+    PASSWORD_GRANTS,
+    SERVICE_GRANTS,
+    USERNAME,
+    Login,
+    basic,
+    bearer,
+)
 
 TOKEN_HEADERS = {"cache-control": "no-store", "pragma": "no-cache"}
 
@@ -215,7 +225,7 @@ async def test_app_without_refresh_gets_no_refresh_token(
 
     no_refresh = await create_app(
         runtime.context,
-        AppSpec(name="kiosk", audience="kiosk-api", refresh_enabled=False),
+        AppSpec(name="kiosk", audience="kiosk-api", refresh_enabled=False, grants=PASSWORD_GRANTS),
     )
     tokens = await login(app=no_refresh)
     assert "refresh_token" not in tokens
@@ -313,7 +323,7 @@ async def test_introspection_of_another_clients_token_is_inactive(
 ) -> None:
     from jwtkeep.usecases.registration import AppSpec, create_app  # noqa: PLC0415
 
-    spec = AppSpec(name="other", audience="other-api", confidential=True)
+    spec = AppSpec(name="other", audience="other-api", confidential=True, grants=SERVICE_GRANTS)
     other = await create_app(runtime.context, spec)
     assert other.client_secret is not None
     tokens = await login()

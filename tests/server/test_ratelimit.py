@@ -32,6 +32,7 @@ from tests.server.conftest import (
     ACCOUNT_SCOPE,
     BASE_URL,
     PASSWORD,
+    PASSWORD_GRANTS,
     USERNAME,
     Login,
     bearer,
@@ -315,7 +316,9 @@ async def test_replicas_share_the_counts_through_redis(
     settings = make_settings(data_dir, token_store_url=fresh_redis_url, **LIMITS)
     first, second = await build_runtime(settings), await build_runtime(settings)
     try:
-        web = await register_app(first.context, AppSpec(name="web", audience="api"))
+        web = await register_app(
+            first.context, AppSpec(name="web", audience="api", grants=PASSWORD_GRANTS)
+        )
         await create_user(first.context, USERNAME, PASSWORD)
         statuses = []
         async for client in _clients(create_app(first), create_app(second)):

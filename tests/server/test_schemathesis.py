@@ -31,7 +31,7 @@ from jwtkeep.runtime import build_runtime
 from jwtkeep.server import create_app_from_settings
 from jwtkeep.settings import Settings
 from jwtkeep.usecases.registration import AppSpec, create_app, create_user
-from tests.server.conftest import PASSWORD, USERNAME, make_settings
+from tests.server.conftest import PASSWORD, PASSWORD_GRANTS, USERNAME, make_settings
 
 CHECKS = [
     not_a_server_error,
@@ -57,7 +57,8 @@ async def seeded(
     runtime = await build_runtime(config)
     try:
         web = await create_app(
-            runtime.context, AppSpec(name="web", audience="api", scopes=("read",))
+            runtime.context,
+            AppSpec(name="web", audience="api", scopes=("read",), grants=PASSWORD_GRANTS),
         )
         await create_user(runtime.context, USERNAME, PASSWORD)
     finally:

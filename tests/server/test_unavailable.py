@@ -20,7 +20,15 @@ from jwtkeep.runtime import Runtime, build_runtime
 from jwtkeep.server import create_app
 from jwtkeep.usecases.registration import AppSpec, CreatedApp, create_user
 from jwtkeep.usecases.registration import create_app as register_app
-from tests.server.conftest import BASE_URL, PASSWORD, USERNAME, bearer, make_settings
+from tests.server.conftest import (
+    BASE_URL,
+    PASSWORD,
+    PASSWORD_GRANTS,
+    SERVICE_GRANTS,
+    USERNAME,
+    bearer,
+    make_settings,
+)
 from tests.support.redis_server import RedisProcess
 
 
@@ -55,8 +63,12 @@ async def broken_client(broken_runtime: Runtime) -> AsyncIterator[httpx.AsyncCli
 @pytest.fixture
 async def apps(broken_runtime: Runtime) -> tuple[CreatedApp, CreatedApp]:
     ctx = broken_runtime.context
-    web = await register_app(ctx, AppSpec(name="web", audience="api", account_access=True))
-    service = await register_app(ctx, AppSpec(name="svc", audience="svc-api", confidential=True))
+    web = await register_app(
+        ctx, AppSpec(name="web", audience="api", account_access=True, grants=PASSWORD_GRANTS)
+    )
+    service = await register_app(
+        ctx, AppSpec(name="svc", audience="svc-api", confidential=True, grants=SERVICE_GRANTS)
+    )
     return web, service
 
 
@@ -146,7 +158,8 @@ async def test_recovers_when_the_store_comes_back(
     runtime = await build_runtime(make_settings(data_dir, token_store_url=restartable_redis.url))
     try:
         service = await register_app(
-            runtime.context, AppSpec(name="svc", audience="api", confidential=True)
+            runtime.context,
+            AppSpec(name="svc", audience="api", confidential=True, grants=SERVICE_GRANTS),
         )
         assert service.client_secret is not None
         form = {

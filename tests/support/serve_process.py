@@ -19,6 +19,8 @@ from tests.support.services import free_port
 __all__ = [
     "FAST_ARGON2",
     "PASSWORD",
+    "PASSWORD_GRANT",
+    "SERVICE_GRANTS",
     "STARTUP_TIMEOUT",
     "Server",
     "clean_environment",
@@ -30,6 +32,10 @@ __all__ = [
 ]
 
 PASSWORD = "e2e correct horse battery staple"
+# `jwtkeep app create` flags for apps these tests log in to with the password grant (an
+# opt-in, RFC 9700 §2.4), and for a confidential app that also uses client credentials.
+PASSWORD_GRANT = ("--grant", "password", "--grant", "refresh_token")
+SERVICE_GRANTS = (*PASSWORD_GRANT, "--grant", "client_credentials")
 STARTUP_TIMEOUT = 60.0
 FAST_ARGON2 = {
     "JWTKEEP_ARGON2_TIME_COST": "1",

@@ -70,7 +70,10 @@ async def test_a_change_made_here_is_seen_at_once() -> None:
     cached = CachedApps(inner, ttl=30, clock=clock)
     await cached.add_app(APP)
     assert await cached.app_by_client_id(APP.client_id) == APP
-    disabled = replace(APP, disabled=True)
+    moved = replace(APP, redirect_uris=("https://app.example/cb",))
+    await cached.replace_app(moved)
+    assert await cached.app_by_client_id(APP.client_id) == moved
+    disabled = replace(moved, disabled=True)
     await cached.replace_app(disabled)
     assert await cached.app_by_client_id(APP.client_id) == disabled
     assert await cached.delete_app(APP.id)

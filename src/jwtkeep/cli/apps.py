@@ -1,6 +1,12 @@
 """`jwtkeep app create | list | show | update | rotate-secret | disable | enable | delete`:
 client applications (RFC 6749 §2). APP is an app's name or client id.
 
+Redirect URIs (`--redirect-uri`, RFC 6749 §3.1.2; matched exactly) and grants (`--grant`,
+RFC 6749 grant_type values). New apps get `authorization_code` and `refresh_token`; the
+password grant is an opt-in the CLI warns about (RFC 9700 §2.4: it MUST NOT be used), kept
+for first-party native apps, tests and the curl tour. `--first-party` skips the consent
+page (the operator's own app).
+
 Each app gets its own audience, so a token for one app is refused by another that shares
 the auth server (the article; RFC 8725 §3.9); an audience belongs to one app only, and
 the issuer URL (the account API's audience) to none. Apps the operator creates may ask
@@ -39,6 +45,9 @@ if TYPE_CHECKING:
     from jwtkeep.usecases.apps import RotatedSecret
 
 __all__ = [
+    "RISKY_GRANT_WARNING",
+    "GrantOption",
+    "RedirectUriOption",
     "app",
     "app_summary",
     "create",
@@ -61,6 +70,33 @@ _TtlOption = Annotated[
         "--ttl", metavar="SECONDS", min=30, max=MAX_ACCESS_TOKEN_TTL, help="Access-token lifetime."
     ),
 ]
+RISKY_GRANT_WARNING = (
+    "warning: the password grant is enabled for this app. RFC 9700 §2.4 says it MUST NOT be "
+    "used: the app sees the user's password. Prefer the authorization code flow "
+    "(--grant authorization_code --redirect-uri URI); keep the password grant for tests, "
+    "scripts and first-party native apps only."
+)
+RedirectUriOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--redirect-uri",
+        help="A redirection URI (exact match): https, http on loopback (any port), or a "
+        "private-use scheme like com.example.app:/cb; repeat.",
+    ),
+]
+GrantOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--grant",
+        help="An RFC 6749 grant_type the app may use: authorization_code, refresh_token, "
+        "password, client_credentials; repeat. Default: authorization_code and refresh_token.",
+    ),
+]
+
+
+def _warn_about_grants(grants: tuple[str, ...]) -> None:
+    if "password" in grants:
+        typer.echo(RISKY_GRANT_WARNING, err=True)
 
 
 @app.command("create")
@@ -101,21 +137,31 @@ def create(
             "with (RFC 7662); repeat.",
         ),
     ] = None,
+    redirect_uri: RedirectUriOption = None,
+    grant: GrantOption = None,
+    first_party: Annotated[
+        bool,
+        typer.Option("--first-party", help="The operator's own app: no consent page."),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Register an app; print its client id (and, for --confidential, its secret ONCE).
 
     Example: jwtkeep app create shop --audience https://api.shop.example --scope orders:read
-    --route "GET /orders/*=orders:read" --json
+    --route "GET /orders/*=orders:read" --redirect-uri https://shop.example/callback --json
     """
+    from jwtkeep.ports import DEFAULT_GRANTS  # noqa: PLC0415
     from jwtkeep.usecases.registration import AppSpec, create_app  # noqa: PLC0415
 
+    grants = tuple(grant) if grant else DEFAULT_GRANTS
     spec = AppSpec(
         name=name, audience=audience, scopes=tuple(scope or ()), routes=tuple(route or ()),
         confidential=confidential, access_token_ttl=ttl, refresh_enabled=not no_refresh,
         account_access=not no_account_access,
         introspect_audiences=tuple(introspect_audience or ()),
+        redirect_uris=tuple(redirect_uri or ()), grants=grants, first_party=first_party,
     )  # fmt: skip
+    _warn_about_grants(grants)
     with handled_errors():
         settings = load_cli_settings(ctx)
         require_initialized(settings)
@@ -149,10 +195,12 @@ def list_apps(ctx: typer.Context, as_json: JsonOption = False) -> None:
         "confidential" if one["confidential"] else "public",
         "disabled" if one["disabled"] else "active", f"{one['access_token_ttl']}s",
         "account-access" if one["account_access"] else "no-account-access",
-        " ".join(one["scopes"]) or "-", ",".join(one["introspect_audiences"]) or "-",
+        " ".join(one["scopes"]) or "-", ",".join(one["grants"]) or "-",
+        ",".join(one["redirect_uris"]) or "-", "yes" if one["first_party"] else "no",
+        ",".join(one["introspect_audiences"]) or "-",
     ) for one in summaries]  # fmt: skip
     print_table(("NAME", "CLIENT_ID", "AUDIENCE", "TYPE", "STATUS", "TTL", "ACCOUNT", "SCOPES",
-                 "INTROSPECTS"),
+                 "GRANTS", "REDIRECT_URIS", "FIRST_PARTY", "INTROSPECTS"),
                 rows)  # fmt: skip
 
 
@@ -164,6 +212,8 @@ def app_summary(one: App) -> dict[str, Any]:
         "confidential": one.confidential, "access_token_ttl": one.access_token_ttl,
         "refresh_enabled": one.refresh_enabled, "account_access": one.account_access,
         "introspect_audiences": list(one.introspect_audiences),
+        "redirect_uris": list(one.redirect_uris), "grants": list(one.grants),
+        "first_party": one.first_party,
         "disabled": one.disabled, "created_at": iso_time(one.created_at),
         "overlap_until": (iso_time(one.previous_secret_expires_at)
                                   if one.previous_secret_expires_at else None),
@@ -222,20 +272,36 @@ def update(
             help="May ask for the `account`/`openid` scopes.",
         ),
     ] = None,
+    redirect_uri: RedirectUriOption = None,
+    no_redirect_uris: Annotated[
+        bool, typer.Option("--no-redirect-uris", help="Remove every redirect URI.")
+    ] = False,
+    grant: GrantOption = None,
+    first_party: Annotated[
+        bool | None,
+        typer.Option("--first-party/--no-first-party", help="Skip the consent page, or not."),
+    ] = None,
     reason: ReasonOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Change an app. A scope (or account access) it loses ends its sessions at once.
+    """Change an app; lists given (scopes, rules, redirect URIs, grants) replace the old
+    ones. A scope (or account access) it loses ends its sessions at once.
 
     Example: jwtkeep app update shop --scope orders:read --ttl 120
+    --redirect-uri https://shop.example/callback --redirect-uri http://127.0.0.1/callback
     """
     from jwtkeep.usecases.apps import AppChanges, find_app, update_app  # noqa: PLC0415
 
+    grants = tuple(grant) if grant else None
     changes = AppChanges(
         name=name, scopes=() if no_scopes else tuple(scope) if scope else None,
         routes=() if no_routes else tuple(route) if route else None,
         access_token_ttl=ttl, refresh_enabled=refresh, account_access=account_access,
+        redirect_uris=() if no_redirect_uris else tuple(redirect_uri) if redirect_uri else None,
+        grants=grants, first_party=first_party,
     )  # fmt: skip
+    if grants is not None:
+        _warn_about_grants(grants)
 
     async def action(runtime: Runtime) -> tuple[App, int]:
         found = await find_app(runtime.context, app_id)

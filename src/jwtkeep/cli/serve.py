@@ -249,7 +249,8 @@ def banner(settings: Settings, tls: tuple[str, str] | None, config_file: Path | 
         "Try it from another terminal, in this folder (or with the same JWTKEEP_DATA_DIR):",
         *_activate_hint(),
         f"  CLIENT_ID=$( ({cli} app show demo --json 2>/dev/null || {cli} app create demo "
-        "--audience https://api.example --scope read --json) "
+        "--audience https://api.example --scope read --grant password --grant refresh_token "
+        "--grant authorization_code --redirect-uri http://127.0.0.1:9999/callback --json) "
         "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"client_id\"])')",
         f"  {cli} user show alice >/dev/null 2>&1 || printf '%s' 'correct horse battery "
         f"staple' | {cli} user create alice --password-stdin",
@@ -264,6 +265,8 @@ def banner(settings: Settings, tls: tuple[str, str] | None, config_file: Path | 
         '-H "Authorization: Bearer $TOKEN"   # 204',
         f"  {curl} -w ' %{{http_code}}\\n' {url}/userinfo -H \"Authorization: Bearer $TOKEN\""
         "   # 401: logged out",
+        "Or sign in in a browser (authorization code + PKCE): see the README's browser path;",
+        f"  the authorization endpoint is {url}/oauth/authorize.",
         "",
         "Stop with Ctrl-C.",
     ]

@@ -7,7 +7,9 @@ Refuses, cheaply and before the signature is checked:
 - a header that is not a JSON object, has duplicate member names (RFC 7515 §5.2 allows
   refusing them, and we do), or names `jku`, `x5u`, `jwk`, `x5c` or `crit` (RFC 8725 §3.10:
   never fetch or trust keys named by the token; we also understand no critical extension);
-- a `typ` other than `at+jwt` (RFC 9068 §2.1, RFC 8725 §3.11 explicit typing);
+- a `typ` other than the one asked for: `at+jwt` for access tokens (RFC 9068 §2.1), `JWT`
+  for ID tokens (OIDC Core §2 leaves it open; RFC 8725 §3.11 explicit typing, §3.12: an
+  access token must never pass as an ID token nor the reverse);
 - a missing or odd `kid`.
 """
 
@@ -26,6 +28,7 @@ from typing import Any
 __all__ = [
     "ACCESS_TOKEN_TYP",
     "FORBIDDEN_HEADERS",
+    "ID_TOKEN_TYP",
     "MAX_KID_LENGTH",
     "MAX_TOKEN_BYTES",
     "MalformedToken",
@@ -39,6 +42,11 @@ __all__ = [
 MAX_TOKEN_BYTES = 4096
 MAX_KID_LENGTH = 128
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 (a media type, not a secret)
+ID_TOKEN_TYP = "JWT"  # noqa: S105 (a media type, not a secret)
+_TYP_NAMES = {
+    ACCESS_TOKEN_TYP: (ACCESS_TOKEN_TYP, "application/at+jwt"),
+    ID_TOKEN_TYP: ("jwt", "application/jwt"),
+}
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "zip"})
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _KID = re.compile(rf"[A-Za-z0-9_.-]{{1,{MAX_KID_LENGTH}}}")
@@ -101,21 +109,22 @@ def strict_json_object(raw: bytes) -> dict[str, Any]:
     return value
 
 
-def parse_compact(token: str) -> ParsedToken:
-    """Parse and vet structure and header; the signature is not checked here."""
+def parse_compact(token: str, typ: str = ACCESS_TOKEN_TYP) -> ParsedToken:
+    """Parse and vet structure and header (whose `typ` must be `typ`); the signature is
+    not checked here."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
         raise MalformedToken("token too large or not text")
     if not _COMPACT.fullmatch(token):
         raise MalformedToken("not a compact JWS")
     header_segment, payload_segment, signature_segment = token.split(".")
     signature = b64url_decode(signature_segment)
-    header, kid, alg = _parse_header(header_segment)
+    header, kid, alg = _parse_header(header_segment, typ)
     signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
     return ParsedToken(header, kid, alg, signing_input, payload_segment, signature)
 
 
 @lru_cache(maxsize=256)
-def _parse_header(header_segment: str) -> tuple[Mapping[str, Any], str, str]:
+def _parse_header(header_segment: str, want_typ: str) -> tuple[Mapping[str, Any], str, str]:
     """Vet one header. Cached: every token a key signs has the same header, so the hot
     path decodes it once. Only valid headers are cached (exceptions are not), and the
     cache is bounded, so junk cannot grow it."""
@@ -124,8 +133,8 @@ def _parse_header(header_segment: str) -> tuple[Mapping[str, Any], str, str]:
     if forbidden:
         raise MalformedToken(f"forbidden header {sorted(forbidden)[0]}")
     typ = header.get("typ")
-    if not isinstance(typ, str) or typ.lower() not in (ACCESS_TOKEN_TYP, "application/at+jwt"):
-        raise MalformedToken("typ is not at+jwt")
+    if not isinstance(typ, str) or typ.lower() not in _TYP_NAMES[want_typ]:
+        raise MalformedToken(f"typ is not {want_typ}")
     kid, alg = header.get("kid"), header.get("alg")
     if not isinstance(kid, str) or not _KID.fullmatch(kid):
         raise MalformedToken("missing or malformed kid")

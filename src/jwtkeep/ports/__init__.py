@@ -4,11 +4,17 @@ Adapters (`jwtkeep.adapters.sql`, `jwtkeep.adapters.redis`) implement them; the 
 contract test suite (`tests/contract/`) runs against every adapter.
 """
 
+from jwtkeep.ports.browser import AuthorizationCodeStore, ConsentStore, LoginSessionStore
 from jwtkeep.ports.records import (
+    DEFAULT_GRANTS,
+    GRANT_TYPE_NAMES,
     AccessRecord,
     App,
     AuditEvent,
+    AuthorizationCode,
+    CodeRedemption,
     KeyChange,
+    LoginSession,
     RefreshState,
     RotationOutcome,
     Session,
@@ -24,14 +30,22 @@ from jwtkeep.ports.repositories import (
 from jwtkeep.ports.token_store import AccessTokenStore, Progress, SessionStore, TokenStore
 
 __all__ = [
+    "DEFAULT_GRANTS",
+    "GRANT_TYPE_NAMES",
     "AccessRecord",
     "AccessTokenStore",
     "App",
     "AppRepository",
     "AuditEvent",
     "AuditLog",
+    "AuthorizationCode",
+    "AuthorizationCodeStore",
+    "CodeRedemption",
+    "ConsentStore",
     "KeyChange",
     "KeyRepository",
+    "LoginSession",
+    "LoginSessionStore",
     "Progress",
     "RefreshState",
     "RotationOutcome",

@@ -10,10 +10,15 @@ from typing import Any
 from jwtkeep.core.fingerprint import Fingerprint
 
 __all__ = [
+    "DEFAULT_GRANTS",
+    "GRANT_TYPE_NAMES",
     "AccessRecord",
     "App",
     "AuditEvent",
+    "AuthorizationCode",
+    "CodeRedemption",
     "KeyChange",
+    "LoginSession",
     "RefreshState",
     "RotationOutcome",
     "Session",
@@ -30,6 +35,13 @@ class User:
     created_at: float
     password_changed_at: float
     disabled: bool = False
+
+
+# RFC 6749 grant_type values an app may be given (`jwtkeep app create --grant`).
+GRANT_TYPE_NAMES = ("authorization_code", "refresh_token", "password", "client_credentials")
+# New apps: the authorization code flow with PKCE and refresh (RFC 9700 §2.1.1); the
+# password grant is an explicit opt-in (RFC 9700 §2.4: it MUST NOT be used).
+DEFAULT_GRANTS = ("authorization_code", "refresh_token")
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,19 @@ class App:
     # `app rotate-secret --overlap N`: the previous secret's digest, until its expiry.
     previous_secret_hash: str | None = None
     previous_secret_expires_at: float | None = None
+    # RFC 6749 §3.1.2 redirection endpoints, matched exactly (jwtkeep.core.redirect_uri).
+    redirect_uris: tuple[str, ...] = ()
+    grants: tuple[str, ...] = DEFAULT_GRANTS  # RFC 6749 grant_type values it may use
+    first_party: bool = False  # the operator's own app: no consent page
+
+    def allows_grant(self, grant_type: str) -> bool:
+        """RFC 6749 §5.2 `unauthorized_client` otherwise. Refresh also needs the app's
+        refresh tokens on; client credentials a confidential app (RFC 6749 §4.4)."""
+        if grant_type not in self.grants:
+            return False
+        if grant_type == "refresh_token":
+            return self.refresh_enabled
+        return grant_type != "client_credentials" or self.confidential
 
 
 @dataclass(frozen=True)
@@ -142,3 +167,42 @@ class AuditEvent:
     reason: str | None = None  # the operator's `--reason`, or why it happened
     # The audit log's sequence number, once recorded (not part of the event's value).
     id: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class AuthorizationCode:
+    """An authorization code (RFC 6749 §4.1.2), stored by fingerprint only, bound to the
+    client, redirect URI, PKCE challenge, nonce and login session it was issued for."""
+
+    fingerprint: Fingerprint
+    client_id: str
+    user_id: str
+    redirect_uri: str
+    scope: str
+    code_challenge: str  # S256 (RFC 7636 §4.2)
+    nonce: str | None
+    login_id: str  # the login session (the browser's sign-in at the issuer)
+    auth_time: float
+    expires_at: float  # at most 60 s after issue
+
+
+@dataclass(frozen=True)
+class CodeRedemption:
+    """What redeeming a code found: the code (None if unknown or expired), and whether it
+    had been redeemed before; then `sid` is the session it gave (to revoke)."""
+
+    code: AuthorizationCode | None
+    replayed: bool = False
+    sid: str | None = None
+
+
+@dataclass(frozen=True)
+class LoginSession:
+    """A user's sign-in at the issuer (the `__Host-` cookie), stored by fingerprint of the
+    cookie value only. `id` is not secret: codes and sessions refer to it."""
+
+    id: str
+    fingerprint: Fingerprint
+    user_id: str
+    auth_time: float
+    expires_at: float

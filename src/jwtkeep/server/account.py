@@ -8,8 +8,8 @@ Errors are RFC 9457 problem details; bearer errors keep their RFC 6750 challenge
 - `GET /userinfo` (OIDC Core §5.3): `sub` and `preferred_username` only, the user's own
   data; never a password hash or anything else from the user record. A token whose `sub`
   is not a live user (a client_credentials token, a disabled user) is `invalid_token`.
-- Logout ends this session, logout-all every session of the user (the article: logout
-  that really logs out); both 204.
+- Logout ends this session, logout-all every session of the user and every login session
+  (the browser sign-ins at the issuer) (the article: logout that really logs out); both 204.
 - Sessions are listed without token material and without IP addresses: any account
   token of the user can read this list, and IP history is personal data the audit trail
   keeps server-side. Ending a session that is not the user's is 404, like an unknown one.
@@ -40,6 +40,7 @@ from jwtkeep.server.schemas import (
     problems,
 )
 from jwtkeep.server.state import RuntimeDep, StateDep
+from jwtkeep.usecases.login_session import end_user_logins
 from jwtkeep.usecases.registration import create_user
 from jwtkeep.usecases.sessions import (
     change_password,
@@ -94,7 +95,9 @@ async def logout_route(
 async def logout_all_route(
     request: Request, claims: AccountClaimsDep, runtime: RuntimeDep, state: StateDep
 ) -> Response:
-    await logout_all(runtime.context, claims, request_info(request, state.proxies))
+    info = request_info(request, state.proxies)
+    await logout_all(runtime.context, claims, info)
+    await end_user_logins(runtime.sign_in, claims.sub, info)  # and the SSO sign-ins
     return Response(status_code=204)
 
 

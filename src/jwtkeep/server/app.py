@@ -21,8 +21,9 @@ Three ways in:
 `X-Forwarded-For` for any peer in its own `forwarded_allow_ips`; jwtkeep applies
 `settings.trusted_proxies` itself, `jwtkeep.server.client_ip`).
 
-Middleware, outermost first: metrics, security headers, catch-all 500, body size cap,
-credentials-in-URL refusal; then FastAPI's exception handlers (`jwtkeep.server.errors`).
+Middleware, outermost first: metrics, security headers, catch-all 500, CORS (a few
+endpoints only, `jwtkeep.server.cors`), body size cap, credentials-in-URL refusal;
+then FastAPI's exception handlers (`jwtkeep.server.errors`).
 No `/docs` UI; `/openapi.json` describes every route. No `/metrics` either:
 `create_metrics_app(app)` is the app of the separate metrics listener. Slash redirects are
 off (a redirect would be built from the untrusted `Host` header).
@@ -46,8 +47,9 @@ from starlette.types import ASGIApp
 from jwtkeep import __version__
 from jwtkeep.logs import configure_logging, warn_unknown_variables
 from jwtkeep.runtime import Runtime, build_runtime
-from jwtkeep.server import account, health, metadata, oauth
+from jwtkeep.server import account, authorize, health, metadata, oauth
 from jwtkeep.server.client_ip import TrustedProxies
+from jwtkeep.server.cors import CorsMiddleware
 from jwtkeep.server.errors import CatchAllMiddleware, install_error_handlers
 from jwtkeep.server.metrics import Metrics, MetricsEndpoint, MetricsMiddleware
 from jwtkeep.server.middleware import (
@@ -119,13 +121,15 @@ def _build(settings: Settings, lifespan: Lifespan) -> FastAPI:
     setattr(app.state, STATE_ATTRIBUTE, state)
     install_error_handlers(app)
     _install_openapi(app)
-    for router in (oauth.router, metadata.router, account.router, health.router):
+    for router in (oauth.router, authorize.router, metadata.router, account.router,
+                   health.router):  # fmt: skip
         app.include_router(router)
     if settings.allow_registration:
         app.include_router(account.registration_router)
     # add_middleware wraps: the last one added is the outermost.
     app.add_middleware(CredentialsInUrlMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CorsMiddleware)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

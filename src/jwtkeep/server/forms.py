@@ -58,6 +58,25 @@ GRAMMAR: Mapping[str, re.Pattern[str]] = {
     "refresh_token": re.compile(rf"{_VSCHAR}+"),  # A.17
     "token": re.compile(rf"{_VSCHAR}+"),  # RFC 7009 §2.1 / RFC 7662 §2.1
     "token_type_hint": re.compile(rf"{_NAME}+"),  # RFC 7009 §2.1
+    "code": re.compile(rf"{_VSCHAR}+"),  # A.11
+    "redirect_uri": re.compile(rf"{_UNICODE_NO_CRLF}+"),  # A.6 URI-reference
+    "code_verifier": re.compile(r"[A-Za-z0-9._~-]+"),  # RFC 7636 Appendix A.18
+    "state": re.compile(rf"{_VSCHAR}+"),  # A.5
+    # The authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1).
+    "response_type": re.compile(rf"{_NAME}+( {_NAME}+)*"),  # A.3
+    "code_challenge": re.compile(r"[A-Za-z0-9._~-]+"),  # RFC 7636 Appendix A
+    "code_challenge_method": re.compile(rf"{_NAME}+"),
+    "nonce": re.compile(rf"{_VSCHAR}+"),
+    "prompt": re.compile(r"[a-z_ ]+"),
+    "max_age": re.compile(r"[0-9]+"),
+    "request": re.compile(rf"{_VSCHAR}+"),  # OIDC request object; also the hosted forms'
+    "request_uri": re.compile(rf"{_VSCHAR}+"),
+    # RP-initiated logout (OIDC RP-Initiated Logout 1.0 §2).
+    "id_token_hint": re.compile(r"[A-Za-z0-9_.-]+"),
+    "post_logout_redirect_uri": re.compile(rf"{_UNICODE_NO_CRLF}+"),
+    # The hosted forms (jwtkeep.server.authorize).
+    "csrf": re.compile(r"[0-9a-f]+"),
+    "decision": re.compile(r"[a-z]+"),
 }
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 

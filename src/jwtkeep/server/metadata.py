@@ -1,4 +1,6 @@
-"""Discovery: RFC 8414 authorization server metadata and the RFC 7517 JWK Set.
+"""Discovery: RFC 8414 authorization server metadata, OpenID Connect Discovery 1.0 §3
+(`/.well-known/openid-configuration`, the same members plus the OIDC ones) and the
+RFC 7517 JWK Set.
 
 - Every URL in the metadata is built from the configured issuer, never from the `Host`
   header (RFC 8414 §3.3: the issuer must match; a Host-derived URL could be poisoned).
@@ -27,6 +29,7 @@ from jwtkeep.settings import Settings
 
 __all__ = [
     "AUTH_METHODS",
+    "CODE_CHALLENGE_METHODS",
     "GRANT_TYPES",
     "INTROSPECTION_AUTH_METHODS",
     "JWKS_CACHE_CONTROL",
@@ -34,8 +37,10 @@ __all__ = [
     "RESPONSE_TYPES",
     "SERVER_SCOPES",
     "build_metadata",
+    "build_openid_configuration",
     "jwks",
     "metadata",
+    "openid_configuration",
     "router",
 ]
 
@@ -46,15 +51,10 @@ METADATA_CACHE_CONTROL = "public, max-age=3600"
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 # RFC 7662 §2.1: introspection needs real client authentication; public clients have none.
 INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-GRANT_TYPES = ["password", "refresh_token", "client_credentials"]
-# RFC 8414 §2 makes `response_types_supported` REQUIRED, and §3.2 says "Claims with zero
-# elements MUST be omitted", so neither `[]` nor leaving it out is conformant for a server
-# with no authorization endpoint (there is none yet: no redirect-based flow). `none` is the
-# registered response type that issues nothing at the authorization endpoint (OAuth 2.0
-# Multiple Response Type Encoding Practices §4), the one true value: no `code`, no
-# `token`. Together with no `authorization_endpoint` and no authorization_code or implicit
-# grant, no client is led into a redirect flow. It becomes ["code"] with /oauth/authorize.
-RESPONSE_TYPES = ["none"]
+GRANT_TYPES = ["authorization_code", "refresh_token", "password", "client_credentials"]
+# The code flow only (RFC 9700 §2.1.1: no implicit grant), PKCE with S256 only (§2.1.1).
+RESPONSE_TYPES = ["code"]
+CODE_CHALLENGE_METHODS = ["S256"]
 # The scopes the server itself defines. Every other scope belongs to one app (`jwtkeep app
 # create --scope`); publishing their union would show anyone the scope names of every app
 # on the server, and RFC 8414 §2 lets a server "choose not to advertise some supported
@@ -65,11 +65,12 @@ router = APIRouter(tags=["discovery"])
 
 
 def build_metadata(settings: Settings) -> dict[str, Any]:
-    """RFC 8414 §2 metadata: only what the server implements. No PKCE
-    (`code_challenge_methods_supported`): there is no authorization endpoint."""
+    """RFC 8414 §2 metadata: only what the server implements; `iss` in every
+    authorization response (RFC 9207 §3)."""
     issuer = settings.effective_issuer
     members: dict[str, Any] = {
         "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/oauth/authorize",
         "token_endpoint": f"{issuer}/oauth/token",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "revocation_endpoint": f"{issuer}/oauth/revoke",
@@ -77,13 +78,43 @@ def build_metadata(settings: Settings) -> dict[str, Any]:
         "userinfo_endpoint": f"{issuer}/userinfo",
         "scopes_supported": SERVER_SCOPES,
         "response_types_supported": RESPONSE_TYPES,
+        "response_modes_supported": ["query"],
         "grant_types_supported": GRANT_TYPES,
+        "code_challenge_methods_supported": CODE_CHALLENGE_METHODS,
+        "authorization_response_iss_parameter_supported": True,
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": INTROSPECTION_AUTH_METHODS,
     }
     # RFC 8414 §3.2: "Claims with zero elements MUST be omitted from the response."
     return {name: value for name, value in members.items() if value != []}
+
+
+def build_openid_configuration(settings: Settings) -> dict[str, Any]:
+    """OpenID Connect Discovery 1.0 §3: the RFC 8414 members plus the OIDC ones."""
+    issuer = settings.effective_issuer
+    return {
+        **build_metadata(settings),
+        "end_session_endpoint": f"{issuer}/logout",  # OIDC RP-Initiated Logout 1.0 §2.1
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [settings.signing_alg],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid",
+                             "at_hash", "preferred_username"],
+        "prompt_values_supported": ["none", "login", "consent"],
+    }  # fmt: skip
+
+
+@router.get(
+    "/.well-known/openid-configuration",
+    summary="OpenID Connect discovery (OIDC Discovery 1.0 §4)",
+    responses={
+        200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+        **problems(400),
+    },
+)
+async def openid_configuration(state: StateDep) -> JSONResponse:
+    body = build_openid_configuration(state.settings)
+    return JSONResponse(body, headers={"Cache-Control": METADATA_CACHE_CONTROL})
 
 
 @router.get(

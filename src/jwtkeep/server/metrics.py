@@ -27,7 +27,7 @@ __all__ = ["CONTENT_TYPE_LATEST", "METRICS_PATH", "Metrics", "MetricsEndpoint",
 METRICS_PATH = "/metrics"
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_GRANTS = frozenset({"password", "refresh_token", "client_credentials"})
+_GRANTS = frozenset({"authorization_code", "password", "refresh_token", "client_credentials"})
 
 
 def grant_label(grant_type: str | None) -> str:

@@ -1,8 +1,10 @@
 """Pure ASGI middleware: security headers, the body size cap, credentials-in-URL refusal.
 
 - Security headers on every response: `X-Content-Type-Options: nosniff`,
-  `Referrer-Policy: no-referrer`, a `Content-Security-Policy` that lets nothing load or
-  frame (a JSON API renders nothing), `Strict-Transport-Security` when served over TLS
+  `Referrer-Policy: no-referrer`, `X-Frame-Options: DENY`, a `Content-Security-Policy`
+  that lets nothing load or frame (a JSON API renders nothing; the hosted HTML pages set
+  a policy of their own, `jwtkeep.server.pages`, still with `frame-ancestors 'none'`),
+  `Strict-Transport-Security` when served over TLS
   (RFC 6797 §7.2: only over secure transport), and `Cache-Control: no-store` unless the
   route chose its own (JWKS, metadata). Any `Server` header an inner layer set is dropped.
 - The body cap (`settings.max_body_bytes`): a declared `Content-Length` over it is refused
@@ -53,6 +55,7 @@ def security_headers(*, over_tls: bool) -> list[tuple[str, str]]:
     headers = [
         ("X-Content-Type-Options", "nosniff"),
         ("Referrer-Policy", "no-referrer"),
+        ("X-Frame-Options", "DENY"),
         ("Content-Security-Policy", CSP),
     ]
     if over_tls:
@@ -76,6 +79,8 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 del headers["server"]
                 for name, value in added:
+                    if name == "Content-Security-Policy" and name in headers:
+                        continue  # a hosted page's own policy (also frame-ancestors 'none')
                     headers[name] = value
                 if "cache-control" not in headers:
                     headers["Cache-Control"] = CACHE_CONTROL_NO_STORE

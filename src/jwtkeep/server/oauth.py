@@ -2,6 +2,10 @@
 introspection (RFC 7662). Each parses its form strictly (`jwtkeep.server.forms`),
 authenticates the client and hands over to one use case.
 
+- Grants: `authorization_code` (RFC 6749 §4.1.3 with PKCE, RFC 7636 §4.5), `refresh_token`,
+  `password` and `client_credentials`; a client may use only the grants it was given
+  (`jwtkeep app create --grant`): any other is `unauthorized_client` (RFC 6749 §5.2).
+
 - Token responses and introspection answers carry `Cache-Control: no-store` and
   `Pragma: no-cache` (RFC 6749 §5.1; RFC 7662 §2.2 answers carry token data too).
 - Errors are RFC 6749 §5.2 JSON; `invalid_client` is 401 with a Basic challenge (§5.2).
@@ -22,7 +26,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from jwtkeep.errors import InvalidRequest, OAuthError, UnsupportedGrantType
+from jwtkeep.errors import InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
 from jwtkeep.ports import App
 from jwtkeep.runtime import Runtime
 from jwtkeep.server.client_ip import request_info
@@ -30,6 +34,7 @@ from jwtkeep.server.forms import FORM_MEDIA_TYPE, Form, client_credentials, pars
 from jwtkeep.server.metrics import grant_label
 from jwtkeep.server.schemas import IntrospectionBody, TokenResponseBody, oauth_errors
 from jwtkeep.server.state import RuntimeDep, ServerState, StateDep
+from jwtkeep.usecases.authorization_code import authorization_code_grant
 from jwtkeep.usecases.client_credentials import client_credentials_grant
 from jwtkeep.usecases.clients import authenticate_client
 from jwtkeep.usecases.context import RequestInfo
@@ -64,8 +69,9 @@ _STRING = {"type": "string"}
 _CLIENT_FIELDS = {"client_id": _STRING, "client_secret": _STRING}
 _TOKEN_FORM = _form_body(
     {
-        "grant_type": {"type": "string", "enum": ["password", "refresh_token",
-                                                  "client_credentials"]},
+        "grant_type": {"type": "string", "enum": ["authorization_code", "password",
+                                                  "refresh_token", "client_credentials"]},
+        "code": _STRING, "redirect_uri": _STRING, "code_verifier": _STRING,
         "username": _STRING, "password": _STRING, "refresh_token": _STRING, "scope": _STRING,
         **_CLIENT_FIELDS,
     },
@@ -115,7 +121,17 @@ async def _client_credentials(
     return await client_credentials_grant(runtime.context, client, form.get("scope"), info)
 
 
+async def _authorization_code(
+    runtime: Runtime, state: ServerState, client: App, form: Form, info: RequestInfo
+) -> TokenResponse:
+    return await authorization_code_grant(
+        runtime.sign_in, client, form.require("code"), form.get("redirect_uri"),
+        form.get("code_verifier"), info,
+    )  # fmt: skip
+
+
 GRANT_TYPES: dict[str, Grant] = {
+    "authorization_code": _authorization_code,
     "password": _password,
     "refresh_token": _refresh,
     "client_credentials": _client_credentials,
@@ -124,7 +140,7 @@ GRANT_TYPES: dict[str, Grant] = {
 
 @router.post(
     "/oauth/token",
-    summary="Issue tokens (RFC 6749 §4.3, §4.4, §6)",
+    summary="Issue tokens (RFC 6749 §4.1.3, §4.3, §4.4, §6)",
     response_model=TokenResponseBody,
     responses=oauth_errors(400, 401, 413, 429, 503),
     openapi_extra=_TOKEN_FORM,
@@ -138,6 +154,8 @@ async def token(request: Request, runtime: RuntimeDep, state: StateDep) -> JSONR
         if grant is None:
             raise UnsupportedGrantType("This grant type is not supported.")
         client = await _authenticate(request, runtime, form)
+        if not client.allows_grant(grant_type):
+            raise UnauthorizedClient("This client may not use this grant type.")
         issued = await grant(runtime, state, client, form, request_info(request, state.proxies))
     except OAuthError as exc:
         state.metrics.token_errors.labels(label, exc.error).inc()

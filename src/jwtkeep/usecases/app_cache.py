@@ -1,11 +1,11 @@
 """A short-lived in-memory cache of registered apps, in front of the app repository.
 
 Every token request authenticates its client (RFC 6749 §2.3), so the lookup by
-`client_id` is on the hot path of the token endpoint. A change made here (`app update`,
-`rotate-secret`, `disable`, `delete`) drops the cached copy at once; the TTL (5 s) bounds
-how long a change made by another process (the CLI, another replica) takes to reach this
-one. The tokens of a disabled or deleted app end in the token store at once, whatever
-any cache holds. Only found apps are cached: an
+`client_id` is on the hot path of the token endpoint. A change made here (`app update`
+of scopes, redirect URIs, grants...; `rotate-secret`, `disable`, `delete`) drops the
+cached copy at once; the TTL (5 s) bounds how long a change made by another process (the
+CLI, another replica) takes to reach this one. The tokens of a disabled or deleted app
+end in the token store at once, whatever any cache holds. Only found apps are cached: an
 unknown `client_id` is looked up each time (no negative caching an attacker could fill).
 """
 

@@ -2,7 +2,10 @@
 
 - Update: what the app may ask for changes at once for new grants. If it loses a scope
   (or account access), its sessions end, since a refresh may keep what the session was
-  first granted (RFC 6749 §6) and would otherwise hand the lost scope out again.
+  first granted (RFC 6749 §6) and would otherwise hand the lost scope out again. Redirect
+  URIs and grants are checked as when registered (`usecases.registration.validate_app`);
+  the refresh grant and the app's refresh tokens are one switch (`--refresh` adds the
+  grant, a `--grant` list without it turns refresh tokens off).
 - Rotate the secret (RFC 6749 §2.3.1, §10.1; RFC 9700 §2.5): a new 256-bit secret,
   shown once, stored as its SHA-256 digest. The old one may keep working for a bounded
   overlap (default none, at most `MAX_SECRET_OVERLAP`), so a fleet can be redeployed
@@ -24,7 +27,7 @@ from jwtkeep.ports import App
 from jwtkeep.ports.token_store import Progress
 from jwtkeep.usecases.clients import hash_client_secret, new_client_secret
 from jwtkeep.usecases.context import AuthContext, Operator
-from jwtkeep.usecases.registration import AppSpec, validate_app
+from jwtkeep.usecases.registration import AppSpec, effective_grants, validate_app
 
 __all__ = [
     "MAX_SECRET_OVERLAP",
@@ -44,7 +47,7 @@ MAX_SECRET_OVERLAP = 7 * 86400  # a week: enough to redeploy, short enough to bo
 @dataclass(frozen=True)
 class AppChanges:
     """What `app update` may change; None leaves a field as it is. A new option is one
-    field here and one line in `_changed` (e.g. redirect URIs, grants)."""
+    field here and one line in `_changed`."""
 
     name: str | None = None
     scopes: tuple[str, ...] | None = None
@@ -52,6 +55,9 @@ class AppChanges:
     access_token_ttl: int | None = None
     refresh_enabled: bool | None = None
     account_access: bool | None = None
+    redirect_uris: tuple[str, ...] | None = None  # RFC 6749 §3.1.2, matched exactly
+    grants: tuple[str, ...] | None = None  # RFC 6749 grant_type values
+    first_party: bool | None = None  # no consent page
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,24 @@ def _changed(app: App, changes: AppChanges) -> App:
         "name": changes.name, "scopes": changes.scopes, "routes": changes.routes,
         "access_token_ttl": changes.access_token_ttl,
         "refresh_enabled": changes.refresh_enabled, "account_access": changes.account_access,
+        "redirect_uris": changes.redirect_uris, "grants": changes.grants,
+        "first_party": changes.first_party,
     }  # fmt: skip
     return replace(app, **{key: value for key, value in fields.items() if value is not None})
+
+
+def _refresh_agrees(new: App, changes: AppChanges) -> App:
+    """One switch for refresh tokens: `refresh_enabled` and the refresh grant agree, as
+    `create_app` stores them. `--refresh` alone adds the grant; a grant list alone says
+    whether refresh tokens are on; `--no-refresh` removes the grant."""
+    wanted = new.grants
+    if changes.grants is None and changes.refresh_enabled:
+        wanted = (*wanted, "refresh_token")
+    refresh = new.refresh_enabled
+    if changes.grants is not None and changes.refresh_enabled is None:
+        refresh = "refresh_token" in wanted
+    refresh = refresh and "refresh_token" in wanted
+    return replace(new, refresh_enabled=refresh, grants=effective_grants(wanted, refresh))
 
 
 async def update_app(
@@ -87,12 +109,16 @@ async def update_app(
     new = _changed(app, changes)
     if changes.scopes is not None:
         new = replace(new, scopes=tuple(dict.fromkeys(changes.scopes)))
-    if new == app:
-        raise InvalidRequest("nothing to change: give at least one option")
+    if changes.redirect_uris is not None:
+        new = replace(new, redirect_uris=tuple(dict.fromkeys(changes.redirect_uris)))
     validate_app(AppSpec(
         name=new.name, audience=new.audience, scopes=new.scopes, routes=new.routes,
-        access_token_ttl=new.access_token_ttl, extra_claims=new.extra_claims,
+        confidential=new.confidential, access_token_ttl=new.access_token_ttl,
+        extra_claims=new.extra_claims, redirect_uris=new.redirect_uris, grants=new.grants,
     ), ctx.issuer.max_ttl)  # fmt: skip
+    new = _refresh_agrees(new, changes)
+    if new == app:
+        raise InvalidRequest("nothing to change: give at least one option")
     await ctx.apps.replace_app(new)
     lost = (set(app.scopes) - set(new.scopes)) | (
         ACCOUNT_SCOPES if app.account_access and not new.account_access else set()

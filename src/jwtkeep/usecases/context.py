@@ -7,11 +7,30 @@ from dataclasses import dataclass, field
 
 from jwtkeep.core.clock import Clock, RandomBytes, system_clock, system_random
 from jwtkeep.core.passwords import PasswordHasher
-from jwtkeep.ports import AppRepository, AuditEvent, AuditLog, TokenStore, UserRepository
+from jwtkeep.ports import (
+    AppRepository,
+    AuditEvent,
+    AuditLog,
+    AuthorizationCodeStore,
+    ConsentStore,
+    LoginSessionStore,
+    TokenStore,
+    UserRepository,
+)
 from jwtkeep.usecases.issuance import TokenIssuer
 from jwtkeep.usecases.keys import KeyManager
 
-__all__ = ["AuditRetention", "AuthContext", "Operator", "RequestInfo", "SessionPolicy"]
+__all__ = [
+    "LOGIN_SESSION_TTL",
+    "AuditRetention",
+    "AuthContext",
+    "Operator",
+    "RequestInfo",
+    "SessionPolicy",
+    "SignInContext",
+]
+
+LOGIN_SESSION_TTL = 8 * 3600
 
 
 @dataclass(frozen=True)
@@ -110,3 +129,14 @@ class AuthContext:
 
 
 _ID_FIELDS = frozenset({"user_id", "client_id", "sid", "jti", "actor", "target"})
+
+
+@dataclass
+class SignInContext:
+    """The browser sign-in's stores, beside the `AuthContext` every grant uses."""
+
+    auth: AuthContext
+    codes: AuthorizationCodeStore
+    logins: LoginSessionStore
+    consents: ConsentStore
+    login_ttl: int = LOGIN_SESSION_TTL  # the login session's bounded age, seconds

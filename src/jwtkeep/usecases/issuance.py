@@ -19,11 +19,14 @@ from jwtkeep.core.access_token import issue_access_token
 from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.clock import RandomBytes, new_id
 from jwtkeep.core.fingerprint import fingerprint
+from jwtkeep.core.id_token import IdClaims, at_hash, issue_id_token
 from jwtkeep.core.keyring import KeyRing
 from jwtkeep.core.scopes import ACCOUNT_SCOPES
 from jwtkeep.ports import AccessRecord, App
 
-__all__ = ["IssuedAccess", "TokenIssuer"]
+__all__ = ["ID_TOKEN_TTL", "IssuedAccess", "TokenIssuer"]
+
+ID_TOKEN_TTL = 300  # an ID token is read once by the client, at sign-in (OIDC Core §2)
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,22 @@ class TokenIssuer:
             client_id=app.client_id, exp=claims.exp,
         )  # fmt: skip
         return IssuedAccess(token=token, claims=claims, record=record)
+
+    def id_token(
+        self, ring: KeyRing, access: IssuedAccess, *, auth_time: float, nonce: str | None,
+    ) -> str:  # fmt: skip
+        """OIDC Core §2 ID token for the access token just issued: same key ring, typ
+        `JWT`, `aud` the client id, `at_hash` of that access token (§3.1.3.6). Signed by
+        the key that signs at the access token's `iat` (the key schedule)."""
+        signer = ring.signer(access.claims.iat)
+        claims = access.claims
+        iat = claims.iat
+        id_claims = IdClaims(
+            iss=self.issuer, sub=claims.sub, aud=claims.client_id, exp=iat + ID_TOKEN_TTL,
+            iat=iat, auth_time=int(auth_time), sid=claims.sid,
+            at_hash=at_hash(access.token, signer.alg), nonce=nonce,
+        )  # fmt: skip
+        return issue_id_token(id_claims, signer)
 
     def audience_for(self, app: App, scope: str) -> str | tuple[str, ...]:
         """The app's audience, plus the issuer (the account API) for an account scope."""

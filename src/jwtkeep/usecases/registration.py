@@ -9,6 +9,12 @@ needs client authentication), the issuer URL is never granted, and a grant names
 audience some app has. Account access (the `account`/`openid` scopes) is off unless the
 caller (the operator's CLI) turns it on. Extra claims are checked against registered and
 public claim names. The client secret is shown once and stored only as a digest.
+Redirect URIs are checked when registered (`jwtkeep.core.redirect_uri`: https, http on
+loopback, or a private-use scheme; RFC 8252 §7, RFC 9700 §4.1.3). Grants are RFC 6749
+grant_type values; new apps get the authorization code and refresh grants, and the
+password grant only when asked for (RFC 9700 §2.4); client credentials need a
+confidential app (RFC 6749 §4.4). Until an app has a redirect URI, no authorization
+request for it is valid (`jwtkeep app update NAME --redirect-uri URI` adds one).
 Users: the id is a random UUID (the token's `sub`, never the username or e-mail).
 """
 
@@ -22,13 +28,24 @@ from typing import Any
 from jwtkeep.core.claims import ClaimError, check_extra_claim_names
 from jwtkeep.core.clock import new_id
 from jwtkeep.core.passwords import check_password_acceptable
+from jwtkeep.core.redirect_uri import check_redirect_uri
 from jwtkeep.core.scopes import ACCOUNT_SCOPES, check_scope_tokens, parse_route_rule
 from jwtkeep.errors import Conflict, InvalidRequest
-from jwtkeep.ports import App, User
+from jwtkeep.ports import DEFAULT_GRANTS, GRANT_TYPE_NAMES, App, User
 from jwtkeep.usecases.clients import hash_client_secret, new_client_secret
 from jwtkeep.usecases.context import AuthContext
 
-__all__ = ["AppSpec", "CreatedApp", "create_app", "create_user", "validate_app"]
+__all__ = [
+    "MAX_REDIRECT_URIS",
+    "AppSpec",
+    "CreatedApp",
+    "create_app",
+    "create_user",
+    "effective_grants",
+    "validate_app",
+]
+
+MAX_REDIRECT_URIS = 32
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@+")
 
@@ -45,6 +62,9 @@ class AppSpec:
     extra_claims: Mapping[str, Any] = field(default_factory=dict)
     account_access: bool = False
     introspect_audiences: tuple[str, ...] = ()  # other apps' audiences it may introspect
+    redirect_uris: tuple[str, ...] = ()
+    grants: tuple[str, ...] = DEFAULT_GRANTS
+    first_party: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +76,23 @@ class CreatedApp:
 def _check_name(kind: str, name: str) -> None:
     if not 1 <= len(name) <= 128 or not set(name) <= _NAME_CHARS:
         raise InvalidRequest(f"{kind} must be 1-128 characters of letters, digits and -_.@+")
+
+
+def _check_redirects_and_grants(
+    redirect_uris: tuple[str, ...], grants: tuple[str, ...], confidential: bool
+) -> None:
+    unknown = sorted(set(grants) - set(GRANT_TYPE_NAMES))
+    if unknown:
+        raise InvalidRequest(f"unknown grant {unknown[0]!r}; one of {', '.join(GRANT_TYPE_NAMES)}")
+    if "client_credentials" in grants and not confidential:
+        raise InvalidRequest("the client_credentials grant needs a --confidential app")
+    if len(redirect_uris) > MAX_REDIRECT_URIS:
+        raise InvalidRequest(f"at most {MAX_REDIRECT_URIS} redirect URIs")
+    try:
+        for uri in redirect_uris:
+            check_redirect_uri(uri)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
 
 
 def validate_app(spec: AppSpec, max_ttl: int) -> None:
@@ -77,6 +114,7 @@ def validate_app(spec: AppSpec, max_ttl: int) -> None:
         raise InvalidRequest(str(exc)) from None
     if spec.access_token_ttl is not None and not 30 <= spec.access_token_ttl <= max_ttl:
         raise InvalidRequest(f"access token lifetime must be between 30 and {max_ttl} seconds")
+    _check_redirects_and_grants(spec.redirect_uris, spec.grants, spec.confidential)
     if spec.introspect_audiences and not spec.confidential:
         # RFC 7662 §2.1: the introspection endpoint requires client authentication.
         raise InvalidRequest(
@@ -130,13 +168,23 @@ async def create_app(ctx: AuthContext, spec: AppSpec) -> CreatedApp:
         confidential=spec.confidential,
         client_secret_hash=hash_client_secret(secret) if secret else None,
         access_token_ttl=spec.access_token_ttl or ctx.issuer.default_ttl,
-        refresh_enabled=spec.refresh_enabled, created_at=ctx.clock(),
+        refresh_enabled=spec.refresh_enabled and "refresh_token" in spec.grants,
+        created_at=ctx.clock(),
         extra_claims=dict(spec.extra_claims), account_access=spec.account_access,
         introspect_audiences=tuple(dict.fromkeys(spec.introspect_audiences)),
+        redirect_uris=tuple(dict.fromkeys(spec.redirect_uris)), first_party=spec.first_party,
+        grants=effective_grants(spec.grants, spec.refresh_enabled),
     )  # fmt: skip
     await ctx.apps.add_app(app)
     await ctx.record("app.created", client_id=app.client_id, name=app.name)
     return CreatedApp(app=app, client_secret=secret)
+
+
+def effective_grants(grants: tuple[str, ...], refresh_enabled: bool) -> tuple[str, ...]:
+    """The grants to store: in a fixed order, without refresh when the app's refresh
+    tokens are off (so `App.refresh_enabled` and the refresh grant agree)."""
+    kept = set(grants) - (set() if refresh_enabled else {"refresh_token"})
+    return tuple(name for name in GRANT_TYPE_NAMES if name in kept)
 
 
 async def create_user(ctx: AuthContext, username: str, password: str) -> User:

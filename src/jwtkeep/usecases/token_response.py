@@ -14,6 +14,7 @@ class TokenResponse:
     expires_in: int
     scope: str
     refresh_token: str | None = None
+    id_token: str | None = None  # OIDC Core §3.1.3.3, with scope openid
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -24,4 +25,6 @@ class TokenResponse:
         }
         if self.refresh_token is not None:
             body["refresh_token"] = self.refresh_token
+        if self.id_token is not None:
+            body["id_token"] = self.id_token
         return body

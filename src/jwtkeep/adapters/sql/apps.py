@@ -79,6 +79,9 @@ def _values(app: App) -> dict[str, Any]:
         "disabled": app.disabled,
         "previous_secret_hash": app.previous_secret_hash,
         "previous_secret_expires_at": app.previous_secret_expires_at,
+        "redirect_uris": list(app.redirect_uris),
+        "grants": list(app.grants),
+        "first_party": app.first_party,
     }
 
 
@@ -101,4 +104,7 @@ def _app(row: Row[Any]) -> App:
         disabled=bool(row.disabled),
         previous_secret_hash=row.previous_secret_hash,
         previous_secret_expires_at=row.previous_secret_expires_at,
+        redirect_uris=tuple(row.redirect_uris),
+        grants=tuple(row.grants),
+        first_party=bool(row.first_party),
     )

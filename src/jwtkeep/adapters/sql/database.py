@@ -16,13 +16,23 @@ from jwtkeep.adapters.sql.apps import SqlAppRepository
 from jwtkeep.adapters.sql.audit import SqlAuditLog
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.keys import SqlKeyRepository
+from jwtkeep.adapters.sql.sign_in import SqlAuthorizationCodes, SqlConsents, SqlLoginSessions
 from jwtkeep.adapters.sql.token_store import SqlTokenStore
 from jwtkeep.adapters.sql.url import normalize_url, redact_url
 from jwtkeep.adapters.sql.users import SqlUserRepository
 from jwtkeep.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from jwtkeep.ports import AppRepository, AuditLog, KeyRepository, TokenStore, UserRepository
+    from jwtkeep.ports import (
+        AppRepository,
+        AuditLog,
+        AuthorizationCodeStore,
+        ConsentStore,
+        KeyRepository,
+        LoginSessionStore,
+        TokenStore,
+        UserRepository,
+    )
 
 __all__ = ["MIGRATIONS_DIR", "Database"]
 
@@ -32,7 +42,7 @@ _MIGRATION_LOCK_ID = 0x6A77_746B_6565_70  # "jwtkeep"
 
 
 class Database:
-    """Users, apps, keys, audit and the token store on one SQL database.
+    """Users, apps, keys, audit, browser sign-in and the token store on one SQL database.
 
     `connect` does no I/O; the first query connects. `close` closes everything.
     """
@@ -45,6 +55,10 @@ class Database:
         self.keys = SqlKeyRepository(engine)
         self.audit = SqlAuditLog(engine)
         self.tokens = SqlTokenStore(engine, owner=self)
+        # Browser sign-in (authorization codes, login sessions, consents): always SQL.
+        self.codes = SqlAuthorizationCodes(engine)
+        self.logins = SqlLoginSessions(engine)
+        self.consents = SqlConsents(engine)
 
     @classmethod
     def connect(cls, url: str, *, pool_size: int = 10, timeout: float = 5.0) -> Database:
@@ -109,3 +123,8 @@ if TYPE_CHECKING:
     ) -> tuple[UserRepository, AppRepository, KeyRepository, AuditLog, TokenStore]:
         """mypy proves here that every repository matches its port exactly."""
         return db.users, db.apps, db.keys, db.audit, db.tokens
+
+    def _implements_the_browser_ports(
+        db: Database,
+    ) -> tuple[AuthorizationCodeStore, LoginSessionStore, ConsentStore]:
+        return db.codes, db.logins, db.consents

@@ -37,9 +37,13 @@ __all__ = [
     "AccessTokenRow",
     "AppRow",
     "AuditEventRow",
+    "AuthorizationCodeRow",
     "AutoId",
     "Base",
+    "ConsentRow",
     "Json",
+    "LoginSessionRow",
+    "LoginSessionSidRow",
     "RefreshTokenRow",
     "SessionRow",
     "SigningKeyRow",
@@ -102,6 +106,10 @@ class AppRow(Base):
     account_access: Mapped[bool] = mapped_column(Boolean, server_default=true())
     # Audiences this app may introspect besides its own (migration 0002).
     introspect_audiences: Mapped[list[str]] = mapped_column(server_default="[]")
+    # Migration 0003: redirect URIs, grant types, first party.
+    redirect_uris: Mapped[list[str]]
+    grants: Mapped[list[str]]
+    first_party: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # Migration 0004: `app disable`, and `app rotate-secret --overlap` (the old digest
     # keeps working until its expiry).
     disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
@@ -185,3 +193,57 @@ class AccessTokenRow(Base):
     jti: Mapped[str] = mapped_column(String(128))
     client_id: Mapped[str] = mapped_column(NAME)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class AuthorizationCodeRow(Base):
+    """An authorization code (RFC 6749 §4.1.2) by fingerprint; `sid` once redeemed."""
+
+    __tablename__ = "authorization_codes"
+
+    fingerprint: Mapped[bytes] = mapped_column(FINGERPRINT, primary_key=True)
+    client_id: Mapped[str] = mapped_column(NAME)
+    user_id: Mapped[str] = mapped_column(ID)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    code_challenge: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str | None] = mapped_column(Text)
+    login_id: Mapped[str] = mapped_column(String(64))
+    auth_time: Mapped[float]
+    expires_at: Mapped[float] = mapped_column(index=True)
+    sid: Mapped[str | None] = mapped_column(String(128))
+    replayed: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+
+class LoginSessionRow(Base):
+    """A sign-in at the issuer (the `__Host-` cookie), by the cookie's fingerprint."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[bytes] = mapped_column(FINGERPRINT, unique=True)
+    user_id: Mapped[str] = mapped_column(ID, index=True)
+    auth_time: Mapped[float]
+    expires_at: Mapped[float] = mapped_column(index=True)
+
+
+class LoginSessionSidRow(Base):
+    """The sessions (refresh families) started from a login session."""
+
+    __tablename__ = "login_session_sids"
+
+    login_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("login_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    sid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID)
+
+
+class ConsentRow(Base):
+    """A user's remembered consent to one app for one exact scope set."""
+
+    __tablename__ = "consents"
+
+    user_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    client_id: Mapped[str] = mapped_column(NAME, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    granted_at: Mapped[float]
