@@ -1,20 +1,23 @@
 """The operator's use cases with a fixed clock, on the SQLite and the Redis token store:
 a disabled user's refresh, everyone out and back in, an app's refresh after it lost a
-scope, the secret overlap's end, and the audit trail's retention."""
+scope, the secret overlap's end, the audit trail's retention, and the browser sign-ins
+the operator's logouts end."""
 
 from __future__ import annotations
 
 import pytest
 
+from jwtkeep.core.fingerprint import Fingerprint, fingerprint
 from jwtkeep.errors import InvalidClient, InvalidGrant, InvalidRequest, InvalidToken
-from jwtkeep.ports import AuditEvent
+from jwtkeep.ports import AuditEvent, LoginSession
 from jwtkeep.usecases.apps import AppChanges, rotate_secret, update_app
 from jwtkeep.usecases.clients import authenticate_client
 from jwtkeep.usecases.context import Operator, RequestInfo
 from jwtkeep.usecases.password_grant import password_grant
 from jwtkeep.usecases.refresh_grant import INVALID_REFRESH, refresh_grant
-from jwtkeep.usecases.sessions import list_sessions, revoke_everything
+from jwtkeep.usecases.sessions import list_sessions, revoke_everything, revoke_user_sessions
 from jwtkeep.usecases.token_response import TokenResponse
+from jwtkeep.usecases.users import delete_user, disable_user, reset_password
 from tests.usecases.conftest import PASSWORD, World
 
 INFO = RequestInfo(ip="198.51.100.1", user_agent="pytest")
@@ -45,7 +48,7 @@ async def test_everyone_out_then_back_in(world: World) -> None:
     alice, bob = await login(world, "alice"), await login(world, "bob")
     assert alice.refresh_token is not None
 
-    ended = await revoke_everything(world.ctx, OPERATOR)
+    ended = await revoke_everything(world.ctx, OPERATOR, logins=world.database.logins)
 
     assert ended == 2
     for token in (alice.access_token, bob.access_token):
@@ -63,7 +66,7 @@ async def test_everyone_out_then_back_in(world: World) -> None:
 async def test_revoke_everything_without_a_reason_changes_nothing(world: World) -> None:
     first = await login(world)
     with pytest.raises(InvalidRequest, match="--reason"):
-        await revoke_everything(world.ctx, Operator(actor="cli:ops"))
+        await revoke_everything(world.ctx, Operator(actor="cli:ops"), logins=world.database.logins)
     assert (await world.verifier.verify(first.access_token)).sub == world.user.id
 
 
@@ -114,3 +117,46 @@ async def test_audit_retention_runs_on_write_at_most_every_ten_minutes(world: Wo
     world.clock.advance(1)
     await world.ctx.record("third")
     assert await audit.query(events=("old.",)) == []
+
+
+async def _signed_in(world: World, user_id: str, name: str) -> Fingerprint:
+    """A login session (the browser's sign-in at the issuer) for the user."""
+    now = world.clock()
+    fp = fingerprint(f"jkls_{name}")
+    login = LoginSession(id=f"login-{name}", fingerprint=fp, user_id=user_id, auth_time=now,
+                         expires_at=now + 3600)  # fmt: skip
+    await world.database.logins.add_login(login, now)
+    assert await world.database.logins.login_by_fingerprint(fp, now) is not None
+    return fp
+
+
+@pytest.mark.parametrize("action", ["revoke-all", "disable", "delete", "set-password"])
+async def test_the_operators_logout_of_a_user_ends_their_browser_sign_ins(
+    world: World, action: str
+) -> None:
+    """As the user's own logout-all does: no browser may start a session from an old
+    sign-in at the issuer (OWASP ASVS V3.3.1). Another user's sign-in stays."""
+    alice = await _signed_in(world, world.user.id, "alice")
+    bob = await _signed_in(world, world.other_user.id, "bob")
+    logins = world.database.logins
+    if action == "revoke-all":
+        await revoke_user_sessions(world.ctx, world.user, OPERATOR, logins=logins)
+    elif action == "disable":
+        await disable_user(world.ctx, world.user, OPERATOR, logins=logins)
+    elif action == "delete":
+        await delete_user(world.ctx, world.user, OPERATOR, logins=logins)
+    else:
+        await reset_password(world.ctx, world.user, "a brand new passphrase 42", OPERATOR,
+                             logins=logins)  # fmt: skip
+    assert await logins.login_by_fingerprint(alice, world.clock()) is None
+    assert await logins.login_by_fingerprint(bob, world.clock()) is not None
+    [event] = await world.database.audit.query(user_id=world.user.id, limit=1)
+    assert event.detail["logins_ended"] == 1
+
+
+async def test_revoke_everything_ends_every_browser_sign_in(world: World) -> None:
+    signed_in = [await _signed_in(world, world.user.id, "alice"),
+                 await _signed_in(world, world.other_user.id, "bob")]  # fmt: skip
+    await revoke_everything(world.ctx, OPERATOR, logins=world.database.logins)
+    for fp in signed_in:
+        assert await world.database.logins.login_by_fingerprint(fp, world.clock()) is None

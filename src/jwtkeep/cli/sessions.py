@@ -102,12 +102,14 @@ def revoke(
 
 @app.command("revoke-all", context_settings=ID_ARGUMENT)
 def revoke_all(ctx: typer.Context, user: UserArgument, reason: ReasonOption = None) -> None:
-    """End every session of USER (log them out everywhere)."""
+    """End every session of USER (log them out everywhere), and their sign-ins at the
+    issuer (the browser's login sessions)."""
     from jwtkeep.usecases.sessions import revoke_user_sessions  # noqa: PLC0415
 
     async def action(runtime: Runtime) -> list[str]:
         found = await resolve_user(runtime, user)
-        return await revoke_user_sessions(runtime.context, found, operator(reason))
+        return await revoke_user_sessions(runtime.context, found, operator(reason),
+                                          logins=runtime.sign_in.logins)  # fmt: skip
 
     with handled_errors():
         ended = run_with_runtime(_settings(ctx), action)
@@ -122,8 +124,8 @@ def revoke_everything(
     ],
     as_json: JsonOption = False,
 ) -> None:
-    """End EVERY session and access token of every user and app, at once (a stolen
-    database, an unknown breach). Everyone must log in again.
+    """End EVERY session, access token and browser sign-in of every user and app, at
+    once (a stolen database, an unknown breach). Everyone must log in again.
 
     Example: jwtkeep sessions revoke-everything --reason "database backup leaked"
     """
@@ -131,7 +133,8 @@ def revoke_everything(
 
     async def action(runtime: Runtime) -> int:
         with progress_bar("Sweeping the token store") as progress:
-            return await everyone(runtime.context, operator(reason), progress)
+            return await everyone(runtime.context, operator(reason), progress,
+                                  logins=runtime.sign_in.logins)  # fmt: skip
 
     with handled_errors():
         ended = run_with_runtime(_settings(ctx), action)

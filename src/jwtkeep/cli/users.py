@@ -162,7 +162,7 @@ def disable(ctx: typer.Context, user: _UserArgument, reason: ReasonOption = None
 
     async def action(runtime: Runtime) -> list[str]:
         return await disable_user(runtime.context, await resolve_user(runtime, user),
-                                  operator(reason))  # fmt: skip
+                                  operator(reason), logins=runtime.sign_in.logins)  # fmt: skip
 
     ended = _run(ctx, action)
     typer.echo(f"User {user} disabled; {len(ended)} session(s) ended.")
@@ -187,7 +187,7 @@ def delete(ctx: typer.Context, user: _UserArgument, reason: ReasonOption = None)
 
     async def action(runtime: Runtime) -> list[str]:
         return await delete_user(runtime.context, await resolve_user(runtime, user),
-                                 operator(reason))  # fmt: skip
+                                 operator(reason), logins=runtime.sign_in.logins)  # fmt: skip
 
     ended = _run(ctx, action)
     typer.echo(f"User {user} deleted; {len(ended)} session(s) ended.")
@@ -213,7 +213,8 @@ def set_password(
 
     async def action(runtime: Runtime) -> list[str]:
         found = await resolve_user(runtime, user)
-        return await reset_password(runtime.context, found, password, operator(reason))
+        return await reset_password(runtime.context, found, password, operator(reason),
+                                    logins=runtime.sign_in.logins)  # fmt: skip
 
     with handled_errors():
         password = _read_password()

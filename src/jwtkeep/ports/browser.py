@@ -46,6 +46,9 @@ class LoginSessionStore(Protocol):
     async def end_user_logins(self, user_id: str) -> int:
         """Delete every login session of the user; return how many there were."""
 
+    async def end_all_logins(self) -> int:
+        """Delete every login session of every user; return how many there were."""
+
 
 class ConsentStore(Protocol):
     async def has_consent(self, user_id: str, client_id: str, scope: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.passwords import check_password_acceptable
 from jwtkeep.errors import Conflict, InvalidGrant, InvalidRequest, NotFound
-from jwtkeep.ports import Progress, Session, User
+from jwtkeep.ports import LoginSessionStore, Progress, Session, User
 from jwtkeep.usecases.context import AuthContext, Operator, RequestInfo
 
 __all__ = [
@@ -96,24 +96,34 @@ async def revoke_session(ctx: AuthContext, sid: str, op: Operator) -> Session:
     return session
 
 
-async def revoke_user_sessions(ctx: AuthContext, user: User, op: Operator) -> list[str]:
+async def revoke_user_sessions(
+    ctx: AuthContext, user: User, op: Operator, *, logins: LoginSessionStore
+) -> list[str]:
+    """Every session of the user, and its sign-ins at the issuer (the browser's login
+    sessions), as the user's own logout-all does: no browser may then start a session
+    without the password (OWASP ASVS V3.3.1)."""
+    logins_ended = await logins.end_user_logins(user.id)  # first: no new session from one
     ended = await ctx.store.end_user_sessions(user.id)
     await ctx.record("sessions.revoked_all", user_id=user.id, target=f"user:{user.id}",
-                     sessions=len(ended), op=op)  # fmt: skip
+                     sessions=len(ended), logins_ended=logins_ended, op=op)  # fmt: skip
     return ended
 
 
 async def revoke_everything(
-    ctx: AuthContext, op: Operator, progress: Progress | None = None
-) -> int:
-    """Every session and access token of every user and app; the number of sessions
-    ended. The reason is required: this logs everyone out, and the trail must say why.
-    Recorded before it starts (so an interrupted sweep still leaves its trace) and after."""
+    ctx: AuthContext, op: Operator, progress: Progress | None = None, *,
+    logins: LoginSessionStore,
+) -> int:  # fmt: skip
+    """Every session and access token of every user and app, and every sign-in at the
+    issuer (login sessions, ended first so no browser starts a new session from one
+    meanwhile); the number of sessions ended. The reason is required: this logs everyone
+    out, and the trail must say why. Recorded before it starts (so an interrupted sweep
+    still leaves its trace) and after."""
     if not op.reason or not op.reason.strip():
         raise InvalidRequest("say why with --reason (it goes to the audit trail)")
     now = ctx.clock()
     await ctx.record("sessions.revoke_everything_started", target="everyone", op=op)
+    logins_ended = await logins.end_all_logins()
     ended = await ctx.store.end_everything(now, progress)
     await ctx.record("sessions.revoked_everything", target="everyone", sessions=ended,
-                     cutoff=now, op=op)  # fmt: skip
+                     logins_ended=logins_ended, cutoff=now, op=op)  # fmt: skip
     return ended

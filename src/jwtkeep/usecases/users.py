@@ -16,7 +16,7 @@ import uuid
 
 from jwtkeep.core.passwords import check_password_acceptable
 from jwtkeep.errors import Conflict, InvalidRequest, NotFound
-from jwtkeep.ports import User
+from jwtkeep.ports import LoginSessionStore, User
 from jwtkeep.usecases.context import AuthContext, Operator
 
 __all__ = [
@@ -59,13 +59,18 @@ async def list_users(ctx: AuthContext, *, after: str = "", limit: int = 100) -> 
     return await ctx.users.list_users(after=after, limit=limit)
 
 
-async def disable_user(ctx: AuthContext, user: User, op: Operator) -> list[str]:
-    """Block the account and end its sessions; Conflict if it is already disabled."""
+async def disable_user(
+    ctx: AuthContext, user: User, op: Operator, *, logins: LoginSessionStore
+) -> list[str]:
+    """Block the account and end its sessions and sign-ins at the issuer (the login
+    sessions of the browser sign-in); Conflict if it is already disabled."""
     if not await ctx.users.set_disabled(user.id, True):
         raise Conflict(f"user {user.username!r} is already disabled")
+    logins_ended = await logins.end_user_logins(user.id)  # first: no new session from one
     ended = await ctx.store.end_user_sessions(user.id)
     await ctx.record("user.disabled", user_id=user.id, target=f"user:{user.id}",
-                     sessions_ended=len(ended), op=op)  # fmt: skip
+                     sessions_ended=len(ended), logins_ended=logins_ended,
+                     op=op)  # fmt: skip
     return ended
 
 
@@ -75,21 +80,29 @@ async def enable_user(ctx: AuthContext, user: User, op: Operator) -> None:
     await ctx.record("user.enabled", user_id=user.id, target=f"user:{user.id}", op=op)
 
 
-async def delete_user(ctx: AuthContext, user: User, op: Operator) -> list[str]:
-    """Delete the account, then end its sessions. The audit trail keeps its events, by
-    id only (no username: nothing personal outlives the account but the id)."""
+async def delete_user(
+    ctx: AuthContext, user: User, op: Operator, *, logins: LoginSessionStore
+) -> list[str]:
+    """Delete the account, then end its sessions and sign-ins at the issuer. The audit
+    trail keeps its events, by id only (no username: nothing personal outlives the
+    account but the id)."""
     if not await ctx.users.delete_user(user.id):
         raise NotFound(f"no user {user.username!r}")
+    logins_ended = await logins.end_user_logins(user.id)  # first: no new session from one
     ended = await ctx.store.end_user_sessions(user.id)
     await ctx.record("user.deleted", user_id=user.id, target=f"user:{user.id}",
-                     sessions_ended=len(ended), op=op)  # fmt: skip
+                     sessions_ended=len(ended), logins_ended=logins_ended,
+                     op=op)  # fmt: skip
     return ended
 
 
-async def reset_password(ctx: AuthContext, user: User, password: str, op: Operator) -> list[str]:
+async def reset_password(
+    ctx: AuthContext, user: User, password: str, op: Operator, *, logins: LoginSessionStore
+) -> list[str]:
     """Set a new password (the operator's answer to "I forgot my password") and end every
-    session. Compare-and-set against the hash just read: a concurrent change wins and
-    this one fails with Conflict (try again), never overwriting it silently."""
+    session and sign-in at the issuer. Compare-and-set against the hash just read: a
+    concurrent change wins and this one fails with Conflict (try again), never
+    overwriting it silently."""
     try:
         check_password_acceptable(password, username=user.username)
     except ValueError as exc:
@@ -99,7 +112,9 @@ async def reset_password(ctx: AuthContext, user: User, password: str, op: Operat
         user.id, new_hash, ctx.clock(), expected_hash=user.password_hash
     ):
         raise Conflict("the password was changed at the same time; try again")
+    logins_ended = await logins.end_user_logins(user.id)  # first: no new session from one
     ended = await ctx.store.end_user_sessions(user.id)
     await ctx.record("password.reset", user_id=user.id, target=f"user:{user.id}",
-                     sessions_ended=len(ended), op=op)  # fmt: skip
+                     sessions_ended=len(ended), logins_ended=logins_ended,
+                     op=op)  # fmt: skip
     return ended

@@ -175,6 +175,11 @@ class SqlLoginSessions:
             )
         return int(ended.rowcount or 0)
 
+    async def end_all_logins(self) -> int:
+        async with self._engine.write() as conn:
+            ended = await conn.execute(delete(LoginSessionRow))  # the sid links cascade
+        return int(ended.rowcount or 0)
+
 
 class SqlConsents:
     def __init__(self, engine: SqlEngine) -> None:
