@@ -28,6 +28,8 @@ import pytest
 
 from tests.support.serve_process import (
     PASSWORD,
+    PASSWORD_GRANT,
+    SERVICE_GRANTS,
     Server,
     clean_environment,
     run_cli,
@@ -84,9 +86,10 @@ def deployment(
     env["JWTKEEP_LOG_FORMAT"] = request.param
     assert run_cli(env, "init").returncode == 0
     apps = {
-        "web": _create_app(env, "web"),
-        "fresh": _create_app(env, "fresh"),  # never used before its row is corrupted
-        "machine": _create_app(env, "machine", "--confidential"),
+        "web": _create_app(env, "web", *PASSWORD_GRANT),
+        # never used before its row is corrupted
+        "fresh": _create_app(env, "fresh", *PASSWORD_GRANT),
+        "machine": _create_app(env, "machine", "--confidential", *SERVICE_GRANTS),
     }
     user = run_cli(env, "user", "create", USERNAME, "--password-stdin", stdin=PASSWORD)
     assert user.returncode == 0, user.stderr

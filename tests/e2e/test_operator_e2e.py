@@ -29,6 +29,7 @@ from tests.support.redis_server import RedisProcess
 from tests.support.refusals import refused_for
 from tests.support.serve_process import (
     PASSWORD,
+    PASSWORD_GRANT,
     Server,
     clean_environment,
     run_cli,
@@ -96,9 +97,9 @@ async def test_disabling_a_user_from_the_cli_refuses_both_apps_tokens_at_once(
     deployment: Deployment,
 ) -> None:
     web = cli_json(deployment, "app", "create", "op-web", "--audience", AUD_A, "--scope", "read",
-                   "--json")  # fmt: skip
+                   *PASSWORD_GRANT, "--json")  # fmt: skip
     api = cli_json(deployment, "app", "create", "op-api", "--audience", AUD_B, "--scope", "read",
-                   "--confidential", "--json")  # fmt: skip
+                   "--confidential", *PASSWORD_GRANT, "--json")  # fmt: skip
     user = cli_json(deployment, "user", "create", "dora", "--password-stdin", "--json",
                     stdin=PASSWORD + "\n")  # fmt: skip
     server = deployment.server
