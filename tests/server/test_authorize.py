@@ -25,7 +25,8 @@ from jwtkeep.ports import AuthorizationCode, User
 from jwtkeep.runtime import Runtime
 from jwtkeep.server.authorize import LOGIN_COOKIE
 from jwtkeep.server.pages import CSRF_COOKIE
-from jwtkeep.usecases.context import RequestInfo
+from jwtkeep.usecases.apps import disable_app
+from jwtkeep.usecases.context import Operator, RequestInfo
 from jwtkeep.usecases.password_grant import BAD_CREDENTIALS
 from jwtkeep.usecases.registration import AppSpec, CreatedApp, create_app
 from jwtkeep.usecases.sessions import change_password
@@ -237,6 +238,22 @@ async def test_unknown_client_and_repeated_parameters_are_pages(
     repeated = await client.get(url)
     assert repeated.status_code == 400
     assert "location" not in repeated.headers
+
+
+async def test_a_disabled_app_gets_no_sign_in_page_and_no_tokens_for_its_codes(
+    runtime: Runtime, client: httpx.AsyncClient, spa: CreatedApp, user: User
+) -> None:
+    """`app disable` (main's operator work) covers the browser flow: the authorize
+    request is an error page without a redirect, and a code issued before is refused."""
+    flow = Flow(spa.app.client_id)
+    code = await code_for(client, flow)
+    await disable_app(runtime.context, spa.app, Operator(actor="cli:test"))
+    page = await client.get(Flow(spa.app.client_id).url())
+    assert page.status_code == 400
+    assert "location" not in page.headers
+    refused = await exchange(client, flow, code)
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "invalid_client"
 
 
 async def test_the_token_request_must_repeat_the_redirect_uri(

@@ -112,6 +112,11 @@ async def validate_client(ctx: SignInContext, params: Mapping[str, str]) -> tupl
     client = await ctx.auth.apps.app_by_client_id(client_id)
     if client is None:
         raise UnsafeRedirect("The client is unknown.", reason="unknown client")
+    if client.disabled:
+        # `app disable` refuses the app everything (RFC 6749 §5.2 `invalid_client` at the
+        # token endpoint); here it is an error page, never a redirect to its (possibly
+        # compromised) redirect URI (RFC 6749 §4.1.2.1).
+        raise UnsafeRedirect("The client is unknown.", reason="disabled app")
     if uri is None:
         raise UnsafeRedirect("The request has no redirect_uri.")
     matched = redirect_uri_matches(uri, client.redirect_uris)
