@@ -16,6 +16,7 @@ from jwtkeep.ports.records import (
     User,
 )
 from jwtkeep.ports.repositories import AppRepository, AuditLog, KeyRepository, UserRepository
+from jwtkeep.ports.revocation_feed import RevocationFeed
 from jwtkeep.ports.token_store import AccessTokenStore, SessionStore, TokenStore
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "KeyChange",
     "KeyRepository",
     "RefreshState",
+    "RevocationFeed",
     "RotationOutcome",
     "Session",
     "SessionStore",

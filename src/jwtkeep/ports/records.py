@@ -80,6 +80,7 @@ class AccessRecord:
     jti: str
     client_id: str
     exp: int  # the record expires with the token (TTL = exp - now)
+    kid: str = ""  # the signing key, so the key-leak drill can find what it signed
 
 
 @dataclass(frozen=True)

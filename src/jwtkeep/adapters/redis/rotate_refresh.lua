@@ -1,7 +1,8 @@
 -- rotate_refresh: RFC 9700 section 4.14.2 refresh token rotation with reuse detection.
 -- KEYS: session hash, session details, user hash
 -- ARGV: now, session member, presented fingerprint, new refresh fingerprint,
---       access field, access value, access exp, now + idle timeout
+--       access field, access value, access exp, now + idle timeout, revocation event
+--       (sent if the session ends for reuse)
 --
 -- Used-up fingerprints are kept as "u" .. <time used up>, at most USED_KEPT of them (the
 -- newest): a session refreshed every 5 minutes for 30 days would otherwise keep 8,640
@@ -21,6 +22,7 @@ if state[3] and string.sub(state[3], 1, 1) == 'u' then
   -- every access token it issued.
   redis.call('DEL', KEYS[1], KEYS[2])
   end_sessions(KEYS[3], function(member) return member == ARGV[2] end)
+  announce(ARGV[9])
   return 'reused'
 end
 if state[3] ~= 'c' then

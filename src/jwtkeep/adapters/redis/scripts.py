@@ -24,6 +24,7 @@ SCRIPT_NAMES = (
     "end_session",
     "end_user_sessions",
     "list_sessions",
+    "revoke_kid",
 )
 
 

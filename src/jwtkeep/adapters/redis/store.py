@@ -38,13 +38,16 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError, NoScriptError, RedisError
 
 from jwtkeep.adapters.redis.connect import Connections, open_connections
+from jwtkeep.adapters.redis.feed import RedisRevocationFeed
 from jwtkeep.adapters.redis.keys import (
     ACCESS,
-    EXP_BYTES,
+    EVENTS_CHANNEL,
+    HEAD_BYTES,
     SESSION_FIELDS,
     access_exp,
     access_value,
     details_key,
+    kid_tag,
     map_key,
     number,
     session_key,
@@ -55,6 +58,7 @@ from jwtkeep.adapters.redis.keys import (
 )
 from jwtkeep.adapters.redis.scripts import load_scripts
 from jwtkeep.core.fingerprint import Fingerprint
+from jwtkeep.core.revocation_events import RevocationEvent
 from jwtkeep.errors import DuplicateSession, StoreUnavailable
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
 
@@ -176,20 +180,37 @@ class RedisTokenStore:
     # -- access tokens ----------------------------------------------------------------
 
     async def add_access(self, record: AccessRecord, now: float) -> None:
-        value = access_value(record.exp, sid_code(record.sid))
+        value = access_value(record.exp, sid_code(record.sid), record.kid)
         args: list[Arg] = [number(now), ACCESS + record.fingerprint, value, record.exp]
         await self._script("add_access", [user_key(record.sub)], args)
 
     async def is_allowed(self, fp: Fingerprint, sub: str, sid: str, now: float) -> bool:
         key = user_key(sub)
         value = await self._command(key, b"HGET", key, ACCESS + fp)
-        if value is None or value[EXP_BYTES:] != sid_code(sid):
+        if value is None or value[HEAD_BYTES:] != sid_code(sid):
             return False
         return now < access_exp(value)
 
     async def remove_access(self, fp: Fingerprint, sub: str, sid: str) -> bool:
-        args: list[Arg] = [ACCESS + fp, sid_code(sid)]
+        event = RevocationEvent.token(fp).encode()
+        args: list[Arg] = [ACCESS + fp, sid_code(sid), event]
         return bool(await self._script("remove_access", [user_key(sub)], args))
+
+    async def revoke_signed_by(self, kid: str, now: float) -> int:
+        """The key-leak drill: announce the kid first (every subscribed verifier refuses
+        its tokens from then on), then drop every access token it signed, user hash by
+        user hash (SCAN on every master). The count of tokens dropped."""
+        await self._command(EVENTS_CHANNEL, b"PUBLISH", EVENTS_CHANNEL,
+                            RevocationEvent.signed_by(kid).encode())  # fmt: skip
+        killed = 0
+        with _fail_closed:
+            async for key in self._connections.scan_hashes(b"{*}"):
+                if key.index(b"}") == len(key) - 1:  # a user hash, not a session's
+                    killed += int(await self._script("revoke_kid", [key], [kid_tag(kid)]))
+        return killed
+
+    def revocation_feed(self) -> RedisRevocationFeed:
+        return RedisRevocationFeed(self._connections.subscriber)
 
     async def ping(self) -> None:
         with _fail_closed:
@@ -223,7 +244,7 @@ class RedisTokenStore:
             math.ceil(max(expires, access.exp)),  # the index entry's keep-until
             ttl_ms(expires, now),
             ACCESS + access.fingerprint,
-            access_value(access.exp, code),
+            access_value(access.exp, code, access.kid),
             access.exp,
             refresh_fp or b"",
             _details(session),
@@ -266,9 +287,10 @@ class RedisTokenStore:
             presented_fp,
             new_refresh_fp,
             ACCESS + access.fingerprint,
-            access_value(access.exp, code),
+            access_value(access.exp, code, access.kid),
             access.exp,
             number(now + idle_timeout),
+            RevocationEvent.session(sid, user_id).encode(),
         ]
         # Never sent twice: a rotation that ran but whose reply was lost would, sent again,
         # look like reuse of the token it just retired.
@@ -313,10 +335,12 @@ class RedisTokenStore:
 
     async def end_session(self, user_id: str, sid: str) -> bool:
         keys = [session_key(user_id, sid), details_key(user_id, sid), user_key(user_id)]
-        removed = await self._script("end_session", keys, [sid_code(sid)])
+        event = RevocationEvent.session(sid, user_id).encode()
+        removed = await self._script("end_session", keys, [sid_code(sid), event])
         return int(removed) > 0
 
     async def end_user_sessions(self, user_id: str, except_sid: str | None = None) -> list[str]:
         keep = sid_code(except_sid) if except_sid is not None else b""
-        ended = await self._script("end_user_sessions", [user_key(user_id)], [keep])
+        event = RevocationEvent.user(user_id).encode()
+        ended = await self._script("end_user_sessions", [user_key(user_id)], [keep, event])
         return [sid_from_code(member) for member in ended]

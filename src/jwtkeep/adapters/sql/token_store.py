@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 from jwtkeep.adapters.sql import access_tokens, sessions
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
+from jwtkeep.adapters.sql.revocation_events import SqlRevocationFeed, publish
 from jwtkeep.core.fingerprint import Fingerprint
+from jwtkeep.core.revocation_events import RevocationEvent
 from jwtkeep.errors import DuplicateSession
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
 
@@ -66,7 +68,20 @@ class SqlTokenStore:
     async def remove_access(self, fp: Fingerprint, sub: str, sid: str) -> bool:
         """Revoke one access token (RFC 7009 §2.1). True if a record was present."""
         async with self._engine.write() as conn:
-            return await access_tokens.delete_access(conn, fp, sub, sid)
+            removed = await access_tokens.delete_access(conn, fp, sub, sid)
+            if removed:
+                await publish(conn, RevocationEvent.token(fp))
+            return removed
+
+    async def revoke_signed_by(self, kid: str, now: float) -> int:
+        """The key-leak drill: every access token `kid` signed, and its event, at once."""
+        async with self._engine.write() as conn:
+            killed = await access_tokens.delete_signed_by(conn, kid)
+            await publish(conn, RevocationEvent.signed_by(kid))
+        return killed
+
+    def revocation_feed(self) -> SqlRevocationFeed:
+        return SqlRevocationFeed(self._engine)
 
     async def ping(self) -> None:
         await self._engine.ping()
@@ -119,6 +134,7 @@ class SqlTokenStore:
                 # A replayed refresh token: attacker or victim, we cannot tell which, so
                 # the whole family goes (RFC 9700 §4.14.2).
                 await _end_session(conn, user_id, sid)
+                await publish(conn, RevocationEvent.session(sid, user_id))
                 return RotationOutcome.REUSED
             await sessions.mark_used(conn, sid, presented_fp, now)
             await sessions.insert_refresh(conn, sid, new_refresh_fp, absolute)
@@ -147,14 +163,19 @@ class SqlTokenStore:
         in it (also for a sid with access tokens but no session, e.g. client_credentials).
         True if anything was removed."""
         async with self._engine.write() as conn:
-            return await _end_session(conn, user_id, sid)
+            ended = await _end_session(conn, user_id, sid)
+            if ended:
+                await publish(conn, RevocationEvent.session(sid, user_id))
+            return ended
 
     async def end_user_sessions(self, user_id: str, except_sid: str | None = None) -> list[str]:
         """End every session of the user but `except_sid`, and revoke every access token
         of the user outside `except_sid`; return the sids of the sessions ended, sorted."""
         async with self._engine.write() as conn:
             sids = await sessions.delete_user_sessions(conn, user_id, except_sid)
-            await access_tokens.delete_user_access(conn, user_id, except_sid)
+            revoked = await access_tokens.delete_user_access(conn, user_id, except_sid)
+            if sids or revoked:
+                await publish(conn, RevocationEvent.user(user_id))
         return sids
 
     # -- housekeeping ----------------------------------------------------------------
