@@ -49,7 +49,7 @@ def test_rotate_and_compromised_json(ready: Cli) -> None:
     rotated = one_json(ready.ok("keys", "rotate", "--json"))
     assert rotated == {"kid": active(ready)}
     retiring = one_json(ready.ok("keys", "compromised", old, "--json"))
-    assert retiring == {"kid": old, "status": "compromised", "new_kid": None}
+    assert retiring == {"kid": old, "status": "compromised", "new_kid": None, "tokens_killed": 0}
     signing = rotated["kid"]
     drill = one_json(ready.ok("keys", "compromised", signing, "--json"))
     assert drill["new_kid"] == active(ready)

@@ -19,15 +19,21 @@ from collections.abc import Sequence
 from jwtkeep.core.clock import Clock, RandomBytes, new_id, system_clock, system_random
 from jwtkeep.core.jose import JoseKey, generate_key, load_key
 from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey
+from jwtkeep.core.revocation_events import EventKind, RevocationEvent
 from jwtkeep.core.sealing import Sealer, SealError
 from jwtkeep.errors import ConfigurationError, Conflict, NotFound
 from jwtkeep.ports import KeyChange, KeyRepository, StoredKey
 from jwtkeep.ports.repositories import KeyPlan
 
-__all__ = ["MISS_RELOAD_SECONDS", "ONLY_ACTIVE_KEY", "RETIRING", "KeyManager"]
+__all__ = ["HS256_SAME_SECRET", "MISS_RELOAD_SECONDS", "ONLY_ACTIVE_KEY", "RETIRING", "KeyManager"]
 
 MISS_RELOAD_SECONDS = 5.0
 ONLY_ACTIVE_KEY = "that is the only active key; run `jwtkeep keys rotate` first"
+HS256_SAME_SECRET = (
+    "in HS256 mode every key is JWTKEEP_HMAC_SECRET, and it is the leaked one: the drill "
+    "would keep signing with it. Set a new JWTKEEP_HMAC_SECRET (32+ random bytes, "
+    "base64url) for this command and every replica, then run it again"
+)
 RETIRING = KeyStatus.RETIRING
 
 
@@ -67,6 +73,15 @@ class KeyManager:
 
     def _stale(self) -> bool:
         return self._clock() - self._loaded_at >= self._refresh_seconds
+
+    def on_revocation(self, event: RevocationEvent) -> None:
+        """A kid event (the key-leak drill or a retirement, maybe from another replica or
+        the CLI): drop the key from the cached ring now, and reload on the next use
+        instead of after `refresh_seconds`."""
+        if event.kind is not EventKind.KID or self._ring is None:
+            return
+        self._ring = KeyRing(k for k in self._ring.keys if k.kid != event.value)
+        self._loaded_at = float("-inf")
 
     async def ring_after_miss(self, kid: str) -> KeyRing:
         now = self._clock()
@@ -141,11 +156,22 @@ class KeyManager:
             target = _find(keys, kid)
             if target.status == KeyStatus.COMPROMISED:
                 return KeyChange()
+            if self._keeps_secret_of(target):
+                raise Conflict(HS256_SAME_SECRET)
             add = (new,) if target.status == KeyStatus.ACTIVE else ()
             return KeyChange(add=add, statuses={kid: KeyStatus.COMPROMISED})
 
         change = await self._change(plan)
         return change.add[0].kid if change.add else None
+
+    def _keeps_secret_of(self, target: StoredKey) -> bool:
+        """HS256: would the keys after the drill still sign with the leaked secret? (RFC
+        7518 §3.2: the HMAC key is the secret; a new kid on the same secret is no new key.)"""
+        if target.alg != "HS256" or self._hmac_secret is None:
+            return False
+        leaked = json.loads(self._sealer.unseal(target.sealed_private, target.kid))
+        configured = generate_key("HS256", target.kid, self._hmac_secret).private_jwk()
+        return bool(leaked.get("k") == configured.get("k"))
 
     async def _change(self, plan: KeyPlan) -> KeyChange:
         """One atomic lifecycle step: `plan` decides on the keys as they are inside the
