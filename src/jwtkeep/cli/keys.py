@@ -92,8 +92,8 @@ def retire(ctx: typer.Context, kid: KidArgument) -> None:
     """
     with handled_errors():
         done = run_with_runtime(_settings(ctx), lambda rt: retire_key(rt.context, kid, by="cli"))
-    typer.echo(f"Key {kid} retired: it no longer verifies and has left the JWKS. "
-               f"Tokens it signed are refused ({done.tokens_killed} still live were revoked).")  # fmt: skip
+    typer.echo(f"Key {kid} retired: it no longer verifies and has left the JWKS. Tokens it "
+               f"signed are refused ({done.tokens_killed} still live were revoked).")  # fmt: skip
 
 
 @app.command("compromised")

@@ -25,14 +25,21 @@ import enum
 import json
 from dataclasses import dataclass
 
-__all__ = ["EVENT_VERSION", "MAX_EVENT_BYTES", "EventKind", "RevocationEvent", "decode_event"]
+__all__ = [
+    "EVENT_VERSION",
+    "EVERYTHING",
+    "MAX_EVENT_BYTES",
+    "EventKind",
+    "RevocationEvent",
+    "decode_event",
+]
 
 EVENT_VERSION = 1
 MAX_EVENT_BYTES = 1024
 
 
 class EventKind(enum.StrEnum):
-    TOKEN = "token"
+    TOKEN = "token"  # noqa: S105 (an event type, not a secret)
     SESSION = "session"
     USER = "user"
     KID = "kid"

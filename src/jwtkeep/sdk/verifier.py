@@ -23,6 +23,7 @@ cached key ring at once (the key-leak drill).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
@@ -56,7 +57,7 @@ class _Closable(Protocol):
 
 @runtime_checkable
 class _HasFeed(Protocol):
-    def revocation_feed(self) -> RevocationFeed: ...
+    def revocation_feed(self) -> RevocationFeed | None: ...
 
 
 @runtime_checkable
@@ -121,12 +122,12 @@ class Verifier:
         if self.follower is not None and self._following is None:
             self._following = asyncio.get_running_loop().create_task(self.follower.run())
 
-    async def wait_subscribed(self, timeout: float = 5.0) -> None:
-        """Start, and wait until the revocation subscription is live (tests, warm-up)."""
+    async def wait_subscribed(self) -> None:
+        """Start, and wait until the revocation subscription is live (warm-up, tests; wrap
+        it in `asyncio.timeout` to bound the wait)."""
         self.start()
         if self.follower is not None:
-            async with asyncio.timeout(timeout):
-                await self.follower.connected.wait()
+            await self.follower.connected.wait()
 
     @classmethod
     def with_redis(
@@ -180,10 +181,8 @@ class Verifier:
         client, store."""
         if self._following is not None:
             self._following.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._following
-            except asyncio.CancelledError:
-                pass
             self._following = None
         if self.follower is not None:
             await self.follower.feed.aclose()

@@ -27,6 +27,8 @@ off (a redirect would be built from the untrusted `Host` header).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -39,7 +41,7 @@ from starlette.types import ASGIApp
 
 from jwtkeep import __version__
 from jwtkeep.runtime import Runtime, build_runtime
-from jwtkeep.server import account, health, metadata, oauth
+from jwtkeep.server import account, health, metadata, oauth, revocation_stream
 from jwtkeep.server.client_ip import TrustedProxies
 from jwtkeep.server.errors import CatchAllMiddleware, install_error_handlers
 from jwtkeep.server.metrics import Metrics, MetricsEndpoint, MetricsMiddleware
@@ -112,7 +114,9 @@ def _build(settings: Settings, lifespan: Lifespan) -> FastAPI:
     setattr(app.state, STATE_ATTRIBUTE, state)
     install_error_handlers(app)
     _install_openapi(app)
-    for router in (oauth.router, metadata.router, account.router, health.router):
+    routers = (oauth.router, revocation_stream.router, metadata.router, account.router,
+               health.router)  # fmt: skip
+    for router in routers:
         app.include_router(router)
     if settings.allow_registration:
         app.include_router(account.registration_router)
@@ -125,13 +129,28 @@ def _build(settings: Settings, lifespan: Lifespan) -> FastAPI:
     return app
 
 
+@asynccontextmanager
+async def _following(runtime: Runtime) -> AsyncIterator[None]:
+    """Every replica listens (DESIGN "Contract: the token store"): kid events reload its
+    key ring at once, its verdict cache lives by the subscription, and the HTTPS event
+    stream (`/oauth/revocation-events`) relays what it hears."""
+    following = asyncio.create_task(runtime.follower.run())
+    try:
+        yield
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     """The app for a runtime the caller owns (and closes)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            yield
+            async with _following(runtime):
+                yield
         finally:
             await _state(app).limiter.close()
 
@@ -148,7 +167,8 @@ def create_app_from_settings(settings: Settings, *, migrate: bool = False) -> Fa
         state = _state(app)
         state.runtime = await build_runtime(settings, migrate=migrate)
         try:
-            yield
+            async with _following(state.runtime):
+                yield
         finally:
             runtime, state.runtime = state.runtime, None
             try:

@@ -25,11 +25,18 @@ from jwtkeep.errors import ConfigurationError, Conflict, NotFound
 from jwtkeep.ports import KeyChange, KeyRepository, StoredKey
 from jwtkeep.ports.repositories import KeyPlan
 
-__all__ = ["HS256_SAME_SECRET", "MISS_RELOAD_SECONDS", "ONLY_ACTIVE_KEY", "RETIRING", "KeyManager"]
+__all__ = [
+    "HS256_DRILL_REFUSED",
+    "MISS_RELOAD_SECONDS",
+    "ONLY_ACTIVE_KEY",
+    "RETIRING",
+    "KeyManager",
+]
 
 MISS_RELOAD_SECONDS = 5.0
 ONLY_ACTIVE_KEY = "that is the only active key; run `jwtkeep keys rotate` first"
-HS256_SAME_SECRET = (
+
+HS256_DRILL_REFUSED = (
     "in HS256 mode every key is JWTKEEP_HMAC_SECRET, and it is the leaked one: the drill "
     "would keep signing with it. Set a new JWTKEEP_HMAC_SECRET (32+ random bytes, "
     "base64url) for this command and every replica, then run it again"
@@ -157,7 +164,7 @@ class KeyManager:
             if target.status == KeyStatus.COMPROMISED:
                 return KeyChange()
             if self._keeps_secret_of(target):
-                raise Conflict(HS256_SAME_SECRET)
+                raise Conflict(HS256_DRILL_REFUSED)
             add = (new,) if target.status == KeyStatus.ACTIVE else ()
             return KeyChange(add=add, statuses={kid: KeyStatus.COMPROMISED})
 

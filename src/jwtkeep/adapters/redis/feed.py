@@ -78,7 +78,8 @@ class RedisRevocationFeed:
                 elif kind == "unsubscribe":
                     raise StoreUnavailable("revocation subscription: unsubscribed")
         except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"revocation subscription (redis): {type(exc).__name__}") from exc
+            reason = type(exc).__name__
+            raise StoreUnavailable(f"revocation subscription (redis): {reason}") from exc
         finally:
             try:
                 await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]

@@ -49,6 +49,7 @@ __all__ = [
     "EVENTS_CHANNEL",
     "EXP_BYTES",
     "HEAD_BYTES",
+    "KID_TAG_BYTES",
     "MAP_PREFIX",
     "SESSION",
     "SESSION_FIELDS",

@@ -32,7 +32,12 @@ def upgrade() -> None:
     op.create_index("ix_access_tokens_kid", "access_tokens", ["kid"])
     op.create_table(
         "revocation_events",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("at", sa.Float(), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_revocation_events"),
