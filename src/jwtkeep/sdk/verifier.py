@@ -23,7 +23,6 @@ cached key ring at once (the key-leak drill).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
@@ -37,7 +36,7 @@ from jwtkeep.ports.revocation_feed import RevocationFeed
 from jwtkeep.ports.token_store import AccessTokenStore, TokenStore
 from jwtkeep.sdk.jwks import JwksKeySource
 from jwtkeep.sdk.rules import authorize, parse_routes
-from jwtkeep.usecases.subscription import RevocationFollower
+from jwtkeep.usecases.subscription import RevocationFollower, stop_following
 from jwtkeep.usecases.verification import (
     AllowlistCheck,
     KeyRingSource,
@@ -180,9 +179,7 @@ class Verifier:
         """Close what this Verifier opened: its subscription, JWKS client, introspection
         client, store."""
         if self._following is not None:
-            self._following.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._following
+            await stop_following(self._following)
             self._following = None
         if self.follower is not None:
             await self.follower.feed.aclose()

@@ -28,7 +28,6 @@ off (a redirect would be built from the untrusted `Host` header).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -53,6 +52,7 @@ from jwtkeep.server.middleware import (
 from jwtkeep.server.ratelimit import LoginLimiter
 from jwtkeep.server.state import STATE_ATTRIBUTE, ServerState
 from jwtkeep.settings import Settings, load_settings
+from jwtkeep.usecases.subscription import stop_following
 
 __all__ = [
     "CONFIG_ENV",
@@ -138,9 +138,7 @@ async def _following(runtime: Runtime) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        following.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await following
+        await stop_following(following)
 
 
 def create_app(runtime: Runtime) -> FastAPI:

@@ -28,7 +28,14 @@ from jwtkeep.core.verdicts import VerdictCache
 from jwtkeep.errors import JwtkeepError
 from jwtkeep.ports.revocation_feed import RevocationFeed
 
-__all__ = ["MAX_BACKOFF", "RELAY_BACKLOG", "EventCallback", "Relay", "RevocationFollower"]
+__all__ = [
+    "MAX_BACKOFF",
+    "RELAY_BACKLOG",
+    "EventCallback",
+    "Relay",
+    "RevocationFollower",
+    "stop_following",
+]
 
 _log = structlog.get_logger("jwtkeep.revocation")
 
@@ -118,3 +125,13 @@ class RevocationFollower:
             for relay in tuple(self.relays):
                 relay.push(signal)
         return started
+
+
+async def stop_following(task: asyncio.Task[None]) -> None:
+    """Cancel a follower's task and wait for it. A cancellation that lands inside a
+    client library's connect may be swallowed there, so it is repeated until it sticks."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.5)
+    if not task.cancelled() and task.exception() is not None:
+        _log.warning("revocation.follower_failed", reason=type(task.exception()).__name__)
