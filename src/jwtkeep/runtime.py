@@ -130,7 +130,8 @@ async def build_runtime(settings: Settings, *, migrate: bool = False) -> Runtime
     context = AuthContext(
         users=database.users, apps=CachedApps(database.apps), store=store,
         audit=database.audit, keys=keys, issuer=issuer, hasher=hasher,
-        sessions=SessionPolicy(settings.session_idle_timeout, settings.session_absolute_lifetime),
+        sessions=SessionPolicy(settings.session_idle_timeout, settings.session_absolute_lifetime,
+                               settings.refresh_reuse_interval),
     )  # fmt: skip
     rules = ClaimRules(issuer=issuer.issuer, audience=None, leeway=settings.leeway,
                        max_lifetime=MAX_ACCESS_TOKEN_TTL)  # fmt: skip

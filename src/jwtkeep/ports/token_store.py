@@ -74,12 +74,16 @@ class SessionStore(Protocol):
         access: AccessRecord,
         now: float,
         idle_timeout: int,
+        reuse_interval: float = 0.0,
     ) -> RotationOutcome:
         """Atomically (RFC 9700 §4.14.2 refresh token rotation):
         - if `presented_fp` is the session's current refresh token and the session is
           alive: it becomes used, `new_refresh_fp` becomes current, `access` is
           allowlisted, `last_used_at = now`, `idle_expires_at = min(now + idle_timeout,
           absolute_expires_at)`; ROTATED.
+        - if `presented_fp` is the newest used-up token (the current one's parent) and it
+          was used up at most `reuse_interval` seconds ago: change nothing; RACED (a
+          client's own tabs refreshing at once; `JWTKEEP_REFRESH_REUSE_INTERVAL`).
         - if `presented_fp` is one of the session's used refresh tokens (the newest 32 at
           least are remembered; older ones may be forgotten so a long session's family
           stays bounded): end the whole session (refresh family and all its access

@@ -137,3 +137,19 @@ local function forget_oldest_used(skey, kept)
     redis.call('HDEL', skey, oldest)
   end
 end
+
+-- When the newest used-up refresh token of a session hash was used up (nil if none).
+local function newest_used_at(skey)
+  local fields = redis.call('HGETALL', skey)
+  local newest = nil
+  for i = 1, #fields, 2 do
+    local value = fields[i + 1]
+    if #fields[i] == 32 and string.sub(value, 1, 1) == 'u' then
+      local at = tonumber(string.sub(value, 2))
+      if at and (newest == nil or at > newest) then
+        newest = at
+      end
+    end
+  end
+  return newest
+end

@@ -2,7 +2,7 @@
 -- KEYS: session hash, session details, user hash
 -- ARGV: now, session member, presented fingerprint, new refresh fingerprint,
 --       access field, access value, access exp, now + idle timeout, revocation event
---       (sent if the session ends for reuse)
+--       (sent if the session ends for reuse), reuse interval (seconds, 0 for none)
 --
 -- Used-up fingerprints are kept as "u" .. <time used up>, at most USED_KEPT of them (the
 -- newest): a session refreshed every 5 minutes for 30 days would otherwise keep 8,640
@@ -18,6 +18,13 @@ if now >= math.min(idle, absolute) then
   return 'unknown'
 end
 if state[3] and string.sub(state[3], 1, 1) == 'u' then
+  -- The current token's parent within the reuse interval: a client's own tabs racing.
+  local interval = tonumber(ARGV[10])
+  local used_at = tonumber(string.sub(state[3], 2))
+  if interval > 0 and used_at and now - used_at <= interval and
+      newest_used_at(KEYS[1]) == used_at then
+    return 'raced'
+  end
   -- A used-up refresh token came back: someone holds a copy. End the whole family and
   -- every access token it issued.
   redis.call('DEL', KEYS[1], KEYS[2])

@@ -277,6 +277,7 @@ class RedisTokenStore:
         access: AccessRecord,
         now: float,
         idle_timeout: int,
+        reuse_interval: float = 0.0,
     ) -> RotationOutcome:
         # `access` is filed under (user_id, sid): only written if that session rotates.
         code = sid_code(sid)
@@ -291,6 +292,7 @@ class RedisTokenStore:
             access.exp,
             number(now + idle_timeout),
             RevocationEvent.session(sid, user_id).encode(),
+            number(float(reuse_interval)),
         ]
         # Never sent twice: a rotation that ran but whose reply was lost would, sent again,
         # look like reuse of the token it just retired.

@@ -120,6 +120,7 @@ class SqlTokenStore:
         access: AccessRecord,
         now: float,
         idle_timeout: int,
+        reuse_interval: float = 0.0,
     ) -> RotationOutcome:
         """Refresh token rotation with reuse detection (RFC 9700 §4.14.2), atomically."""
         async with self._engine.write() as conn:
@@ -130,6 +131,9 @@ class SqlTokenStore:
             state = await sessions.refresh_state(conn, user_id, sid, presented_fp, now)
             if state is None:
                 return RotationOutcome.UNKNOWN
+            if state is RefreshState.USED and reuse_interval > 0:
+                if await sessions.is_recent_parent(conn, sid, presented_fp, now, reuse_interval):
+                    return RotationOutcome.RACED
             if state is RefreshState.USED:
                 # A replayed refresh token: attacker or victim, we cannot tell which, so
                 # the whole family goes (RFC 9700 §4.14.2).
