@@ -96,4 +96,4 @@ def test_the_acl_user_cannot_write_or_look_around(
     client = redis.Redis(host="127.0.0.1", port=restartable_redis.port, username="jwtkeep-sdk",
                          password=PASSWORD, socket_timeout=5)  # fmt: skip
     with client, pytest.raises(redis.exceptions.NoPermissionError):
-        client.execute_command(*command)
+        client.execute_command(*command)  # type: ignore[no-untyped-call]

@@ -87,7 +87,8 @@ async def test_a_repeat_token_is_answered_from_memory_while_subscribed(
     # The store would say no now; the cached verdict (no event came) still says yes:
     # proof that the repeat check skipped the store.
     assert (await verifier.verify(token)).jti == record.jti
-    assert verifier.cache is not None and len(verifier.cache) == 1
+    assert verifier.cache is not None
+    assert len(verifier.cache) == 1
 
 
 @pytest.mark.parametrize("revoke", ["logout", "logout-all", "rfc7009", "key-leak drill"])
@@ -167,13 +168,16 @@ async def test_a_stopped_redis_empties_the_cache_and_fails_closed(
     parts: tuple[Verifier, TokenStore], minter: Minter, restartable_redis: RedisProcess
 ) -> None:
     verifier, store = parts
-    assert verifier.follower is not None and verifier.cache is not None
+    assert verifier.follower is not None
+    assert verifier.cache is not None
     token, _ = await issue(store, minter)
     await verifier.verify(token)
     assert len(verifier.cache) == 1
     restartable_redis.pause()  # SIGSTOP: sockets open, nothing answers, PINGs unanswered
     try:
-        await until(lambda: verifier.follower is not None and not verifier.follower.connected.is_set())
+        await until(
+            lambda: verifier.follower is not None and not verifier.follower.connected.is_set()
+        )
         assert len(verifier.cache) == 0
         with pytest.raises(StoreUnavailable, match="token store"):
             await verifier.verify(token)  # never a 200 from memory

@@ -31,7 +31,8 @@ async def test_racing_tabs_keep_their_session(world: World) -> None:
     )
     winners = [r for r in results if not isinstance(r, BaseException)]
     losers = [r for r in results if isinstance(r, InvalidGrant)]
-    assert len(winners) == 1 and len(losers) == 31
+    assert len(winners) == 1
+    assert len(losers) == 31
     assert all(loser.reason == "rotation raced" for loser in losers)
     assert (await world.verifier.verify(winners[0].access_token)).sub == world.user.id
     assert winners[0].refresh_token is not None

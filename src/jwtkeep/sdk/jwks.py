@@ -156,6 +156,9 @@ class JwksKeySource:
     def withdraw(self, kid: str) -> None:
         """Never verify with `kid` again (RFC 7517 §9.1: a leaked key is no key)."""
         self._withdrawn.add(kid)
+        # The drill made a new signing key: let the next kid miss fetch it at once (kid
+        # events come from the issuer's store, not from a token, so this is no flood).
+        self._last_attempt = None
         cached = self._cached
         if cached is not None:
             self._cached = _Cached(self._without(cached.ring), cached.fetched_at, cached.expires_at)

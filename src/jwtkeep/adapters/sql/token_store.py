@@ -131,9 +131,11 @@ class SqlTokenStore:
             state = await sessions.refresh_state(conn, user_id, sid, presented_fp, now)
             if state is None:
                 return RotationOutcome.UNKNOWN
-            if state is RefreshState.USED and reuse_interval > 0:
-                if await sessions.is_recent_parent(conn, sid, presented_fp, now, reuse_interval):
-                    return RotationOutcome.RACED
+            recent = state is RefreshState.USED and reuse_interval > 0
+            if recent and await sessions.is_recent_parent(
+                conn, sid, presented_fp, now, reuse_interval
+            ):
+                return RotationOutcome.RACED
             if state is RefreshState.USED:
                 # A replayed refresh token: attacker or victim, we cannot tell which, so
                 # the whole family goes (RFC 9700 §4.14.2).
