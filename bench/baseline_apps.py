@@ -1,3 +1,4 @@
+# ruff: noqa: PLC0415
 """The baselines of bench/bench_throughput.py, each run in a process of its own.
 
     python bench/baseline_apps.py handrolled PORT KEYFILE REDIS_URL   (uvicorn, 1 worker)
@@ -89,5 +90,12 @@ if __name__ == "__main__":
     import uvicorn
 
     _, _mode, port, keyfile, redis_url = sys.argv
-    uvicorn.run(handrolled(keyfile, redis_url), host="127.0.0.1", port=int(port),
-                log_level="warning", access_log=False, loop="uvloop", http="httptools")
+    uvicorn.run(
+        handrolled(keyfile, redis_url),
+        host="127.0.0.1",
+        port=int(port),
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )

@@ -1,3 +1,4 @@
+# ruff: noqa: ASYNC221, B007, RUF046
 """Revocation propagation: how long until an SDK-protected API in another process refuses
 a token that was just revoked at the issuer.
 
@@ -33,7 +34,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

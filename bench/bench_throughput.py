@@ -1,3 +1,4 @@
+# ruff: noqa: PLC0415, E501, RUF028
 """Requests per second of one endpoint: unprotected, behind the SDK, and two baselines.
 
     python bench/bench_throughput.py
@@ -79,7 +80,9 @@ def wait_up(port: int, process: subprocess.Popen[bytes]) -> None:
             time.sleep(0.05)
 
 
-def spawn(argv: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
+def spawn(
+    argv: list[str], env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     argv = [a.replace("{port}", str(port)) for a in argv]
     process = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(env or {})},
@@ -114,7 +117,7 @@ async def allowlist(url: str, records: list[AccessRecord], tokens: list[str]) ->
     store = await open_token_store(url, io_timeout=5.0)
     now = time.time()
     for start in range(0, len(records), 500):
-        await asyncio.gather(*(store.add_access(r, now) for r in records[start:start + 500]))
+        await asyncio.gather(*(store.add_access(r, now) for r in records[start : start + 500]))
     await store.close()
     with redis.Redis.from_url(url) as client, client.pipeline(transaction=False) as pipe:
         for token in tokens:  # the hand-rolled app's own allowlist: one key per token
@@ -164,7 +167,9 @@ def main() -> None:
         scripts = []
         for r in range(ROUNDS):
             names = folder / f"tokens-{r}.txt"
-            names.write_text("\n".join(tokens[1 + r * FRESH_PER_ROUND:1 + (r + 1) * FRESH_PER_ROUND]))
+            names.write_text(
+                "\n".join(tokens[1 + r * FRESH_PER_ROUND : 1 + (r + 1) * FRESH_PER_ROUND])
+            )
             script = folder / f"cycle-{r}.lua"
             script.write_text(CYCLE_LUA % names)
             scripts.append(script)
@@ -176,11 +181,31 @@ def main() -> None:
         servers = {
             "open": spawn([PY, app, "open", "{port}", str(keyfile), url]),
             "sdk": spawn([PY, app, "sdk", "{port}", str(keyfile), url]),
-            "handrolled": spawn([PY, str(ROOT / "bench" / "baseline_apps.py"), "handrolled",
-                                 "{port}", str(keyfile), url]),  # fmt: skip
-            "flask": spawn([PY, "-m", "gunicorn", "-w", "1", "-b", "127.0.0.1:{port}",
-                            "--log-level", "warning", "bench.baseline_apps:flask_app()"],
-                           {"BENCH_FLASK_SECRET": secret, "BENCH_REDIS_URL": url}),  # fmt: skip
+            "handrolled": spawn(
+                [
+                    PY,
+                    str(ROOT / "bench" / "baseline_apps.py"),
+                    "handrolled",
+                    "{port}",
+                    str(keyfile),
+                    url,
+                ]
+            ),  # fmt: skip
+            "flask": spawn(
+                [
+                    PY,
+                    "-m",
+                    "gunicorn",
+                    "-w",
+                    "1",
+                    "-b",
+                    "127.0.0.1:{port}",
+                    "--log-level",
+                    "warning",
+                    "bench.baseline_apps:flask_app()",
+                ],
+                {"BENCH_FLASK_SECRET": secret, "BENCH_REDIS_URL": url},
+            ),  # fmt: skip
         }
         time.sleep(1.5)  # subscriptions up
         bearer = f"Authorization: Bearer {tokens[0]}"

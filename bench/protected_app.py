@@ -1,3 +1,4 @@
+# ruff: noqa: PLC0415
 """The API under test of the revocation benchmarks: one Starlette endpoint, run by uvicorn
 in a process of its own (`python bench/protected_app.py MODE PORT KEYFILE STORE_URL`).
 
@@ -60,8 +61,13 @@ def build(mode: str, keyfile: str, store_url: str) -> Any:
     app = Starlette(routes=[Route("/", hello)])
     if mode == "open":
         return app
-    from jwtkeep.sdk import IntrospectionAllowlist, JwksKeySource, JwtkeepMiddleware, Verifier
-    from jwtkeep.sdk import StoreAllowlist
+    from jwtkeep.sdk import (
+        IntrospectionAllowlist,
+        JwksKeySource,
+        JwtkeepMiddleware,
+        StoreAllowlist,
+        Verifier,
+    )
 
     config = json.loads(Path(keyfile).read_text())
     if mode == "sse":
@@ -77,11 +83,19 @@ def build(mode: str, keyfile: str, store_url: str) -> Any:
 
         database = Database.connect(store_url)
         store = database.tokens
-        verifier = Verifier(issuer=ISSUER, audience=AUDIENCE, allowlist=StoreAllowlist(store),
-                            keys=StaticKeys(config), revocations=store.revocation_feed())  # type: ignore[arg-type]
+        verifier = Verifier(
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            allowlist=StoreAllowlist(store),
+            keys=StaticKeys(config),
+            revocations=store.revocation_feed(),
+        )  # type: ignore[arg-type]
     else:
         verifier = Verifier.with_redis(
-            issuer=ISSUER, audience=AUDIENCE, redis_url=store_url, keys=StaticKeys(config),  # type: ignore[arg-type]
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            redis_url=store_url,
+            keys=StaticKeys(config),  # type: ignore[arg-type]
             verdict_cache=mode != "sdk-nocache",
         )
     return JwtkeepMiddleware(app, verifier=verifier, on_request=lambda event: None)
@@ -89,5 +103,12 @@ def build(mode: str, keyfile: str, store_url: str) -> Any:
 
 if __name__ == "__main__":
     mode, port, keyfile, store_url = sys.argv[1:5]
-    uvicorn.run(build(mode, keyfile, store_url), host="127.0.0.1", port=int(port),
-                log_level="warning", access_log=False, loop="uvloop", http="httptools")
+    uvicorn.run(
+        build(mode, keyfile, store_url),
+        host="127.0.0.1",
+        port=int(port),
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
