@@ -25,7 +25,7 @@ from tests.support.services import free_port
 
 TABLES = {
     "users", "apps", "signing_keys", "audit_events", "sessions", "refresh_tokens",
-    "access_tokens", "alembic_version",
+    "access_tokens", "revocation_events", "alembic_version",
 }  # fmt: skip
 
 
@@ -98,7 +98,7 @@ async def test_migrate_creates_the_schema_and_is_idempotent(database: Database) 
         tables = await conn.run_sync(_table_names)
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert tables == TABLES
-    assert version == "0002"
+    assert version == "0006"
 
 
 def _table_names(connection: Connection) -> set[str]:
@@ -141,7 +141,7 @@ async def test_0002_keeps_account_access_for_existing_apps(database: Database) -
     assert [(app.name, app.account_access) for app in apps] == [("app0", True), ("app1", True)]
     async with database.engine.read() as conn:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    assert version == "0002"
+    assert version == "0006"  # the head (0006 revises 0002)
 
 
 async def test_0002_refuses_apps_that_share_an_audience(database: Database) -> None:
