@@ -21,6 +21,7 @@ from jwtkeep.core.claims import ClaimRules
 from jwtkeep.core.hmac_secret import parse_hmac_secret
 from jwtkeep.core.passwords import Argon2Params, PasswordHasher
 from jwtkeep.core.sealing import Sealer, parse_master_key
+from jwtkeep.core.verdicts import VerdictCache
 from jwtkeep.errors import ConfigurationError
 from jwtkeep.settings import MAX_ACCESS_TOKEN_TTL, Settings
 from jwtkeep.usecases.app_cache import CachedApps
@@ -28,6 +29,7 @@ from jwtkeep.usecases.context import AuditRetention, AuthContext, SessionPolicy
 from jwtkeep.usecases.issuance import TokenIssuer
 from jwtkeep.usecases.key_schedule import KeyPolicy
 from jwtkeep.usecases.keys import KeyManager
+from jwtkeep.usecases.subscription import RevocationFollower
 from jwtkeep.usecases.verification import StoreAllowlist, TokenVerifier
 
 __all__ = [
@@ -49,6 +51,9 @@ class Runtime:
     context: AuthContext
     verifier: TokenVerifier  # any app's token (introspection): never to authorize a request
     account_verifier: TokenVerifier  # the account API's own audience, the issuer URL
+    # Follows the store's revocation events (`jwtkeep serve` runs it): kid events reload
+    # the key ring at once; the account verifier's verdict cache lives by it.
+    follower: RevocationFollower
 
     async def close(self) -> None:
         if self.context.store is not self.database.tokens:
@@ -148,7 +153,8 @@ async def build_runtime(settings: Settings, *, migrate: bool = False) -> Runtime
     context = AuthContext(
         users=database.users, apps=CachedApps(database.apps), store=store,
         audit=database.audit, keys=keys, issuer=issuer, hasher=hasher,
-        sessions=SessionPolicy(settings.session_idle_timeout, settings.session_absolute_lifetime),
+        sessions=SessionPolicy(settings.session_idle_timeout, settings.session_absolute_lifetime,
+                               settings.refresh_reuse_interval),
         retention=AuditRetention(settings.audit_retention_days, settings.audit_ip_retention_days),
     )  # fmt: skip
     rules = ClaimRules(issuer=issuer.issuer, audience=None, leeway=settings.leeway,
@@ -156,10 +162,16 @@ async def build_runtime(settings: Settings, *, migrate: bool = False) -> Runtime
     allowlist = StoreAllowlist(store)
     # The account API is a resource of its own: its audience is the issuer (RFC 9068 §4).
     account_rules = replace(rules, audience=issuer.issuer)
+    entries = settings.verdict_cache_entries
+    cache = VerdictCache(max_entries=entries) if entries else None
+    follower = RevocationFollower(
+        store.revocation_feed(), [cache] if cache else [], [keys.on_revocation]
+    )
     return Runtime(
         settings=settings, database=database, context=context,
         verifier=TokenVerifier(keys, allowlist, rules),
-        account_verifier=TokenVerifier(keys, allowlist, account_rules),
+        account_verifier=TokenVerifier(keys, allowlist, account_rules, cache=cache),
+        follower=follower,
     )  # fmt: skip
 
 

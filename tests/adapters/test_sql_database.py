@@ -28,7 +28,7 @@ from tests.support.services import free_port
 HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 TABLES = {
     "users", "apps", "signing_keys", "audit_events", "sessions", "refresh_tokens",
-    "access_tokens", "alembic_version",
+    "access_tokens", "revocation_events", "alembic_version",
 }  # fmt: skip
 
 

@@ -46,7 +46,7 @@ from starlette.types import ASGIApp
 from jwtkeep import __version__
 from jwtkeep.logs import configure_logging, warn_unknown_variables
 from jwtkeep.runtime import Runtime, build_runtime
-from jwtkeep.server import account, health, metadata, oauth
+from jwtkeep.server import account, health, metadata, oauth, revocation_stream
 from jwtkeep.server.client_ip import TrustedProxies
 from jwtkeep.server.errors import CatchAllMiddleware, install_error_handlers
 from jwtkeep.server.metrics import Metrics, MetricsEndpoint, MetricsMiddleware
@@ -58,6 +58,7 @@ from jwtkeep.server.middleware import (
 from jwtkeep.server.ratelimit import LoginLimiter
 from jwtkeep.server.state import STATE_ATTRIBUTE, ServerState
 from jwtkeep.settings import CONFIG_ENV, Settings, load_settings, unknown_variables
+from jwtkeep.usecases.subscription import stop_following
 
 __all__ = [
     "CONFIG_ENV",
@@ -119,7 +120,9 @@ def _build(settings: Settings, lifespan: Lifespan) -> FastAPI:
     setattr(app.state, STATE_ATTRIBUTE, state)
     install_error_handlers(app)
     _install_openapi(app)
-    for router in (oauth.router, metadata.router, account.router, health.router):
+    routers = (oauth.router, revocation_stream.router, metadata.router, account.router,
+               health.router)  # fmt: skip
+    for router in routers:
         app.include_router(router)
     if settings.allow_registration:
         app.include_router(account.registration_router)
@@ -132,13 +135,26 @@ def _build(settings: Settings, lifespan: Lifespan) -> FastAPI:
     return app
 
 
+@asynccontextmanager
+async def _following(runtime: Runtime) -> AsyncIterator[None]:
+    """Every replica listens (DESIGN "Contract: the token store"): kid events reload its
+    key ring at once, its verdict cache lives by the subscription, and the HTTPS event
+    stream (`/oauth/revocation-events`) relays what it hears."""
+    following = asyncio.create_task(runtime.follower.run())
+    try:
+        yield
+    finally:
+        await stop_following(following)
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     """The app for a runtime the caller owns (and closes)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            yield
+            async with _following(runtime):
+                yield
         finally:
             await _state(app).limiter.close()
 
@@ -157,7 +173,8 @@ def create_app_from_settings(settings: Settings, *, migrate: bool = False) -> Fa
         await _key_schedule_step(state.runtime)  # a replica that was down catches up first
         schedule = asyncio.create_task(_key_schedule(state.runtime))
         try:
-            yield
+            async with _following(state.runtime):
+                yield
         finally:
             schedule.cancel()
             with contextlib.suppress(asyncio.CancelledError):
