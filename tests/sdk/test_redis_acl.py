@@ -1,7 +1,7 @@
 """The documented Redis ACL (docs/redis-acl.conf) is enough for the SDK and no more.
 
 A real redis-server gets the ACL user exactly as shipped; `Verifier.with_redis` then runs
-under it: it verifies an allowlisted token, follows the revocation events (its verdict
+under it: it verifies an allowlisted token (HGET, then the cut-offs' HMGET), follows the revocation events (its verdict
 cache live) and refuses the token once the issuer (the default user) revokes it. The
 same user cannot write, delete, run a script or publish.
 """
@@ -80,6 +80,8 @@ async def test_the_sdk_works_under_the_documented_acl(
         ("HSET", "{x}", "a", "1"),
         ("HDEL", "{x}", "a"),
         ("DEL", "{x}"),
+        ("HSET", "!cut", "*", "1"),  # the cut-off hash is read-only to it
+        ("HDEL", "!cut", "*"),
         ("SET", "{x}", "1"),
         ("EVAL", "return 1", "0"),
         ("PUBLISH", EVENTS_CHANNEL.decode(), "{}"),

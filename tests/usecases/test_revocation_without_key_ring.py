@@ -26,6 +26,7 @@ async def test_a_token_signed_by_a_key_this_replica_does_not_know_yet_is_revoked
 ) -> None:
     await world.ctx.keys.ring()  # this replica's ring is loaded (and cached for 30 s)
     other_replica = KeyManager(world.database.keys, Sealer(bytes(range(32))), clock=world.clock)
+    world.clock.advance(1)  # the new key is the newest: it signs from now on
     await other_replica.rotate(at_once=True)  # another replica: a kid this ring does not know
     issuing = replace(world.ctx, keys=other_replica)
     login = await password_grant(issuing, world.app, "alice", PASSWORD, None, INFO)
