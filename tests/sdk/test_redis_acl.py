@@ -1,9 +1,9 @@
 """The documented Redis ACL (docs/redis-acl.conf) is enough for the SDK and no more.
 
 A real redis-server gets the ACL user exactly as shipped; `Verifier.with_redis` then runs
-under it: it verifies an allowlisted token (HGET, then the cut-offs' HMGET), follows the revocation events (its verdict
-cache live) and refuses the token once the issuer (the default user) revokes it. The
-same user cannot write, delete, run a script or publish.
+under it: it verifies an allowlisted token (HGET, then the cut-offs' HMGET), follows the
+revocation events (its verdict cache live) and refuses the token once the issuer (the
+default user) revokes it. The same user cannot write, delete, run a script or publish.
 """
 
 from __future__ import annotations
