@@ -12,7 +12,8 @@ versioned (docs/revocation.md):
     {"v": 1, "type": "user",    "sub": "..."}                         logout-all, password
                                                                        change, user disable
     {"v": 1, "type": "kid",     "kid": "..."}                         keys compromised/retire
-    {"v": 1, "type": "all"}                                           revoke everything
+    {"v": 1, "type": "all"}                                           revoke everything,
+                                                                      app disable/delete
 
 A listener that cannot read an event (another version, a type it does not know, a bad
 field) must treat it as "all": dropping too much costs a store lookup, dropping too little
