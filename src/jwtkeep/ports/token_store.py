@@ -13,7 +13,9 @@ Semantics every adapter must keep (checked by `tests/contract/`):
 - Every change that makes an access token unacceptable publishes a revocation event
   (`jwtkeep.core.revocation_events`) in the same atomic step: `remove_access` a token
   event, `end_session` and reuse in `rotate_refresh` a session event, `end_user_sessions`
-  a user event, `revoke_signed_by` a kid event. `revocation_feed()` subscribes to them.
+  a user event, `revoke_signed_by` a kid event, `end_everything` and
+  `end_client_sessions` an `all` event (with the cut-off, before any sweep).
+  `revocation_feed()` subscribes to them.
 
 Every method takes both `sub` and `sid` where it could need them, so an adapter can put
 all of a user's keys in one Redis Cluster hash slot.
