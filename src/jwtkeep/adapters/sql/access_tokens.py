@@ -23,6 +23,7 @@ __all__ = [
     "delete_access",
     "delete_client_access",
     "delete_session_access",
+    "delete_signed_by",
     "delete_user_access",
     "is_allowed",
     "purge_expired",
@@ -46,6 +47,7 @@ async def put_access(conn: AsyncConnection, record: AccessRecord) -> None:
         "jti": record.jti,
         "client_id": record.client_id,
         "expires_at": record.exp,
+        "kid": record.kid,
     }
     insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = insert(AccessTokenRow).values(**values)
@@ -88,13 +90,19 @@ async def delete_session_access(conn: AsyncConnection, user_id: str, sid: str) -
     return result.rowcount
 
 
-async def delete_user_access(conn: AsyncConnection, user_id: str, except_sid: str | None) -> None:
+async def delete_user_access(conn: AsyncConnection, user_id: str, except_sid: str | None) -> int:
     """Revoke every access token of the user, but those of `except_sid`: also the tokens of
     a session that already expired, whose access tokens may outlive it by minutes."""
     condition = AccessTokenRow.sub == user_id
     if except_sid is not None:
         condition = and_(condition, AccessTokenRow.sid != except_sid)
-    await conn.execute(delete(AccessTokenRow).where(condition))
+    return (await conn.execute(delete(AccessTokenRow).where(condition))).rowcount
+
+
+async def delete_signed_by(conn: AsyncConnection, kid: str) -> int:
+    """Revoke every access token signed by `kid` (the key-leak drill); the number revoked."""
+    result = await conn.execute(delete(AccessTokenRow).where(AccessTokenRow.kid == kid))
+    return result.rowcount
 
 
 async def delete_client_access(conn: AsyncConnection, client_id: str) -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "end_everything",
     "insert_refresh",
     "insert_session",
+    "is_recent_parent",
     "live_sessions",
     "lock_live_session",
     "mark_used",
@@ -132,6 +133,25 @@ async def mark_used(conn: AsyncConnection, sid: str, fp: Fingerprint, now: float
     await conn.execute(
         delete(RefreshTokenRow).where(used, RefreshTokenRow.fingerprint.not_in(newest))
     )
+
+
+async def is_recent_parent(
+    conn: AsyncConnection, sid: str, fp: Fingerprint, now: float, interval: float
+) -> bool:
+    """Is `fp` the session's newest used-up token (the current one's parent), used up at
+    most `interval` seconds ago? (`JWTKEEP_REFRESH_REUSE_INTERVAL`.)"""
+    used = (RefreshTokenRow.sid == sid) & (RefreshTokenRow.state == RefreshState.USED.value)
+    newest = (
+        await conn.execute(
+            select(RefreshTokenRow.fingerprint, RefreshTokenRow.used_at)
+            .where(used)
+            .order_by(RefreshTokenRow.used_at.desc())
+            .limit(1)
+        )
+    ).first()
+    if newest is None or newest.fingerprint != bytes(fp) or newest.used_at is None:
+        return False
+    return bool(now - newest.used_at <= interval)
 
 
 async def touch_session(

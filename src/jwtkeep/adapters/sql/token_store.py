@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 from jwtkeep.adapters.sql import access_tokens, sessions
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
+from jwtkeep.adapters.sql.revocation_events import SqlRevocationFeed, publish
 from jwtkeep.core.fingerprint import Fingerprint
+from jwtkeep.core.revocation_events import EVERYTHING, RevocationEvent
 from jwtkeep.errors import DuplicateSession
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
 from jwtkeep.ports.token_store import Progress
@@ -77,7 +79,20 @@ class SqlTokenStore:
     async def remove_access(self, fp: Fingerprint, sub: str, sid: str) -> bool:
         """Revoke one access token (RFC 7009 §2.1). True if a record was present."""
         async with self._engine.write() as conn:
-            return await access_tokens.delete_access(conn, fp, sub, sid)
+            removed = await access_tokens.delete_access(conn, fp, sub, sid)
+            if removed:
+                await publish(conn, RevocationEvent.token(fp))
+            return removed
+
+    async def revoke_signed_by(self, kid: str, now: float) -> int:
+        """The key-leak drill: every access token `kid` signed, and its event, at once."""
+        async with self._engine.write() as conn:
+            killed = await access_tokens.delete_signed_by(conn, kid)
+            await publish(conn, RevocationEvent.signed_by(kid))
+        return killed
+
+    def revocation_feed(self) -> SqlRevocationFeed:
+        return SqlRevocationFeed(self._engine)
 
     async def ping(self) -> None:
         await self._engine.ping()
@@ -116,6 +131,7 @@ class SqlTokenStore:
         access: AccessRecord,
         now: float,
         idle_timeout: int,
+        reuse_interval: float = 0.0,
     ) -> RotationOutcome:
         """Refresh token rotation with reuse detection (RFC 9700 §4.14.2), atomically."""
         async with self._engine.write() as conn:
@@ -126,10 +142,16 @@ class SqlTokenStore:
             state = await sessions.refresh_state(conn, user_id, sid, presented_fp, now)
             if state is None:
                 return RotationOutcome.UNKNOWN
+            recent = state is RefreshState.USED and reuse_interval > 0
+            if recent and await sessions.is_recent_parent(
+                conn, sid, presented_fp, now, reuse_interval
+            ):
+                return RotationOutcome.RACED
             if state is RefreshState.USED:
                 # A replayed refresh token: attacker or victim, we cannot tell which, so
                 # the whole family goes (RFC 9700 §4.14.2).
                 await _end_session(conn, user_id, sid)
+                await publish(conn, RevocationEvent.session(sid, user_id))
                 return RotationOutcome.REUSED
             await sessions.mark_used(conn, sid, presented_fp, now)
             await sessions.insert_refresh(conn, sid, new_refresh_fp, absolute)
@@ -158,23 +180,30 @@ class SqlTokenStore:
         in it (also for a sid with access tokens but no session, e.g. client_credentials).
         True if anything was removed."""
         async with self._engine.write() as conn:
-            return await _end_session(conn, user_id, sid)
+            ended = await _end_session(conn, user_id, sid)
+            if ended:
+                await publish(conn, RevocationEvent.session(sid, user_id))
+            return ended
 
     async def end_user_sessions(self, user_id: str, except_sid: str | None = None) -> list[str]:
         """End every session of the user but `except_sid`, and revoke every access token
         of the user outside `except_sid`; return the sids of the sessions ended, sorted."""
         async with self._engine.write() as conn:
             sids = await sessions.delete_user_sessions(conn, user_id, except_sid)
-            await access_tokens.delete_user_access(conn, user_id, except_sid)
+            revoked = await access_tokens.delete_user_access(conn, user_id, except_sid)
+            if sids or revoked:
+                await publish(conn, RevocationEvent.user(user_id))
         return sids
 
     async def end_everything(self, now: float, progress: Progress | None = None) -> int:
         """One transaction empties the three tables, so there is nothing to sweep: on
         PostgreSQL `TRUNCATE` (constant time, whatever the row count) under an ACCESS
         EXCLUSIVE lock, which waits for every rotation in flight and makes every later
-        read wait for it; on SQLite a `DELETE` of every row under the write lock."""
+        read wait for it; on SQLite a `DELETE` of every row under the write lock. The
+        `all` event goes out in the same transaction (every verdict cache empties)."""
         async with self._engine.write() as conn:
             ended = await sessions.end_everything(conn, now)
+            await publish(conn, EVERYTHING)
         if progress is not None:
             progress(ended, ended)
         return ended
@@ -182,10 +211,13 @@ class SqlTokenStore:
     async def end_client_sessions(
         self, client_id: str, now: float, progress: Progress | None = None
     ) -> int:
-        """One transaction: the app's sessions, their refresh families, its access tokens."""
+        """One transaction: the app's sessions, their refresh families, its access tokens,
+        and an `all` event (the event schema names no app, and a verdict cache does not
+        know a token's app: dropping everything is the safe reading)."""
         async with self._engine.write() as conn:
             ended = await sessions.delete_client_sessions(conn, client_id, now)
             await access_tokens.delete_client_access(conn, client_id)
+            await publish(conn, EVERYTHING)
         if progress is not None:
             progress(ended, ended)
         return ended
