@@ -32,6 +32,7 @@ from tests.support.redis_server import RedisProcess
 from tests.support.refusals import refused_for
 from tests.support.serve_process import (
     PASSWORD,
+    PASSWORD_GRANT,
     Server,
     clean_environment,
     run_cli,
@@ -87,7 +88,9 @@ def _deploy(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[Drill
         env.update(shared)
         assert run_cli(env, "init").returncode == 0
         envs.append(env)
-    app = run_cli(envs[0], "app", "create", "web", "--audience", AUDIENCE, "--json")
+    app = run_cli(
+        envs[0], "app", "create", "web", "--audience", AUDIENCE, *PASSWORD_GRANT, "--json"
+    )
     assert app.returncode == 0, app.stderr
     user = run_cli(envs[0], "user", "create", "dora", "--password-stdin", stdin=PASSWORD)
     assert user.returncode == 0, user.stderr
