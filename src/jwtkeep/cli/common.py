@@ -11,8 +11,6 @@ Every error is one line on standard error, never a traceback, and never holds a 
 from __future__ import annotations
 
 import asyncio
-import datetime
-import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from jwtkeep.cli.output import EXIT_ERROR, EXIT_UNAVAILABLE, EXIT_USAGE, emit_json, iso_time
 from jwtkeep.core.hosts import is_loopback
 from jwtkeep.core.sealing import SealError
 from jwtkeep.errors import (
@@ -56,9 +55,6 @@ __all__ = [
 ]
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON value.")]
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_UNAVAILABLE = 3
 T = TypeVar("T")
 
 
@@ -168,14 +164,3 @@ def _is_uuid(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def emit_json(value: object) -> None:
-    """Exactly one JSON value on standard output (DESIGN "Contract: command line")."""
-    typer.echo(json.dumps(value, indent=2, ensure_ascii=True))
-
-
-def iso_time(unix: float) -> str:
-    """A Unix time as ISO 8601 in UTC, to the second: `2030-01-01T00:00:00Z`."""
-    moment = datetime.datetime.fromtimestamp(unix, datetime.UTC).replace(microsecond=0)
-    return moment.isoformat().replace("+00:00", "Z")
