@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from jwtkeep.adapters.sql import Database, SqlTokenStore
 from jwtkeep.adapters.sql.schema import AccessTokenRow, RefreshTokenRow, SessionRow
@@ -17,11 +17,13 @@ from tests.contract.builders import NOW, access_for, log_in, new_fp, new_user
 
 
 async def row_counts(database: Database) -> dict[str, int]:
-    async with database.engine.read() as conn:
+    def count(conn: Connection) -> dict[str, int]:
         return {
-            row.__tablename__: (await conn.execute(select(func.count()).select_from(row))).one()[0]
+            row.__tablename__: conn.execute(select(func.count()).select_from(row)).one()[0]
             for row in (AccessTokenRow, SessionRow, RefreshTokenRow)
         }
+
+    return await database.engine.read(count)
 
 
 async def test_writes_purge_expired_rows_in_bounded_batches(database: Database) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Connection, Row, bindparam, insert, select
 
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
@@ -15,6 +15,8 @@ from jwtkeep.adapters.sql.schema import AppRow
 from jwtkeep.ports.records import App
 
 __all__ = ["SqlAppRepository"]
+
+_BY_CLIENT_ID = select(AppRow.__table__).where(AppRow.client_id == bindparam("client_id"))
 
 
 class SqlAppRepository:
@@ -24,21 +26,23 @@ class SqlAppRepository:
     async def add_app(self, app: App) -> None:
         """Raise `Conflict` if the name, client_id or audience is taken."""
         with conflict_on_duplicate("an app with that name, client_id or audience exists"):
-            async with self._engine.write() as conn:
-                await conn.execute(insert(AppRow).values(**_values(app)))
+            await self._engine.write(lambda conn: _insert(conn, app))
 
     async def app_by_client_id(self, client_id: str) -> App | None:
-        async with self._engine.read() as conn:
-            query = select(AppRow.__table__).where(AppRow.client_id == client_id)
-            row = (await conn.execute(query)).first()
+        row = await self._engine.read(
+            lambda conn: conn.execute(_BY_CLIENT_ID, {"client_id": client_id}).first()
+        )
         return None if row is None else _app(row)
 
     async def list_apps(self) -> list[App]:
         """Every app, oldest first."""
-        async with self._engine.read() as conn:
-            query = select(AppRow.__table__).order_by(AppRow.created_at, AppRow.name)
-            rows = (await conn.execute(query)).all()
+        query = select(AppRow.__table__).order_by(AppRow.created_at, AppRow.name)
+        rows = await self._engine.read(lambda conn: conn.execute(query).all())
         return [_app(row) for row in rows]
+
+
+def _insert(conn: Connection, app: App) -> None:
+    conn.execute(insert(AppRow).values(**_values(app)))
 
 
 def _values(app: App) -> dict[str, Any]:

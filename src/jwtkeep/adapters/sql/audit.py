@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Connection, Row, insert, select
 
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.schema import AuditEventRow
@@ -22,19 +22,17 @@ class SqlAuditLog:
         self._engine = engine
 
     async def record(self, event: AuditEvent) -> None:
-        async with self._engine.write() as conn:
-            await conn.execute(
-                insert(AuditEventRow).values(
-                    at=event.at,
-                    event=event.event,
-                    user_id=event.user_id,
-                    client_id=event.client_id,
-                    sid=event.sid,
-                    jti=event.jti,
-                    ip=event.ip,
-                    detail=dict(event.detail),
-                )
-            )
+        values = {
+            "at": event.at,
+            "event": event.event,
+            "user_id": event.user_id,
+            "client_id": event.client_id,
+            "sid": event.sid,
+            "jti": event.jti,
+            "ip": event.ip,
+            "detail": dict(event.detail),
+        }
+        await self._engine.write(lambda conn: _insert(conn, values))
 
     async def query(
         self,
@@ -53,9 +51,15 @@ class SqlAuditLog:
         if since is not None:
             query = query.where(AuditEventRow.at >= since)
         query = query.order_by(AuditEventRow.at.desc(), AuditEventRow.id.desc()).limit(limit)
-        async with self._engine.read() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._engine.read(lambda conn: conn.execute(query).all())
         return [_event(row) for row in rows]
+
+
+_INSERT = insert(AuditEventRow)  # one statement, compiled once, for every event
+
+
+def _insert(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(_INSERT, values)
 
 
 def _event(row: Row[Any]) -> AuditEvent:

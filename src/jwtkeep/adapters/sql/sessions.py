@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from jwtkeep.adapters.sql.schema import RefreshTokenRow, SessionRow
 from jwtkeep.core.fingerprint import Fingerprint
@@ -36,8 +35,8 @@ __all__ = [
 USED_KEPT = 32  # as the Redis store keeps (adapters/redis/rotate_refresh.lua)
 
 
-async def insert_session(conn: AsyncConnection, session: Session) -> None:
-    await conn.execute(
+def insert_session(conn: Connection, session: Session) -> None:
+    conn.execute(
         insert(SessionRow).values(
             sid=session.sid,
             user_id=session.user_id,
@@ -54,10 +53,8 @@ async def insert_session(conn: AsyncConnection, session: Session) -> None:
     )
 
 
-async def insert_refresh(
-    conn: AsyncConnection, sid: str, fp: Fingerprint, absolute_expires_at: float
-) -> None:
-    await conn.execute(
+def insert_refresh(conn: Connection, sid: str, fp: Fingerprint, absolute_expires_at: float) -> None:
+    conn.execute(
         insert(RefreshTokenRow).values(
             fingerprint=bytes(fp),
             sid=sid,
@@ -67,18 +64,16 @@ async def insert_refresh(
     )
 
 
-async def live_sessions(conn: AsyncConnection, now: float, **where: str) -> list[Session]:
+def live_sessions(conn: Connection, now: float, **where: str) -> list[Session]:
     """Live sessions matching `where` (column=value), newest first."""
     query = select(SessionRow.__table__).where(SessionRow.expires_at > now)
     for column, value in where.items():
         query = query.where(getattr(SessionRow, column) == value)
     query = query.order_by(SessionRow.created_at.desc(), SessionRow.sid.desc())
-    return [_session(row) for row in (await conn.execute(query)).all()]
+    return [_session(row) for row in (conn.execute(query)).all()]
 
 
-async def lock_live_session(
-    conn: AsyncConnection, user_id: str, sid: str, now: float
-) -> float | None:
+def lock_live_session(conn: Connection, user_id: str, sid: str, now: float) -> float | None:
     """Lock the user's live session row (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite
     already holds the database write lock) and return its absolute expiry, or None.
 
@@ -89,12 +84,12 @@ async def lock_live_session(
         .where(SessionRow.sid == sid, SessionRow.user_id == user_id, SessionRow.expires_at > now)
         .with_for_update()
     )
-    absolute: float | None = (await conn.execute(query)).scalar()
+    absolute: float | None = (conn.execute(query)).scalar()
     return absolute
 
 
-async def refresh_state(
-    conn: AsyncConnection, user_id: str, sid: str, fp: Fingerprint, now: float
+def refresh_state(
+    conn: Connection, user_id: str, sid: str, fp: Fingerprint, now: float
 ) -> RefreshState | None:
     """The state of `fp` in the user's live session `sid`, or None."""
     query = (
@@ -107,15 +102,15 @@ async def refresh_state(
             SessionRow.expires_at > now,
         )
     )
-    state: str | None = (await conn.execute(query)).scalar()
+    state: str | None = (conn.execute(query)).scalar()
     return None if state is None else RefreshState(state)
 
 
-async def mark_used(conn: AsyncConnection, sid: str, fp: Fingerprint, now: float) -> None:
+def mark_used(conn: Connection, sid: str, fp: Fingerprint, now: float) -> None:
     """Use up `fp`, and forget all but the newest `USED_KEPT` used-up fingerprints of the
     session: a session refreshed every 5 minutes for 30 days would otherwise keep 8,640.
     Reuse of an older one is then unknown (refused all the same) rather than reuse."""
-    await conn.execute(
+    conn.execute(
         update(RefreshTokenRow)
         .where(RefreshTokenRow.fingerprint == bytes(fp))
         .values(state=RefreshState.USED.value, used_at=now)
@@ -127,17 +122,15 @@ async def mark_used(conn: AsyncConnection, sid: str, fp: Fingerprint, now: float
         .order_by(RefreshTokenRow.used_at.desc())
         .limit(USED_KEPT)
     )
-    await conn.execute(
-        delete(RefreshTokenRow).where(used, RefreshTokenRow.fingerprint.not_in(newest))
-    )
+    conn.execute(delete(RefreshTokenRow).where(used, RefreshTokenRow.fingerprint.not_in(newest)))
 
 
-async def touch_session(
-    conn: AsyncConnection, sid: str, now: float, idle_timeout: int, absolute: float
+def touch_session(
+    conn: Connection, sid: str, now: float, idle_timeout: int, absolute: float
 ) -> None:
     """Record a use: the idle deadline moves, never past the absolute lifetime."""
     idle_expires_at = min(now + idle_timeout, absolute)
-    await conn.execute(
+    conn.execute(
         update(SessionRow)
         .where(SessionRow.sid == sid)
         .values(
@@ -148,29 +141,27 @@ async def touch_session(
     )
 
 
-async def delete_session(conn: AsyncConnection, user_id: str, sid: str) -> bool:
+def delete_session(conn: Connection, user_id: str, sid: str) -> bool:
     """Delete the user's session `sid` and its whole refresh family; True if it existed."""
-    result = await conn.execute(
+    result = conn.execute(
         delete(SessionRow).where(SessionRow.sid == sid, SessionRow.user_id == user_id)
     )
     if result.rowcount == 0:
         return False
     # ON DELETE CASCADE does this too; saying it keeps the rule visible and independent
     # of the SQLite foreign_keys pragma.
-    await conn.execute(delete(RefreshTokenRow).where(RefreshTokenRow.sid == sid))
+    conn.execute(delete(RefreshTokenRow).where(RefreshTokenRow.sid == sid))
     return True
 
 
-async def delete_user_sessions(
-    conn: AsyncConnection, user_id: str, except_sid: str | None
-) -> list[str]:
+def delete_user_sessions(conn: Connection, user_id: str, except_sid: str | None) -> list[str]:
     """Delete every session of the user but `except_sid` and their refresh families."""
     query = delete(SessionRow).where(SessionRow.user_id == user_id)
     if except_sid is not None:
         query = query.where(SessionRow.sid != except_sid)
-    sids = sorted((await conn.execute(query.returning(SessionRow.sid))).scalars())
+    sids = sorted((conn.execute(query.returning(SessionRow.sid))).scalars())
     if sids:
-        await conn.execute(delete(RefreshTokenRow).where(RefreshTokenRow.sid.in_(sids)))
+        conn.execute(delete(RefreshTokenRow).where(RefreshTokenRow.sid.in_(sids)))
     return sids
 
 
