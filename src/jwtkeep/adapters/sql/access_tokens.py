@@ -9,9 +9,9 @@ as large as the live data.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, and_, delete, exists, select
+from sqlalchemy import Connection, Table, and_, bindparam, delete, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jwtkeep.adapters.sql.schema import AccessTokenRow, SessionRow
@@ -34,6 +34,29 @@ def _whole_seconds(now: float) -> int:
     return math.floor(now)
 
 
+_ACCESS = cast(Table, AccessTokenRow.__table__)
+_UPSERT_COLUMNS = ("sub", "sid", "jti", "client_id", "expires_at")
+
+
+def _upsert(insert: Any) -> Any:
+    statement = insert(_ACCESS)
+    updates = {key: statement.excluded[key] for key in _UPSERT_COLUMNS}
+    return statement.on_conflict_do_update(index_elements=[_ACCESS.c.fingerprint], set_=updates)
+
+
+# Built once per dialect (the ON CONFLICT clause is dialect-specific), like every hot
+# statement here: compiled once, prepared once per connection.
+_PUT_ACCESS = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+_IS_ALLOWED = select(
+    exists().where(
+        _ACCESS.c.fingerprint == bindparam("p_fp"),
+        _ACCESS.c.sub == bindparam("p_sub"),
+        _ACCESS.c.sid == bindparam("p_sid"),
+        _ACCESS.c.expires_at > bindparam("p_now"),
+    )
+)
+
+
 def put_access(conn: Connection, record: AccessRecord) -> None:
     """Allowlist `record` until `record.exp` (an existing row for the same fingerprint is
     replaced, as a Redis SET would)."""
@@ -45,24 +68,12 @@ def put_access(conn: Connection, record: AccessRecord) -> None:
         "client_id": record.client_id,
         "expires_at": record.exp,
     }
-    insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(AccessTokenRow).values(**values)
-    updates = {key: statement.excluded[key] for key in values if key != "fingerprint"}
-    conn.execute(
-        statement.on_conflict_do_update(index_elements=[AccessTokenRow.fingerprint], set_=updates)
-    )
+    conn.execute(_PUT_ACCESS[conn.dialect.name], values)
 
 
 def is_allowed(conn: Connection, fp: Fingerprint, sub: str, sid: str, now: float) -> bool:
-    query = select(
-        exists().where(
-            AccessTokenRow.fingerprint == bytes(fp),
-            AccessTokenRow.sub == sub,
-            AccessTokenRow.sid == sid,
-            AccessTokenRow.expires_at > _whole_seconds(now),
-        )
-    )
-    return bool((conn.execute(query)).scalar())
+    params = {"p_fp": bytes(fp), "p_sub": sub, "p_sid": sid, "p_now": _whole_seconds(now)}
+    return bool(conn.execute(_IS_ALLOWED, params).scalar())
 
 
 def delete_access(conn: Connection, fp: Fingerprint, sub: str, sid: str) -> bool:

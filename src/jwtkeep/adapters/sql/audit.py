@@ -6,9 +6,9 @@ the token itself (only its `jti`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, Row, Table, insert, select
 
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.schema import AuditEventRow
@@ -55,7 +55,9 @@ class SqlAuditLog:
         return [_event(row) for row in rows]
 
 
-_INSERT = insert(AuditEventRow)  # one statement, compiled once, for every event
+_INSERT = insert(
+    cast(Table, AuditEventRow.__table__)
+)  # one statement, compiled once, for every event
 
 
 def _insert(conn: Connection, values: dict[str, Any]) -> None:
