@@ -3,18 +3,18 @@
 transaction's statements on a synchronous SQLAlchemy `Connection`.
 
 SQLite (https://sqlite.org/wal.html, https://sqlite.org/pragma.html,
-https://sqlite.org/lang_transaction.html) runs on the standard library's `sqlite3` in a
-small pool of worker threads, one thread hop per transaction (aiosqlite hopped once per
+https://sqlite.org/lang_transaction.html) runs on the standard library's `sqlite3` on two
+threads, a writer and a reader: one thread hop per transaction (aiosqlite hopped once per
 statement, BEGIN and COMMIT included: ten hops for a refresh rotation; bench/README.md).
 WAL mode so readers never block the writer; `synchronous=NORMAL`, which in WAL mode is
-durable against an application crash and loses at most the last commits on a power cut
+durable against a crash of the process and loses at most the last commits on a power cut
 (never corrupts); foreign keys on; a busy timeout. SQLite allows one writer at a time, so
-write transactions are serialized inside the process (an `asyncio.Lock`) and start with
-`BEGIN IMMEDIATE`, which takes the write lock up front: a read-modify-write (refresh
-rotation) can then never interleave with another one, and another process waits on the
-busy timeout instead of failing half-way. `sqlite3` keeps each connection's prepared
-statements (its statement cache), and SQLAlchemy its compiled SQL, so a statement is
-prepared once per connection.
+write transactions are serialized inside the process (they run, in order, on the one
+writer thread) and start with `BEGIN IMMEDIATE`, which takes the write lock up front: a
+read-modify-write (refresh rotation) can then never interleave with another one, and
+another process waits on the busy timeout instead of failing half-way. `sqlite3` keeps
+each connection's prepared statements (its statement cache), and SQLAlchemy its compiled
+SQL, so a statement is prepared once per connection.
 
 PostgreSQL stays on asyncpg: the same `work(conn)` runs through `AsyncConnection.run_sync`
 (every statement is still an async asyncpg call). Plain READ COMMITTED transactions;
@@ -28,6 +28,7 @@ ever see `StoreUnavailable` for an outage.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,24 +38,22 @@ from sqlalchemy.pool import StaticPool
 
 from jwtkeep.adapters.sql.errors import translate_errors
 from jwtkeep.adapters.sql.url import is_sqlite, parse_url
+from jwtkeep.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["SQLITE_THREADS", "SqlEngine", "Work"]
+__all__ = ["SqlEngine", "Work"]
 
 T = TypeVar("T")
 Work = Callable[[Connection], T]
 """One transaction's statements, run on a synchronous connection inside the transaction."""
 
 _BEGIN_OPTION = "jwtkeep_sqlite_begin"
-# Worker threads for SQLite: a transaction takes tens of microseconds, and sqlite3 holds the
-# GIL outside its C calls, so more threads only add switching (bench/README.md).
-SQLITE_THREADS = 4
 
 
 class SqlEngine:
-    """The engine, the SQLite writer lock, and the read/write transaction runners."""
+    """The engine, the SQLite writer queue, and the read/write transaction runners."""
 
     def __init__(self, url: str, *, pool_size: int, timeout: float) -> None:
         self.sqlite = is_sqlite(url)
@@ -105,58 +104,49 @@ def _select_one(conn: Connection) -> None:
 
 
 class _SqliteRunner:
-    """Whole transactions on worker threads, with the in-process writer queue."""
+    """Whole transactions on two threads: one writer, one reader.
+
+    The writer thread is the in-process writer queue: SQLite has one writer at a time, so
+    write transactions wait here, in order, rather than on the file lock, and the next
+    one starts as soon as the last commits, without a round trip through the event loop.
+    Reads have their own thread, so they never wait behind a writer (WAL). More threads
+    only fight over the GIL (bench/bench_sqlite.py)."""
 
     def __init__(self, url: str, *, pool_size: int, timeout: float) -> None:
         self.timeout = timeout
-        memory = _is_sqlite_memory(url)
         self.engine = _create_sqlite_engine(url, pool_size=pool_size, timeout=timeout)
-        self._threads = ThreadPoolExecutor(
-            max_workers=1 if memory else min(pool_size, SQLITE_THREADS),
-            thread_name_prefix="jwtkeep-sqlite",
-        )
-        # SQLite has one writer: queue writers here rather than on the file lock.
-        self._write_lock = asyncio.Lock()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jwtkeep-sqlite-w")
         # An in-memory SQLite database is one shared connection: readers queue too.
-        self._read_lock = self._write_lock if memory else None
+        self._reader = (
+            self._writer
+            if _is_sqlite_memory(url)
+            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="jwtkeep-sqlite-r")
+        )
 
     async def run(self, work: Work[T], *, write: bool) -> T:
-        lock = self._write_lock if write else self._read_lock
-        begin = "IMMEDIATE" if write else "DEFERRED"
-        if lock is None:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._threads, self._transaction, work, begin
-            )
-        # Waiting in the queue is bounded by the timeout (then: StoreUnavailable).
-        async with asyncio.timeout(self.timeout):
-            await lock.acquire()
-        try:
-            future = asyncio.get_running_loop().run_in_executor(
-                self._threads, self._transaction, work, begin
-            )
-        except BaseException:
-            lock.release()
-            raise
-        # The lock is held until the thread is done, even if the caller is cancelled:
-        # a transaction that already started finishes (commits or rolls back) first.
-        future.add_done_callback(lambda done: _release(lock, done))
-        return await asyncio.shield(future)
+        # A caller cancelled while its transaction waits in the queue takes it out of the
+        # queue; one that already started finishes (commits or rolls back) on its thread.
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writer if write else self._reader,
+            self._transaction,
+            work,
+            "IMMEDIATE" if write else "DEFERRED",
+            time.monotonic(),
+        )
 
-    def _transaction(self, work: Work[T], begin: str) -> T:
+    def _transaction(self, work: Work[T], begin: str, queued_at: float) -> T:
+        if time.monotonic() - queued_at > self.timeout:
+            # Waiting in the queue is bounded like any other store call (fail closed).
+            raise StoreUnavailable("database busy (queue wait above the store timeout)")
         with translate_errors(), self.engine.connect() as conn:
             conn.execution_options(**{_BEGIN_OPTION: begin})  # in place (SQLAlchemy 2)
             with conn.begin():
                 return work(conn)
 
     async def dispose(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._threads, self.engine.dispose)
-        self._threads.shutdown(wait=False)
-
-
-def _release(lock: asyncio.Lock, done: asyncio.Future[Any]) -> None:
-    lock.release()
-    if not done.cancelled():
-        done.exception()  # retrieved: a cancelled caller's failure is not "never retrieved"
+        await asyncio.get_running_loop().run_in_executor(self._writer, self.engine.dispose)
+        self._writer.shutdown(wait=False)
+        self._reader.shutdown(wait=False)
 
 
 def _create_sqlite_engine(url: str, *, pool_size: int, timeout: float) -> Engine:
