@@ -115,19 +115,28 @@ class _SqliteRunner:
     def __init__(self, url: str, *, pool_size: int, timeout: float) -> None:
         self.timeout = timeout
         self.engine = _create_sqlite_engine(url, pool_size=pool_size, timeout=timeout)
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jwtkeep-sqlite-w")
-        # An in-memory SQLite database is one shared connection: readers queue too.
-        self._reader = (
-            self._writer
-            if _is_sqlite_memory(url)
-            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="jwtkeep-sqlite-r")
-        )
+        self._memory = _is_sqlite_memory(url)
+        self._writer: ThreadPoolExecutor | None = None
+        self._reader: ThreadPoolExecutor | None = None
+
+    def _thread(self, *, write: bool) -> ThreadPoolExecutor:
+        """The writer or reader thread, started on first use (again after `dispose`)."""
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jwtkeep-sqlite-w")
+        if self._reader is None:
+            # An in-memory SQLite database is one shared connection: readers queue too.
+            self._reader = (
+                self._writer
+                if self._memory
+                else ThreadPoolExecutor(max_workers=1, thread_name_prefix="jwtkeep-sqlite-r")
+            )
+        return self._writer if write else self._reader
 
     async def run(self, work: Work[T], *, write: bool) -> T:
         # A caller cancelled while its transaction waits in the queue takes it out of the
         # queue; one that already started finishes (commits or rolls back) on its thread.
         return await asyncio.get_running_loop().run_in_executor(
-            self._writer if write else self._reader,
+            self._thread(write=write),
             self._transaction,
             work,
             "IMMEDIATE" if write else "DEFERRED",
@@ -144,9 +153,16 @@ class _SqliteRunner:
                 return work(conn)
 
     async def dispose(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._writer, self.engine.dispose)
-        self._writer.shutdown(wait=False)
-        self._reader.shutdown(wait=False)
+        """Close every connection and stop the threads; idempotent, and a later call
+        starts them again (as an AsyncEngine would)."""
+        writer, reader = self._writer, self._reader
+        self._writer = self._reader = None
+        if writer is not None:
+            await asyncio.get_running_loop().run_in_executor(writer, self.engine.dispose)
+        self.engine.dispose()
+        for thread in {writer, reader}:
+            if thread is not None:
+                thread.shutdown(wait=False)
 
 
 def _create_sqlite_engine(url: str, *, pool_size: int, timeout: float) -> Engine:
