@@ -16,7 +16,7 @@ from limits.aio.storage import MemoryStorage
 
 from jwtkeep.errors import InvalidGrant, StoreUnavailable
 from jwtkeep.ports import User
-from jwtkeep.runtime import build_runtime
+from jwtkeep.runtime import Runtime, build_runtime
 from jwtkeep.server import create_app
 from jwtkeep.server.ratelimit import (
     BruteForcePolicy,
@@ -358,3 +358,39 @@ async def test_redis_limiter_counts_across_instances(data_dir: Path, fresh_redis
     finally:
         await one.close()
         await two.close()
+
+
+async def test_an_account_coming_under_the_slowdown_is_audited_once(
+    client: httpx.AsyncClient, runtime: Runtime, web_app: CreatedApp, user: User
+) -> None:
+    # A distributed attack (a new address each time) on alice: BEFORE_SLOWDOWN failures
+    # put her account under the slowdown, and that moment (not every guess) is a security
+    # event in the audit trail (issue 9), with the limiter's digest, never the username.
+    for index in range(BEFORE_SLOWDOWN + 4):
+        response = await _attempt(client, web_app, USERNAME, f"203.0.113.{index}")
+        assert response.status_code == 400
+    events = await runtime.database.audit.query(events=("login.slowdown_started",))
+    assert len(events) == 1
+    (event,) = events
+    assert event.detail["action"] == "login"
+    assert USERNAME not in str(event.detail)
+    assert event.ip == f"203.0.113.{BEFORE_SLOWDOWN - 1}"  # the failure that crossed it
+
+
+async def test_the_limiter_reports_the_slowdown_start_once_per_account() -> None:
+    started: list[tuple[str, str]] = []
+
+    async def no_sleep(seconds: float) -> None:
+        pass
+
+    async def on_started(action: str, account: str, bucket: str) -> None:
+        started.append((action, bucket))
+
+    policy = BruteForcePolicy(failures_before_slowdown=2, failures_per_address=100)
+    limiter = LoginLimiter(MemoryStorage(), policy, sleep=no_sleep, on_slowdown_started=on_started)
+    for account in ("alice", "bob"):
+        for index in range(5):
+            with pytest.raises(InvalidGrant):
+                async with limiter.password_check("login", account=account, ip=f"192.0.2.{index}"):
+                    raise InvalidGrant("wrong")
+    assert started == [("login", "192.0.2.1"), ("login", "192.0.2.1")]

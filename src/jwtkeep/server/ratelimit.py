@@ -67,6 +67,7 @@ __all__ = [
     "BruteForcePolicy",
     "LoginLimiter",
     "Sleep",
+    "SlowdownStarted",
     "TooManyAttempts",
     "address_bucket",
     "limiter_storage_uri",
@@ -79,6 +80,8 @@ IPV6_SUBSCRIBER_PREFIX = 64  # RFC 4291 §2.5.4, RFC 6177
 _SLOWDOWN_DEPTH = 32  # failures past the threshold worth counting: by then the cap applies
 
 Sleep = Callable[[float], Awaitable[None]]
+# (action, account digest, address bucket) when an account first comes under the slowdown.
+SlowdownStarted = Callable[[str, str, str], Awaitable[None]]
 T = TypeVar("T")
 
 
@@ -201,6 +204,7 @@ class LoginLimiter:
         on_throttled: Callable[[str], None] | None = None,
         on_slowed: Callable[[str, float], None] | None = None,
         sleep: Sleep = asyncio.sleep,
+        on_slowdown_started: SlowdownStarted | None = None,
     ) -> None:
         self._storage = storage
         self._limiter = MovingWindowRateLimiter(storage)
@@ -209,6 +213,7 @@ class LoginLimiter:
         self._on_throttled = on_throttled
         self._on_slowed = on_slowed
         self._sleep = sleep
+        self._on_slowdown_started = on_slowdown_started
 
     @classmethod
     def from_settings(
@@ -218,9 +223,11 @@ class LoginLimiter:
         on_throttled: Callable[[str], None] | None = None,
         on_slowed: Callable[[str, float], None] | None = None,
         sleep: Sleep = asyncio.sleep,
+        on_slowdown_started: SlowdownStarted | None = None,
     ) -> LoginLimiter:
         return cls(_storage(settings), BruteForcePolicy.from_settings(settings),
-                   on_throttled=on_throttled, on_slowed=on_slowed, sleep=sleep)  # fmt: skip
+                   on_throttled=on_throttled, on_slowed=on_slowed, sleep=sleep,
+                   on_slowdown_started=on_slowdown_started)  # fmt: skip
 
     @asynccontextmanager
     async def password_check(self, action: str, *, account: str, ip: str) -> AsyncIterator[None]:
@@ -278,6 +285,15 @@ class LoginLimiter:
         # The pair's slot was taken before the check; a full counter here just stays full.
         for item, key in (("address", ("address", bucket)), ("account", (action, account_key))):
             await self._call(self._limiter.hit(self._items[item], *key))
+        if self._on_slowdown_started is None:
+            return
+        # The security event (docs/operations.md): once, when this failure is the one that
+        # puts the account under the slowdown, so an attack costs the audit trail one row
+        # per account and window, not one per guess.
+        window = self._items["account"]
+        stats = await self._call(self._limiter.get_window_stats(window, action, account_key))
+        if window.amount - stats.remaining == self._policy.failures_before_slowdown:
+            await self._on_slowdown_started(action, account_key, bucket)
 
     async def _throttle(self, action: str, item: str, key: tuple[str, ...]) -> None:
         stats = await self._call(self._limiter.get_window_stats(self._items[item], *key))
