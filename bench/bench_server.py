@@ -195,8 +195,10 @@ def deploy(
     ):
         result = run_cli(env, *args, stdin=stdin)
         assert result.returncode == 0, result.stderr
+    # The password grant is opt-in per app (issue 8); the bench logs in with it.
     app = run_cli(env, "app", "create", "bench", "--audience", "https://api.bench",
-                  "--scope", "read", "--json")  # fmt: skip
+                  "--scope", "read", "--grant", "password", "--grant", "refresh_token",
+                  "--json")  # fmt: skip
     assert app.returncode == 0, app.stderr
     server = start_server(workdir, env)
     wait_until_healthy(server)
