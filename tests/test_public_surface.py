@@ -143,6 +143,7 @@ def test_the_checker_catches_an_unlisted_name() -> None:
 SDK_SURFACE = [
     "AccessClaims",
     "AllowlistCheck",
+    "EventStreamFeed",
     "InsufficientScope",
     "IntrospectionAllowlist",
     "InvalidRequest",
@@ -157,6 +158,7 @@ SDK_SURFACE = [
     "RouteRule",
     "StoreAllowlist",
     "StoreUnavailable",
+    "VerdictCache",
     "Verifier",
     "authorize",
     "log_request",

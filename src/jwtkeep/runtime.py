@@ -23,6 +23,7 @@ from jwtkeep.core.claims import ClaimRules
 from jwtkeep.core.hmac_secret import parse_hmac_secret
 from jwtkeep.core.passwords import Argon2Params, PasswordHasher
 from jwtkeep.core.sealing import Sealer, parse_master_key
+from jwtkeep.core.verdicts import VerdictCache
 from jwtkeep.errors import ConfigurationError
 from jwtkeep.settings import MAX_ACCESS_TOKEN_TTL, Settings
 from jwtkeep.usecases.app_cache import CachedApps
@@ -30,6 +31,7 @@ from jwtkeep.usecases.context import AuditRetention, AuthContext, SessionPolicy,
 from jwtkeep.usecases.issuance import TokenIssuer
 from jwtkeep.usecases.key_schedule import KeyPolicy
 from jwtkeep.usecases.keys import KeyManager
+from jwtkeep.usecases.subscription import RevocationFollower
 from jwtkeep.usecases.verification import StoreAllowlist, TokenVerifier
 
 __all__ = [
@@ -53,6 +55,9 @@ class Runtime:
     account_verifier: TokenVerifier  # the account API's own audience, the issuer URL
     sign_in: SignInContext  # the browser sign-in (authorization codes, login sessions)
     form_key: bytes  # HMAC key of the hosted pages' CSRF tokens (derived from the master key)
+    # Follows the store's revocation events (`jwtkeep serve` runs it): kid events reload
+    # the key ring at once; the account verifier's verdict cache lives by it.
+    follower: RevocationFollower
 
     async def close(self) -> None:
         if self.context.store is not self.database.tokens:
@@ -153,7 +158,8 @@ async def build_runtime(settings: Settings, *, migrate: bool = False) -> Runtime
     context = AuthContext(
         users=database.users, apps=CachedApps(database.apps), store=store,
         audit=database.audit, keys=keys, issuer=issuer, hasher=hasher,
-        sessions=SessionPolicy(settings.session_idle_timeout, settings.session_absolute_lifetime),
+        sessions=SessionPolicy(settings.session_idle_timeout, settings.session_absolute_lifetime,
+                               settings.refresh_reuse_interval),
         retention=AuditRetention(settings.audit_retention_days, settings.audit_ip_retention_days),
     )  # fmt: skip
     rules = ClaimRules(issuer=issuer.issuer, audience=None, leeway=settings.leeway,
@@ -168,11 +174,16 @@ async def build_runtime(settings: Settings, *, migrate: bool = False) -> Runtime
         consents=database.consents,
         login_ttl=settings.login_session_ttl,
     )
+    entries = settings.verdict_cache_entries
+    cache = VerdictCache(max_entries=entries) if entries else None
+    follower = RevocationFollower(
+        store.revocation_feed(), [cache] if cache else [], [keys.on_revocation]
+    )
     return Runtime(
         settings=settings, database=database, context=context,
         verifier=TokenVerifier(keys, allowlist, rules),
-        account_verifier=TokenVerifier(keys, allowlist, account_rules),
-        sign_in=sign_in, form_key=_form_key(master_key),
+        account_verifier=TokenVerifier(keys, allowlist, account_rules, cache=cache),
+        follower=follower, sign_in=sign_in, form_key=_form_key(master_key),
     )  # fmt: skip
 
 

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     key_refresh_seconds: int = Field(30, ge=1)
     # Scheduled signing-key rotation (jwtkeep.usecases.key_schedule); 0 = by hand only.
     key_rotation_days: int = Field(90, ge=0, le=3650)
+    # The replica's verdict cache for its own bearer routes (docs/revocation.md); 0: off.
+    verdict_cache_entries: int = Field(100_000, ge=0, le=10_000_000)
+    # Refresh races of one client's own tabs (docs/sessions.md); 0: off, at most 60 s.
+    refresh_reuse_interval: int = Field(0, ge=0, le=60)
     max_body_bytes: int = Field(16_384, ge=1024)
     # Brute-force protection (jwtkeep.server.ratelimit; docs/operations.md):
     login_failures_per_address: int = Field(10, ge=1, description="per account+address, 15 min")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from jwtkeep.adapters.redis.keys import (
     access_exp,
     access_value,
+    kid_tag,
     number,
     session_key,
     sid_code,
@@ -64,9 +65,10 @@ def test_different_sessions_get_different_keys(u1: str, s1: str, u2: str, s2: st
 
 @given(st.integers(min_value=-(2**40), max_value=2**39), ids)
 def test_access_values_read_back(exp: int, sid: str) -> None:
-    value = access_value(exp, sid_code(sid))
+    value = access_value(exp, sid_code(sid), "kid-1")
     assert access_exp(value) == max(0, exp)
-    assert value[5:] == sid_code(sid)
+    assert value[5:9] == kid_tag("kid-1")  # the signing key's tag (the key-leak drill)
+    assert value[9:] == sid_code(sid)
 
 
 @given(ids)

@@ -9,6 +9,7 @@ with the synchronous client, key by key (SCAN, TYPE, and the read command for th
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -309,17 +310,19 @@ async def test_hashes_keep_their_compact_encoding_even_with_a_long_user_agent(
 
 async def test_canonical_ids_make_short_binary_keys(backend: Backend) -> None:
     """A UUID user and a jwtkeep sid (22-char base64url) are stored as their raw bytes: an
-    18-byte user hash key, a 35-byte session key, 22-byte token values (keys.py)."""
+    18-byte user hash key, a 35-byte session key, 26-byte token values (keys.py): exp, the
+    4-byte tag of the signing key's kid (the key-leak drill), the session."""
     user = str(uuid4())
     raw_sid = secrets.token_bytes(16)
     sid = base64.urlsafe_b64encode(raw_sid).rstrip(b"=").decode()
     ukey, skey = user_key(user), session_key(user, sid)
     assert len(ukey) <= 20  # 18, plus at most two escapes of '}' or '\\' in the UUID bytes
     assert len(skey) <= 37
-    record = AccessRecord(fingerprint("k"), user, sid, "j", "web", int(NOW) + 300)
+    record = AccessRecord(fingerprint("k"), user, sid, "j", "web", int(NOW) + 300, kid="kid-1")
     await backend.store.start_session(_session(user, sid), None, record, NOW)
     value = backend.on_node(ukey, "HGET", b"a" + fingerprint("k"))
-    assert value == (int(NOW) + 300).to_bytes(5, "big") + b"r" + raw_sid
+    tag = hashlib.sha256(b"kid-1").digest()[:4]
+    assert value == (int(NOW) + 300).to_bytes(5, "big") + tag + b"r" + raw_sid
     assert await backend.store.get_session(sid, NOW) == _session(user, sid)
     assert [s.sid for s in await backend.store.list_sessions(user, NOW)] == [sid]
     assert await backend.store.end_user_sessions(user) == [sid]

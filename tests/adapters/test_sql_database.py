@@ -29,7 +29,7 @@ HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 TABLES = {
     "users", "apps", "signing_keys", "audit_events", "sessions", "refresh_tokens",
     "access_tokens", "alembic_version", "authorization_codes", "login_sessions",
-    "login_session_sids", "consents",
+    "login_session_sids", "consents", "revocation_events",
 }  # fmt: skip
 
 

@@ -50,7 +50,7 @@ def test_rotate_and_compromised_json(ready: Cli) -> None:
     assert rotated["kid"] == active(ready)
     assert set(rotated) == {"kid", "signs_from"}
     retiring = one_json(ready.ok("keys", "compromised", old, "--json"))
-    assert retiring == {"kid": old, "status": "compromised", "new_kid": None}
+    assert retiring == {"kid": old, "status": "compromised", "new_kid": None, "tokens_killed": 0}
     signing = rotated["kid"]
     drill = one_json(ready.ok("keys", "compromised", signing, "--json"))
     assert drill["new_kid"] == active(ready)

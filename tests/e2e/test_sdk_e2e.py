@@ -21,6 +21,7 @@ import pytest
 from jwtkeep.core.compact import b64url_decode
 from jwtkeep.errors import StoreUnavailable
 from jwtkeep.sdk import IntrospectionAllowlist, JwksKeySource, Verifier
+from jwtkeep.sdk.event_stream import EVENTS_PATH
 from tests.e2e.conftest import AUDIENCE, Deployment
 from tests.support.refusals import refused_for
 
@@ -58,7 +59,10 @@ async def sdk_for(deployment: Deployment, secret: str) -> AsyncIterator[Sdk]:
         )
         verifier = Verifier(issuer=deployment.issuer, audience=AUDIENCE, allowlist=allowlist,
                             keys=keys)  # fmt: skip
-        yield Sdk(verifier, keys, allowlist, requests)
+        try:
+            yield Sdk(verifier, keys, allowlist, requests)
+        finally:
+            await verifier.aclose()  # its event stream ends before the HTTP client closes
 
 
 @pytest.fixture
@@ -76,8 +80,10 @@ async def test_a_real_token_verifies_with_the_real_jwks_and_introspection(
     assert (claims.sub, claims.aud, claims.iss) == (deployment.user_id, AUDIENCE,
                                                     deployment.issuer)  # fmt: skip
     assert claims.client_id == deployment.web_client_id
-    # Both clients really went to the server: the JWKS once, introspection once.
-    assert sdk.requests == ["GET /.well-known/jwks.json", "POST /oauth/introspect"]
+    # Both clients really went to the server: the JWKS once, introspection once (the
+    # revocation event stream, opened by the first verify in the background, aside).
+    calls = [call for call in sdk.requests if call != f"GET {EVENTS_PATH}"]
+    assert calls == ["GET /.well-known/jwks.json", "POST /oauth/introspect"]
 
 
 async def test_after_logout_the_introspection_path_refuses_the_token(

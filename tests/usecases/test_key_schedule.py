@@ -14,9 +14,13 @@ from jwtkeep.core.keyring import JWKS_MAX_AGE, KeyStatus, signing_kid
 from jwtkeep.core.sealing import Sealer
 from jwtkeep.ports import KeyChange, StoredKey
 from jwtkeep.settings import MAX_ACCESS_TOKEN_TTL
+from jwtkeep.usecases.context import Operator, RequestInfo
 from jwtkeep.usecases.key_schedule import DAY, KeyPolicy
+from jwtkeep.usecases.key_withdrawal import key_compromised
 from jwtkeep.usecases.keys import KeyManager
-from tests.usecases.conftest import World
+from jwtkeep.usecases.password_grant import password_grant
+from tests.support.refusals import refused_for
+from tests.usecases.conftest import PASSWORD, World
 
 PERIOD = 10 * DAY
 
@@ -138,3 +142,20 @@ async def test_replicas_share_one_clock_rule(world: World) -> None:
     clock.now = key.activates_at
     assert (await one.ring()).signer(clock()).kid == upcoming
     assert (await other.ring()).signer(clock()).kid == upcoming
+
+
+async def test_the_drill_is_audited_once_with_the_operator_and_the_tokens_killed(
+    world: World,
+) -> None:
+    keys = manager(world)
+    ctx = dataclasses.replace(world.ctx, keys=keys)
+    login = await password_grant(ctx, world.app, "alice", PASSWORD, None, RequestInfo())
+    (leaked,) = await stored(world)
+    op = Operator(actor="cli:root", reason="found on pastebin")
+    done = await key_compromised(ctx, leaked, op=op)
+    assert done.tokens_killed == 1
+    drills = [detail for name, detail in await events(world) if name == "key.compromised"]
+    assert drills == [{"kid": leaked, "actor": "cli:root", "reason": "found on pastebin",
+                       "new_kid": done.new_kid, "tokens_killed": 1}]  # fmt: skip
+    with refused_for("not in the allowlist"):
+        await world.verifier.verify(login.access_token)

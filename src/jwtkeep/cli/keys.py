@@ -10,8 +10,10 @@ drill, refused everywhere, and final.
 
 Every running server reloads its key ring every `JWTKEEP_KEY_REFRESH_SECONDS` (30 s by
 default) and runs the rotation schedule (`JWTKEEP_KEY_ROTATION_DAYS`), so a change made
-here reaches all replicas without a restart. Every change is in the audit trail, with
-the operator (`cli:` and the OS user) and `--reason`.
+here reaches all replicas without a restart; `retire` and `compromised` also publish a
+kid revocation event through the token store, so every replica and subscribed SDK
+verifier drops the key at once (docs/revocation.md). Every change is in the audit trail,
+with the operator (`cli:` and the OS user) and `--reason`.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from jwtkeep.cli.common import (
     handled_errors,
     iso_time,
     load_cli_settings,
+    operator,
     require_initialized,
     run_with_runtime,
 )
 from jwtkeep.core.keyring import KeyStatus, RingKey, signing_kid, signs_from
 from jwtkeep.settings import Settings
+from jwtkeep.usecases.key_withdrawal import key_compromised, retire_key
 
 if TYPE_CHECKING:
     from jwtkeep.runtime import Runtime
@@ -161,11 +165,11 @@ def retire(ctx: typer.Context, kid: KidArgument, reason: ReasonOption = "") -> N
     database transaction, so concurrent runs can never leave no signing key.
     """
     with handled_errors():
-        run_with_runtime(
-            _settings(ctx), lambda rt: rt.context.keys.retire(kid, actor=_actor(), reason=reason)
+        done = run_with_runtime(
+            _settings(ctx), lambda rt: retire_key(rt.context, kid, op=operator(reason))
         )
-    typer.echo(f"Key {kid} retired: it no longer verifies and has left the JWKS. "
-               "Tokens it signed are refused.")  # fmt: skip
+    typer.echo(f"Key {kid} retired: it no longer verifies and has left the JWKS. Tokens it "
+               f"signed are refused ({done.tokens_killed} still live were revoked).")  # fmt: skip
 
 
 @app.command("compromised")
@@ -174,31 +178,35 @@ def compromised(
 ) -> None:
     """The key-leak drill: withdraw KID at once (and make a new signing key if needed).
 
-    The key leaves the JWKS and the tokens it signed are refused: by every jwtkeep
-    server once it reloads its key ring (JWTKEEP_KEY_REFRESH_SECONDS, 30 s by default),
-    by resource servers once they refetch the JWKS. Tokens forged with the leaked key
-    were never on the allowlist, so they were refused even before this drill. Sessions
-    stay open: clients get tokens signed by the new key on their next refresh.
-    JSON: {"kid": KID, "status": "compromised", "new_kid": the new signing key or null}.
+    At once, every jwtkeep replica and every subscribed SDK verifier refuses every token
+    KID signed (a kid event through the token store), the key leaves the JWKS, every
+    access token it signed is revoked (the count is printed and audited), and new tokens
+    are signed by a new key. Tokens forged with the leaked key were never on the
+    allowlist, so they were refused even before. Sessions stay open: clients get tokens
+    signed by the new key on their next refresh. A compromised key never changes status
+    again. In HS256 mode, set a new JWTKEEP_HMAC_SECRET first (refused otherwise).
+    JSON: {"kid": KID, "status": "compromised", "new_kid": the new signing key or null,
+    "tokens_killed": N}.
     """
     with handled_errors():
-        new_kid = run_with_runtime(
-            _settings(ctx),
-            lambda rt: rt.context.keys.compromised(kid, actor=_actor(), reason=reason),
+        done = run_with_runtime(
+            _settings(ctx), lambda rt: key_compromised(rt.context, kid, op=operator(reason))
         )
     if as_json:
-        emit_json({"kid": kid, "status": "compromised", "new_kid": new_kid})
+        emit_json({"kid": kid, "status": "compromised", "new_kid": done.new_kid,
+                   "tokens_killed": done.tokens_killed})  # fmt: skip
         return
     typer.echo(f"Key {kid} marked COMPROMISED: it has left the JWKS and verifies nothing.")
-    if new_kid is not None:
-        typer.echo(f"New signing key: {new_kid}")
+    if done.new_kid is not None:
+        typer.echo(f"New signing key: {done.new_kid}")
+    typer.echo(f"Tokens killed: {done.tokens_killed}")
     typer.echo(
-        "Tokens it signed are refused by every jwtkeep server within "
-        "JWTKEEP_KEY_REFRESH_SECONDS (30 s by default); resource servers drop it when they "
-        "next fetch the JWKS. Forged tokens were never on the allowlist and were refused "
-        "already. Users stay logged in: their next refresh gets a token signed by the new "
-        "key. Now find out how the key leaked (the master key? the database?) and see "
-        "docs/operations.md, 'Key leak drill'."
+        "Every jwtkeep replica and subscribed SDK verifier refuses its tokens now; an SDK "
+        "without a revocation subscription drops it when it next fetches the JWKS. Forged "
+        "tokens were never on the allowlist and were refused already. Users stay logged "
+        "in: their next refresh gets a token signed by the new key. Now find out how the "
+        "key leaked (the master key? the database?) and see docs/revocation.md, "
+        "'Incident runbook: a signing key leaked'."
     )
 
 

@@ -21,12 +21,8 @@ from jwtkeep.ports.records import (
     StoredKey,
     User,
 )
-from jwtkeep.ports.repositories import (
-    AppRepository,
-    AuditLog,
-    KeyRepository,
-    UserRepository,
-)
+from jwtkeep.ports.repositories import AppRepository, AuditLog, KeyRepository, UserRepository
+from jwtkeep.ports.revocation_feed import RevocationFeed
 from jwtkeep.ports.token_store import AccessTokenStore, Progress, SessionStore, TokenStore
 
 __all__ = [
@@ -48,6 +44,7 @@ __all__ = [
     "LoginSessionStore",
     "Progress",
     "RefreshState",
+    "RevocationFeed",
     "RotationOutcome",
     "Session",
     "SessionStore",

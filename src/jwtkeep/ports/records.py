@@ -120,6 +120,7 @@ class AccessRecord:
     jti: str
     client_id: str
     exp: int  # the record expires with the token (TTL = exp - now)
+    kid: str = ""  # the signing key, so the key-leak drill can find what it signed
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,9 @@ class Session:
 class RotationOutcome(enum.StrEnum):
     ROTATED = "rotated"
     REUSED = "reused"  # a used-up refresh token came back: the session was revoked
+    # The current token's parent came back within the reuse interval (a client's own
+    # tabs racing): refused, nothing changed, the session lives on.
+    RACED = "raced"
     UNKNOWN = "unknown"  # no such session or token (ended, expired, never issued)
 
 

@@ -10,6 +10,12 @@ Semantics every adapter must keep (checked by `tests/contract/`):
 - Nothing stored is a raw token: fingerprints, ids and metadata only.
 - A session id is never taken over: starting a session with a sid that exists raises
   `DuplicateSession` and changes nothing.
+- Every change that makes an access token unacceptable publishes a revocation event
+  (`jwtkeep.core.revocation_events`) in the same atomic step: `remove_access` a token
+  event, `end_session` and reuse in `rotate_refresh` a session event, `end_user_sessions`
+  a user event, `revoke_signed_by` a kid event, `end_everything` and
+  `end_client_sessions` an `all` event (with the cut-off, before any sweep).
+  `revocation_feed()` subscribes to them.
 
 Every method takes both `sub` and `sid` where it could need them, so an adapter can put
 all of a user's keys in one Redis Cluster hash slot.
@@ -22,6 +28,7 @@ from typing import Protocol
 
 from jwtkeep.core.fingerprint import Fingerprint
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
+from jwtkeep.ports.revocation_feed import RevocationFeed
 
 __all__ = ["AccessTokenStore", "Progress", "SessionStore", "TokenStore"]
 
@@ -51,6 +58,14 @@ class AccessTokenStore(Protocol):
     async def remove_access(self, fp: Fingerprint, sub: str, sid: str) -> bool:
         """Revoke one access token (RFC 7009). True if it was present."""
 
+    async def revoke_signed_by(self, kid: str, now: float) -> int:
+        """The key-leak drill: publish the kid event, then drop every access token that
+        key signed; the number dropped."""
+
+    def revocation_feed(self) -> RevocationFeed:
+        """A subscription to this store's revocation events (one per listener)."""
+        ...
+
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""
 
@@ -77,12 +92,16 @@ class SessionStore(Protocol):
         access: AccessRecord,
         now: float,
         idle_timeout: int,
+        reuse_interval: float = 0.0,
     ) -> RotationOutcome:
         """Atomically (RFC 9700 §4.14.2 refresh token rotation):
         - if `presented_fp` is the session's current refresh token and the session is
           alive: it becomes used, `new_refresh_fp` becomes current, `access` is
           allowlisted, `last_used_at = now`, `idle_expires_at = min(now + idle_timeout,
           absolute_expires_at)`; ROTATED.
+        - if `presented_fp` is the newest used-up token (the current one's parent) and it
+          was used up at most `reuse_interval` seconds ago: change nothing; RACED (a
+          client's own tabs refreshing at once; `JWTKEEP_REFRESH_REUSE_INTERVAL`).
         - if `presented_fp` is one of the session's used refresh tokens (the newest 32 at
           least are remembered; older ones may be forgotten so a long session's family
           stays bounded): end the whole session (refresh family and all its access

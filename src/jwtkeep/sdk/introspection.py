@@ -12,13 +12,17 @@ would hide an outage. A 401/403 from the issuer means this resource server's own
 credentials are wrong; it is logged as an error.
 
 `cache_seconds` (default 0, at most 5) remembers answers briefly. It delays revocation by
-up to that long: a logged-out token may still pass for `cache_seconds`.
+up to that long: a logged-out token may still pass for `cache_seconds`. Prefer the
+verdict cache: `revocation_feed()` is the issuer's event stream
+(`/oauth/revocation-events`, `EventStreamFeed`) under the same credentials, and a
+`Verifier` with this allowlist follows it and answers repeat tokens from memory only
+while the stream is live (`events=False` turns that off).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import structlog
@@ -27,6 +31,7 @@ from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.compact import MalformedToken, strict_json_object
 from jwtkeep.core.fingerprint import Fingerprint, fingerprint
 from jwtkeep.errors import ConfigurationError, StoreUnavailable
+from jwtkeep.sdk.event_stream import EVENTS_PATH, EventStreamFeed
 from jwtkeep.sdk.jwks import check_endpoint_url
 
 __all__ = ["MAX_CACHE_ENTRIES", "MAX_CACHE_SECONDS", "MAX_RESPONSE_BYTES", "IntrospectionAllowlist"]
@@ -51,6 +56,8 @@ class IntrospectionAllowlist:
         cache_seconds: float = 0.0,
         allow_insecure_http: bool = False,
         timeout: float = 2.0,
+        events: bool = True,
+        events_url: str | None = None,
     ) -> None:
         if not 0.0 <= cache_seconds <= MAX_CACHE_SECONDS:
             raise ConfigurationError(f"cache_seconds must be between 0 and {MAX_CACHE_SECONDS}")
@@ -62,6 +69,20 @@ class IntrospectionAllowlist:
         self._timeout = timeout
         self._cache_seconds = cache_seconds
         self._cache: OrderedDict[Fingerprint, tuple[float, bool]] = OrderedDict()
+        self._events_url = events_url or _events_url(self.url)
+        self._events = events
+        self._credentials = (client_id, client_secret)
+        self._allow_insecure_http = allow_insecure_http
+
+    def revocation_feed(self) -> EventStreamFeed | None:
+        """The issuer's revocation event stream for this client, or None if turned off."""
+        if not self._events:
+            return None
+        client_id, secret = self._credentials
+        return EventStreamFeed(
+            self._events_url, client_id, secret, self._client,
+            allow_insecure_http=self._allow_insecure_http,
+        )  # fmt: skip
 
     def __repr__(self) -> str:  # never show the client secret
         return f"IntrospectionAllowlist({self.url!r})"
@@ -120,3 +141,9 @@ class IntrospectionAllowlist:
             if oldest is None or oldest[1][0] > now:
                 break
             self._cache.popitem(last=False)
+
+
+def _events_url(introspection_url: str) -> str:
+    """The issuer's event stream next to its introspection endpoint (same origin)."""
+    parts = urlsplit(introspection_url)
+    return urlunsplit((parts.scheme, parts.netloc, EVENTS_PATH, "", ""))

@@ -15,6 +15,8 @@
   used to flood the issuer.
 - When a refresh fails, the last good set keeps serving until it is `max_stale` seconds
   past its expiry; with no usable set at all, `StoreUnavailable` (fail closed, 503).
+- `withdraw(kid)` (a kid revocation event: the key-leak drill) drops the key at once and
+  for good in this process, whatever a cached or stale JWKS still lists.
 """
 
 from __future__ import annotations
@@ -149,6 +151,22 @@ class JwksKeySource:
         self._last_failed = False
         self._generation = 0
         self._lock: asyncio.Lock | None = None
+        self._withdrawn: set[str] = set()
+
+    def withdraw(self, kid: str) -> None:
+        """Never verify with `kid` again (RFC 7517 §9.1: a leaked key is no key)."""
+        self._withdrawn.add(kid)
+        # The drill made a new signing key: let the next kid miss fetch it at once (kid
+        # events come from the issuer's store, not from a token, so this is no flood).
+        self._last_attempt = None
+        cached = self._cached
+        if cached is not None:
+            self._cached = _Cached(self._without(cached.ring), cached.fetched_at, cached.expires_at)
+
+    def _without(self, ring: KeyRing) -> KeyRing:
+        if not self._withdrawn:
+            return ring
+        return KeyRing(k for k in ring.keys if k.kid not in self._withdrawn)
 
     async def ring(self) -> KeyRing:
         """The cached ring; refreshed (single-flight, rate-limited) once it has expired."""
@@ -206,7 +224,7 @@ class JwksKeySource:
             _log.warning("jwks.fetch_failed", url=self.url, reason=type(exc).__name__)
             return
         self._last_failed = False
-        self._cached = _Cached(ring, now, now + _max_age(cache_control))
+        self._cached = _Cached(self._without(ring), now, now + _max_age(cache_control))
         self._generation += 1
         _log.info("jwks.fetched", url=self.url, kids=[k.kid for k in ring.keys])
 

@@ -9,20 +9,34 @@ the second layer: the token must still be in the issuer's allowlist (DESIGN.md).
 The audience is required: a token minted for another app of the same issuer must not be
 accepted here (RFC 9068 §4, the article's "include iss ... to prevent the users of some
 app to access your other apps").
+
+Verdict cache (docs/revocation.md): where a revocation push channel exists (the token
+store's subscription with `with_redis`, the issuer's HTTPS event stream with
+`IntrospectionAllowlist`, or any `revocations=` feed), a token that passed the full check
+is answered from memory until its `exp`, but only while the subscription is known live
+(heartbeats; silence over `cache_silence` seconds empties the cache and every request
+goes to the store again, failing closed if it is down). `verdict_cache=False` turns it
+off; a `VerdictCache(...)` sets its bounds. A kid event also drops the key from the
+cached key ring at once (the key-leak drill).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from jwtkeep.core.claims import AccessClaims, ClaimRules
 from jwtkeep.core.clock import Clock, system_clock
+from jwtkeep.core.revocation_events import EventKind, RevocationEvent
 from jwtkeep.core.scopes import RouteRule
+from jwtkeep.core.verdicts import VerdictCache
 from jwtkeep.errors import ConfigurationError
-from jwtkeep.ports.token_store import AccessTokenStore
+from jwtkeep.ports.revocation_feed import RevocationFeed
+from jwtkeep.ports.token_store import AccessTokenStore, TokenStore
 from jwtkeep.sdk.jwks import JwksKeySource
 from jwtkeep.sdk.rules import authorize, parse_routes
+from jwtkeep.usecases.subscription import RevocationFollower, stop_following
 from jwtkeep.usecases.verification import (
     AllowlistCheck,
     KeyRingSource,
@@ -38,6 +52,16 @@ MAX_LIFETIME_CEILING = 24 * 3600
 @runtime_checkable
 class _Closable(Protocol):
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class _HasFeed(Protocol):
+    def revocation_feed(self) -> RevocationFeed | None: ...
+
+
+@runtime_checkable
+class _Withdraws(Protocol):
+    def withdraw(self, kid: str) -> None: ...
 
 
 class Verifier:
@@ -58,6 +82,8 @@ class Verifier:
         leeway: int = 30,
         max_lifetime: int = 3600,
         clock: Clock = system_clock,
+        revocations: RevocationFeed | None = None,
+        verdict_cache: VerdictCache | bool = True,
     ) -> None:
         if not issuer or not audience:
             raise ConfigurationError("Verifier needs both an issuer and an audience")
@@ -72,8 +98,35 @@ class Verifier:
         rules = ClaimRules(
             issuer=issuer, audience=audience, leeway=leeway, max_lifetime=max_lifetime
         )
-        self._tokens = TokenVerifier(self.keys, allowlist, rules, clock)
+        if revocations is None and isinstance(allowlist, _HasFeed):
+            revocations = allowlist.revocation_feed()
+        cache: VerdictCache | None = None
+        if revocations is not None and verdict_cache is not False:
+            cache = verdict_cache if isinstance(verdict_cache, VerdictCache) else VerdictCache()
+        self.cache = cache
+        self._tokens = TokenVerifier(self.keys, allowlist, rules, clock, cache)
         self._owned_stores: list[AccessTokenStore] = []
+        self.follower: RevocationFollower | None = None
+        if revocations is not None:
+            caches = [cache] if cache is not None else []
+            self.follower = RevocationFollower(revocations, caches, [self._on_event])
+        self._following: asyncio.Task[None] | None = None
+
+    def _on_event(self, event: RevocationEvent) -> None:
+        if event.kind is EventKind.KID and isinstance(self.keys, _Withdraws):
+            self.keys.withdraw(event.value)
+
+    def start(self) -> None:
+        """Start following revocations (done by the first `verify` otherwise)."""
+        if self.follower is not None and self._following is None:
+            self._following = asyncio.get_running_loop().create_task(self.follower.run())
+
+    async def wait_subscribed(self) -> None:
+        """Start, and wait until the revocation subscription is live (warm-up, tests; wrap
+        it in `asyncio.timeout` to bound the wait)."""
+        self.start()
+        if self.follower is not None:
+            await self.follower.connected.wait()
 
     @classmethod
     def with_redis(
@@ -94,7 +147,8 @@ class Verifier:
             from jwtkeep.adapters.redis import RedisTokenStore  # noqa: PLC0415 (optional extra)
         except ImportError as exc:
             raise ConfigurationError("with_redis needs: pip install 'jwtkeep[redis]'") from exc
-        store: AccessTokenStore = RedisTokenStore.from_url(redis_url)
+        store: TokenStore = RedisTokenStore.from_url(redis_url)
+        options.setdefault("revocations", store.revocation_feed())
         verifier = cls(
             issuer=issuer, audience=audience, allowlist=StoreAllowlist(store), keys=keys, **options
         )
@@ -103,6 +157,8 @@ class Verifier:
 
     async def verify(self, token: str) -> AccessClaims:
         """The verified claims; raises InvalidToken (401) or StoreUnavailable (503)."""
+        if self._following is None and self.follower is not None:
+            self.start()
         return await self._tokens.verify(token)
 
     def authorize(
@@ -120,7 +176,13 @@ class Verifier:
         return authorize(claims, method, path, parse_routes(rules), deny_unmatched=deny_unmatched)
 
     async def aclose(self) -> None:
-        """Close what this Verifier opened: its JWKS client, introspection client, store."""
+        """Close what this Verifier opened: its subscription, JWKS client, introspection
+        client, store."""
+        if self._following is not None:
+            await stop_following(self._following)
+            self._following = None
+        if self.follower is not None:
+            await self.follower.feed.aclose()
         for resource in (self.keys, self.allowlist):
             if isinstance(resource, _Closable):
                 await resource.aclose()

@@ -47,7 +47,7 @@ from starlette.types import ASGIApp
 from jwtkeep import __version__
 from jwtkeep.logs import configure_logging, warn_unknown_variables
 from jwtkeep.runtime import Runtime, build_runtime
-from jwtkeep.server import account, authorize, health, metadata, oauth
+from jwtkeep.server import account, authorize, health, metadata, oauth, revocation_stream
 from jwtkeep.server.client_ip import TrustedProxies
 from jwtkeep.server.cors import CorsMiddleware
 from jwtkeep.server.errors import CatchAllMiddleware, install_error_handlers
@@ -61,6 +61,7 @@ from jwtkeep.server.ratelimit import LoginLimiter
 from jwtkeep.server.state import STATE_ATTRIBUTE, ServerState
 from jwtkeep.settings import CONFIG_ENV, Settings, load_settings, unknown_variables
 from jwtkeep.usecases.context import RequestInfo
+from jwtkeep.usecases.subscription import stop_following
 
 __all__ = [
     "CONFIG_ENV",
@@ -137,8 +138,9 @@ def _build(settings: Settings, lifespan: Lifespan) -> FastAPI:
     state_box.append(state)
     install_error_handlers(app)
     _install_openapi(app)
-    for router in (oauth.router, authorize.router, metadata.router, account.router,
-                   health.router):  # fmt: skip
+    routers = (oauth.router, authorize.router, revocation_stream.router, metadata.router,
+               account.router, health.router)  # fmt: skip
+    for router in routers:
         app.include_router(router)
     if settings.allow_registration:
         app.include_router(account.registration_router)
@@ -152,13 +154,26 @@ def _build(settings: Settings, lifespan: Lifespan) -> FastAPI:
     return app
 
 
+@asynccontextmanager
+async def _following(runtime: Runtime) -> AsyncIterator[None]:
+    """Every replica listens (DESIGN "Contract: the token store"): kid events reload its
+    key ring at once, its verdict cache lives by the subscription, and the HTTPS event
+    stream (`/oauth/revocation-events`) relays what it hears."""
+    following = asyncio.create_task(runtime.follower.run())
+    try:
+        yield
+    finally:
+        await stop_following(following)
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     """The app for a runtime the caller owns (and closes)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            yield
+            async with _following(runtime):
+                yield
         finally:
             await _state(app).limiter.close()
 
@@ -177,7 +192,8 @@ def create_app_from_settings(settings: Settings, *, migrate: bool = False) -> Fa
         await _key_schedule_step(state.runtime)  # a replica that was down catches up first
         schedule = asyncio.create_task(_key_schedule(state.runtime))
         try:
-            yield
+            async with _following(state.runtime):
+                yield
         finally:
             schedule.cancel()
             with contextlib.suppress(asyncio.CancelledError):

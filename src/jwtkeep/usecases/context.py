@@ -39,6 +39,9 @@ class SessionPolicy:
 
     idle_timeout: int = 7 * 86400
     absolute_lifetime: int = 30 * 86400
+    # Seconds within which the current refresh token's parent is refused but not taken
+    # for theft (a browser's tabs racing; docs/sessions.md). 0: every replay is reuse.
+    reuse_interval: int = 0
 
 
 @dataclass(frozen=True)

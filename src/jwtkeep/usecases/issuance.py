@@ -58,10 +58,11 @@ class TokenIssuer:
             jti=new_id(random, 16), client_id=app.client_id, scope=scope, sid=sid,
             extra=dict(app.extra_claims),
         )  # fmt: skip
-        token = issue_access_token(claims, ring.signer(now))
+        signer = ring.signer(now)
+        token = issue_access_token(claims, signer)
         record = AccessRecord(
             fingerprint=fingerprint(token), sub=sub, sid=sid, jti=claims.jti,
-            client_id=app.client_id, exp=claims.exp,
+            client_id=app.client_id, exp=claims.exp, kid=signer.kid,
         )  # fmt: skip
         return IssuedAccess(token=token, claims=claims, record=record)
 

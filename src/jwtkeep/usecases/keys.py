@@ -19,22 +19,39 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from jwtkeep.core.clock import Clock, RandomBytes, new_id, system_clock, system_random
 from jwtkeep.core.jose import JoseKey, generate_key, load_key, load_private_pem
 from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey, signing_kid
+from jwtkeep.core.revocation_events import EventKind, RevocationEvent
 from jwtkeep.core.sealing import Sealer, SealError
 from jwtkeep.errors import ConfigurationError, Conflict, NotFound
 from jwtkeep.ports import AuditEvent, AuditLog, KeyChange, KeyRepository, StoredKey
 from jwtkeep.ports.repositories import KeyPlan
 from jwtkeep.usecases.key_schedule import KeyPolicy, pending_keys, scheduled_change
 
-__all__ = ["MISS_RELOAD_SECONDS", "ONLY_ACTIVE_KEY", "RETIRING", "SCHEDULER", "KeyManager"]
+__all__ = [
+    "HS256_DRILL_REFUSED",
+    "MISS_RELOAD_SECONDS",
+    "ONLY_ACTIVE_KEY",
+    "RETIRING",
+    "SCHEDULER",
+    "KeyManager",
+    "Revoke",
+]
 
 MISS_RELOAD_SECONDS = 5.0
 ONLY_ACTIVE_KEY = "that is the only key that signs; run `jwtkeep keys rotate --now` first"
+
+HS256_DRILL_REFUSED = (
+    "in HS256 mode every key is JWTKEEP_HMAC_SECRET, and it is the leaked one: the drill "
+    "would keep signing with it. Set a new JWTKEEP_HMAC_SECRET (32+ random bytes, "
+    "base64url) for this command and every replica, then run it again"
+)
+Revoke = Callable[[str], Awaitable[int]]
+"""Kill every token a withdrawn kid signed, the count (`TokenStore.revoke_signed_by`)."""
 RETIRING = KeyStatus.RETIRING
 SCHEDULER = "scheduler"  # the actor of the schedule's own steps in the audit trail
 
@@ -79,6 +96,15 @@ class KeyManager:
 
     def _stale(self) -> bool:
         return self._clock() - self._loaded_at >= self._refresh_seconds
+
+    def on_revocation(self, event: RevocationEvent) -> None:
+        """A kid event (the key-leak drill or a retirement, maybe from another replica or
+        the CLI): drop the key from the cached ring now, and reload on the next use
+        instead of after `refresh_seconds`."""
+        if event.kind is not EventKind.KID or self._ring is None:
+            return
+        self._ring = KeyRing(k for k in self._ring.keys if k.kid != event.value)
+        self._loaded_at = float("-inf")
 
     async def ring_after_miss(self, kid: str) -> KeyRing:
         now = self._clock()
@@ -192,10 +218,12 @@ class KeyManager:
         for kid in change.statuses:
             await self._audit("key.retired", kid, actor, "its tokens have expired")
 
-    async def retire(self, kid: str, *, actor: str = "operator", reason: str = "") -> None:
+    async def retire(self, kid: str, *, actor: str = "operator", reason: str = "",
+                     revoke: Revoke | None = None) -> None:  # fmt: skip
         """Stop verifying `kid` (after its tokens have expired). Refused for the key that
         signs when no other would: with none, nothing could sign (`jwtkeep keys rotate
-        --now` first)."""
+        --now` first). `revoke` (`jwtkeep.usecases.key_withdrawal`) then kills what the
+        key signed; its count goes into the audit event (`tokens_killed`)."""
         now = self._clock()
 
         def plan(keys: Sequence[StoredKey]) -> KeyChange:
@@ -207,14 +235,18 @@ class KeyManager:
             return KeyChange(statuses={kid: KeyStatus.RETIRED})
 
         await self._change(plan)
-        await self._audit("key.retired", kid, actor, reason)
+        killed = await revoke(kid) if revoke is not None else None
+        await self._audit("key.retired", kid, actor, reason, tokens_killed=killed)
 
-    async def compromised(self, kid: str, *, actor: str = "operator",
-                          reason: str = "") -> str | None:  # fmt: skip
+    async def compromised(self, kid: str, *, actor: str = "operator", reason: str = "",
+                          revoke: Revoke | None = None) -> str | None:  # fmt: skip
         """The key-leak drill: withdraw `kid` at once; if it was signing (or nothing would
         sign without it), a fresh key signs at once. A published next key is not promoted:
         whatever leaked this key may have leaked that one too. A key already marked
-        compromised stays so (and nothing else changes)."""
+        compromised stays so (and nothing else changes). In HS256 mode the drill is
+        refused while JWTKEEP_HMAC_SECRET is still the leaked secret (RFC 7518 §3.2).
+        `revoke` then kills what the key signed, also on a re-run (it finishes a sweep an
+        outage cut short); its count goes into the audit event (`tokens_killed`)."""
         now = self._clock()
         new = self._new_key(now)
 
@@ -222,16 +254,20 @@ class KeyManager:
             target = _find(keys, kid)
             if target.status == KeyStatus.COMPROMISED:
                 return KeyChange()
+            if self._keeps_secret_of(target):
+                raise Conflict(HS256_DRILL_REFUSED)
             after = [_with_status(k, kid, KeyStatus.COMPROMISED) for k in keys]
             signing = signing_kid(keys, now) == kid or signing_kid(after, now) is None
             add = (new,) if target.status == KeyStatus.ACTIVE and signing else ()
             return KeyChange(add=add, statuses={kid: KeyStatus.COMPROMISED})
 
         change = await self._change(plan)
-        if not change:
+        killed = await revoke(kid) if revoke is not None else None
+        if not change and not killed:
             return None
         new_kid = change.add[0].kid if change.add else None
-        await self._audit("key.compromised", kid, actor, reason, new_kid=new_kid)
+        await self._audit("key.compromised", kid, actor, reason, new_kid=new_kid,
+                          tokens_killed=killed)  # fmt: skip
         return new_kid
 
     async def import_pem(self, pem: bytes, *, activate: bool = False,
@@ -280,6 +316,15 @@ class KeyManager:
         if kids:
             await self._audit("keys.resealed", None, actor, reason, kids=kids)
         return kids
+
+    def _keeps_secret_of(self, target: StoredKey) -> bool:
+        """HS256: would the keys after the drill still sign with the leaked secret? (RFC
+        7518 §3.2: the HMAC key is the secret; a new kid on the same secret is no new key.)"""
+        if target.alg != "HS256" or self._hmac_secret is None:
+            return False
+        leaked = json.loads(self._sealer.unseal(target.sealed_private, target.kid))
+        configured = generate_key("HS256", target.kid, self._hmac_secret).private_jwk()
+        return bool(leaked.get("k") == configured.get("k"))
 
     async def _change(self, plan: KeyPlan) -> KeyChange:
         """One atomic lifecycle step: `plan` decides on the keys as they are inside the

@@ -4,8 +4,12 @@ RFC 9700 §4.14.2: every use rotates the refresh token; a used-up token coming b
 it was stolen (or the client is broken), so the whole session — its refresh family and
 every access token it issued — is ended, and the event is audited. The check-and-rotate
 is one atomic step in the store, so racing requests can never fork the session.
-Scopes may be narrowed, never widened (RFC 6749 §6). No grace window for a client's own
-retry: a retried refresh counts as reuse (the secure default; see docs/sessions.md).
+Scopes may be narrowed, never widened (RFC 6749 §6). By default there is no grace window
+for a client's own retry: a retried refresh counts as reuse. With
+`JWTKEEP_REFRESH_REUSE_INTERVAL` (at most 60 s), the current token's immediate parent
+presented within that interval (two tabs of one browser refreshing at once) is refused
+with `invalid_grant` but not taken for theft, so the family survives; anything older, or
+later, is reuse as before (docs/sessions.md).
 """
 
 from __future__ import annotations
@@ -46,12 +50,15 @@ async def refresh_grant(
     new_refresh = new_refresh_token(sid, ctx.random)
     outcome = await ctx.store.rotate_refresh(
         user.id, sid, fingerprint(refresh_token), fingerprint(new_refresh), issued.record,
-        now, ctx.sessions.idle_timeout,
+        now, ctx.sessions.idle_timeout, ctx.sessions.reuse_interval,
     )  # fmt: skip
     if outcome is RotationOutcome.ROTATED:
         await ctx.record("refresh.rotated", info, user_id=user.id, client_id=client.client_id,
                          sid=sid, jti=issued.claims.jti)  # fmt: skip
         return TokenResponse(issued.token, issued.expires_in, granted, new_refresh)
+    if outcome is RotationOutcome.RACED:
+        await ctx.record("refresh.raced", info, user_id=user.id, client_id=client.client_id,
+                         sid=sid, action="refused, session kept")  # fmt: skip
     if outcome is RotationOutcome.REUSED:
         await ctx.record("refresh.reuse_detected", info, user_id=user.id,
                          client_id=client.client_id, sid=sid, action="session ended")  # fmt: skip

@@ -6,6 +6,10 @@ must be in the token store. A token forged with a leaked key was never issued, s
 not there; a logged-out token was removed. Store trouble fails closed (`StoreUnavailable`,
 503), never open.
 
+With a verdict cache (`jwtkeep.core.verdicts`, kept live by a `RevocationFollower`), a
+token that passed all of this once is answered from memory until its `exp` while the
+revocation subscription is live; `exp` and `nbf` are checked again on every hit.
+
 Used by the server's own bearer routes and by `jwtkeep.sdk.Verifier`.
 """
 
@@ -18,8 +22,10 @@ import structlog
 from jwtkeep.core.access_token import TokenRejected, UnknownKeyId, verify_access_token
 from jwtkeep.core.claims import AccessClaims, ClaimRules
 from jwtkeep.core.clock import Clock, system_clock
+from jwtkeep.core.compact import parse_compact
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.core.keyring import KeyRing
+from jwtkeep.core.verdicts import VerdictCache
 from jwtkeep.errors import InvalidToken
 from jwtkeep.ports.token_store import AccessTokenStore
 
@@ -62,16 +68,32 @@ class TokenVerifier:
         allowlist: AllowlistCheck,
         rules: ClaimRules,
         clock: Clock = system_clock,
+        cache: VerdictCache | None = None,
     ) -> None:
         self._keys = keys
         self._allowlist = allowlist
         self.rules = rules
         self._clock = clock
+        self.cache = cache
 
     async def verify(self, token: str) -> AccessClaims:
         """Return the verified claims, or raise InvalidToken (generic to the client, reason
         logged) or StoreUnavailable (the allowlist cannot be asked: fail closed)."""
+        cache = self.cache
+        if cache is None:
+            return await self._verify(token, self._clock())
         now = self._clock()
+        fp = fingerprint(token)
+        claims = cache.get(fp, now)
+        # RFC 7519 §4.1.4-4.1.5 on every hit: the cache never outlives exp, nor runs before nbf.
+        if claims is not None and claims.nbf - self.rules.leeway <= now < claims.exp:
+            return claims
+        generation = cache.generation
+        claims = await self._verify(token, now)
+        cache.put(fp, claims, parse_compact(token).kid, generation)
+        return claims
+
+    async def _verify(self, token: str, now: float) -> AccessClaims:
         try:
             try:
                 claims = verify_access_token(token, await self._keys.ring(), self.rules, now)

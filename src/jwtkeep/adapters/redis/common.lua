@@ -3,9 +3,23 @@
 -- every value that is stored comes in as the caller's own bytes, so nothing is
 -- re-formatted here (Lua would round numbers to 14 digits).
 --
--- The user hash holds 'a' .. fingerprint -> exp (5 bytes, big-endian) .. session member,
--- and 's' .. session member -> keep-until. A session member is 'r' .. 16 raw bytes or
--- 't' .. text.
+-- The user hash holds 'a' .. fingerprint -> exp (5 bytes, big-endian) .. kid tag (4
+-- bytes) .. session member, and 's' .. session member -> keep-until. A session member is
+-- 'r' .. 16 raw bytes or 't' .. text.
+
+-- Revocation events (jwtkeep.core.revocation_events) go out on this channel from the
+-- script that makes the change, so no subscriber can see the change without the event,
+-- or the event before the change (a script's effects and its PUBLISH are one step).
+-- Classic PUBLISH: in a Cluster it reaches every node's subscribers (SPUBLISH would have
+-- to name a channel in the slot of the user's keys).
+local EVENTS = 'jwtkeep:revocations'
+local HEAD = 9 -- exp (5 bytes) and kid tag (4 bytes) before the session member
+
+local function announce(payload)
+  if payload ~= nil and payload ~= '' then
+    redis.call('PUBLISH', EVENTS, payload)
+  end
+end
 
 local function ttl_ms(until_t, now)
   return math.max(1000, math.ceil((until_t - now) * 1000))
@@ -89,7 +103,7 @@ local function end_sessions(ukey, ends)
   for i = 1, #fields, 2 do
     local field, kind, member = fields[i], string.sub(fields[i], 1, 1), nil
     if kind == 'a' then
-      member = string.sub(fields[i + 1], 6)
+      member = string.sub(fields[i + 1], HEAD + 1)
     else
       member = string.sub(field, 2)
     end
@@ -122,4 +136,20 @@ local function forget_oldest_used(skey, kept)
   if used > kept then
     redis.call('HDEL', skey, oldest)
   end
+end
+
+-- When the newest used-up refresh token of a session hash was used up (nil if none).
+local function newest_used_at(skey)
+  local fields = redis.call('HGETALL', skey)
+  local newest = nil
+  for i = 1, #fields, 2 do
+    local value = fields[i + 1]
+    if #fields[i] == 32 and string.sub(value, 1, 1) == 'u' then
+      local at = tonumber(string.sub(value, 2))
+      if at and (newest == nil or at > newest) then
+        newest = at
+      end
+    end
+  end
+  return newest
 end

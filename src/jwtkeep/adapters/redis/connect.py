@@ -27,7 +27,7 @@ the store decides what may be sent again), so a dead or stuck Redis fails within
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -75,6 +75,16 @@ class Connections:
     run: Runner
     guard: asyncio.Semaphore
     closers: tuple[Callable[[], Awaitable[None]], ...]
+    subscriber: Callable[[], Redis]
+    """A fresh client for one revocation subscription (`feed.py`): standalone, the
+    Sentinel's master, or in a Cluster the first seed node (a classic PUBLISH reaches
+    the subscribers of every node)."""
+
+    async def scan_hashes(self, pattern: bytes) -> AsyncIterator[bytes]:
+        """Every hash key matching `pattern`, on every master (the key-leak drill, the
+        sweep after a cut-off)."""
+        async for key in self.client.scan_iter(match=pattern, count=1000, _type="HASH"):
+            yield key
 
     async def ping(self) -> None:
         async with self.guard:
@@ -172,8 +182,12 @@ def _standalone(url: str, pool_size: int, timeout: float) -> Connections:
         raise ConfigurationError("token store URL: not a valid redis URL") from exc
     client = Redis(connection_pool=pool)
     guard = asyncio.Semaphore(pool_size)
+
+    def subscriber() -> Redis:
+        return Redis.from_url(url, **_subscriber_options(timeout))
+
     if url.startswith("rediss://"):
-        return Connections(client, _through(client, guard), guard, (client.aclose,))
+        return Connections(client, _through(client, guard), guard, (client.aclose,), subscriber)
     kwargs = pool.connection_kwargs
     host, port = str(kwargs.get("host", "localhost")), int(kwargs.get("port", REDIS_PORT))
 
@@ -183,7 +197,14 @@ def _standalone(url: str, pool_size: int, timeout: float) -> Connections:
     handshake = [*_auth(kwargs.get("username"), kwargs.get("password"))]
     handshake += _select(int(kwargs.get("db", 0)))
     link = PipelinedConnection(address, timeout=timeout, handshake=handshake)
-    return Connections(client, _on(link), guard, (link.close, client.aclose))
+    return Connections(client, _on(link), guard, (link.close, client.aclose), subscriber)
+
+
+def _subscriber_options(timeout: float) -> dict[str, Any]:
+    # The subscription reads with its own heartbeat deadline (feed.py); the socket
+    # timeout only bounds one blocked read, never shorter than a heartbeat round.
+    return {"socket_timeout": max(timeout, 1.0), "socket_connect_timeout": max(timeout, 1.0),
+            "retry": _retry_none()}  # fmt: skip
 
 
 def _through(client: Redis, guard: asyncio.Semaphore) -> Runner:
@@ -247,8 +268,16 @@ def _sentinel(url: str, pool_size: int, timeout: float) -> Connections:
         for node in sentinel.sentinels:
             await node.aclose()
 
+    def subscriber() -> Redis:
+        options = _subscriber_options(timeout)
+        options.pop("retry")
+        master: Redis = sentinel.master_for(
+            service, db=db, username=user, password=password, retry=_retry_none(), **options
+        )
+        return master
+
     closers = (link.close, client.aclose, close_sentinels)
-    return Connections(client, _on(link), asyncio.Semaphore(pool_size), closers)
+    return Connections(client, _on(link), asyncio.Semaphore(pool_size), closers, subscriber)
 
 
 def _cluster(url: str, pool_size: int, timeout: float) -> Connections:
@@ -266,7 +295,13 @@ def _cluster(url: str, pool_size: int, timeout: float) -> Connections:
     )
     guard = asyncio.Semaphore(pool_size)
     router = _ClusterRouter(client, guard, timeout, _auth(user, password))
-    return Connections(client, router.run, guard, (router.close, client.aclose))
+    seed_host, seed_port = parse_hosts(hosts_text, REDIS_PORT)[0]
+
+    def subscriber() -> Redis:
+        return Redis(host=seed_host, port=seed_port, username=user, password=password,
+                     **_subscriber_options(timeout))  # fmt: skip
+
+    return Connections(client, router.run, guard, (router.close, client.aclose), subscriber)
 
 
 class _ClusterRouter:

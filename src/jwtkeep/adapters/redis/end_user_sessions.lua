@@ -1,4 +1,8 @@
 -- end_user_sessions: every session of the user but one (or none), at once.
 -- KEYS: user hash
--- ARGV: the session member to keep ('' for none)
-return end_sessions(KEYS[1], function(member) return member ~= ARGV[1] end)
+-- ARGV: the session member to keep ('' for none), revocation event
+local ended = end_sessions(KEYS[1], function(member) return member ~= ARGV[1] end)
+if #ended > 0 then
+  announce(ARGV[2])
+end
+return ended

@@ -5,8 +5,10 @@ so a user's tokens, sessions and refresh families live in one slot and every mul
 step is one Lua script, in a Cluster as on a single server.
 
     {T}      hash   the user's hash, holding two kinds of fields:
-                      a<fp>  (`a` + 32 raw bytes) -> exp (5 bytes, big-endian) + S:
-                             one allowlisted access token, bound to its session S
+                      a<fp>  (`a` + 32 raw bytes) -> exp (5 bytes, big-endian) +
+                             kid tag (4 bytes: SHA-256 of the signing key's kid) + S:
+                             one allowlisted access token, bound to its session S (the
+                             tag lets the key-leak drill find what a key signed)
                       s<S>   -> keep-until (Unix seconds): the session index entry, kept
                              while the session or any of its tokens may still be alive
     {T}s<S>  hash   one session's clock and refresh family: `l` last used, `i` idle
@@ -42,14 +44,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import math
 from functools import lru_cache
 
 __all__ = [
     "ACCESS",
     "CUTOFF_KEY",
+    "EVENTS_CHANNEL",
     "EVERYONE",
     "EXP_BYTES",
+    "HEAD_BYTES",
+    "KID_TAG_BYTES",
     "MAP_PREFIX",
     "SESSION",
     "SESSION_FIELDS",
@@ -58,6 +64,7 @@ __all__ = [
     "access_value",
     "details_key",
     "is_user_key",
+    "kid_tag",
     "map_key",
     "number",
     "session_key",
@@ -74,6 +81,9 @@ EVERYONE = b"*"  # the cut-off hash's field for every app; `c` + client_id for o
 ACCESS = b"a"  # user-hash field prefix of an access token
 SESSION = b"s"  # user-hash field prefix of a session index entry
 EXP_BYTES = 5  # big-endian: enough until the year 36812
+KID_TAG_BYTES = 4
+HEAD_BYTES = EXP_BYTES + KID_TAG_BYTES  # before the session member in an access entry
+EVENTS_CHANNEL = b"jwtkeep:revocations"  # as in common.lua
 TAG_TEXT = b"\\~"  # marks a non-UUID user id; `\~` never occurs in an escaped UUID
 SESSION_FIELDS = (b"l", b"i", b"x")
 """last_used_at, idle_expires_at, absolute_expires_at: the session hash's own fields
@@ -153,9 +163,16 @@ def details_key(user_id: str, sid: str) -> bytes:
     return session_key(user_id, sid, b"m")
 
 
-def access_value(exp: int, code: bytes) -> bytes:
-    """An access token's entry in the user hash: when it dies, and whose session it is."""
-    return max(0, exp).to_bytes(EXP_BYTES, "big") + code
+@lru_cache(maxsize=256)
+def kid_tag(kid: str) -> bytes:
+    """4 bytes naming the signing key (a collision only over-revokes in the drill)."""
+    return hashlib.sha256(kid.encode("utf-8")).digest()[:KID_TAG_BYTES]
+
+
+def access_value(exp: int, code: bytes, kid: str = "") -> bytes:
+    """An access token's entry in the user hash: when it dies, which key signed it, and
+    whose session it is."""
+    return max(0, exp).to_bytes(EXP_BYTES, "big") + kid_tag(kid) + code
 
 
 def access_exp(value: bytes) -> int:

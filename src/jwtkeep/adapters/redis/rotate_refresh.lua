@@ -1,7 +1,8 @@
 -- rotate_refresh: RFC 9700 section 4.14.2 refresh token rotation with reuse detection.
 -- KEYS: session hash, session details, user hash
 -- ARGV: now, session member, presented fingerprint, new refresh fingerprint,
---       access field, access value, access exp, now + idle timeout
+--       access field, access value, access exp, now + idle timeout, revocation event
+--       (sent if the session ends for reuse), reuse interval (seconds, 0 for none)
 --
 -- Used-up fingerprints are kept as "u" .. <time used up>, at most USED_KEPT of them (the
 -- newest): a session refreshed every 5 minutes for 30 days would otherwise keep 8,640
@@ -17,10 +18,18 @@ if now >= math.min(idle, absolute) then
   return 'unknown'
 end
 if state[3] and string.sub(state[3], 1, 1) == 'u' then
+  -- The current token's parent within the reuse interval: a client's own tabs racing.
+  local interval = tonumber(ARGV[10])
+  local used_at = tonumber(string.sub(state[3], 2))
+  if interval > 0 and used_at and now - used_at <= interval and
+      newest_used_at(KEYS[1]) == used_at then
+    return 'raced'
+  end
   -- A used-up refresh token came back: someone holds a copy. End the whole family and
   -- every access token it issued.
   redis.call('DEL', KEYS[1], KEYS[2])
   end_sessions(KEYS[3], function(member) return member == ARGV[2] end)
+  announce(ARGV[9])
   return 'reused'
 end
 if state[3] ~= 'c' then

@@ -26,6 +26,7 @@ SCRIPT_NAMES = (
     "list_sessions",
     "end_sessions_before",
     "raise_cutoff",
+    "revoke_kid",
 )
 
 

@@ -38,16 +38,19 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError, NoScriptError, RedisError
 
 from jwtkeep.adapters.redis.connect import Connections, open_connections
+from jwtkeep.adapters.redis.feed import RedisRevocationFeed
 from jwtkeep.adapters.redis.keys import (
     ACCESS,
     CUTOFF_KEY,
+    EVENTS_CHANNEL,
     EVERYONE,
-    EXP_BYTES,
+    HEAD_BYTES,
     SESSION_FIELDS,
     access_exp,
     access_value,
     details_key,
     is_user_key,
+    kid_tag,
     map_key,
     number,
     session_key,
@@ -58,6 +61,7 @@ from jwtkeep.adapters.redis.keys import (
 )
 from jwtkeep.adapters.redis.scripts import load_scripts
 from jwtkeep.core.fingerprint import Fingerprint
+from jwtkeep.core.revocation_events import EVERYTHING, RevocationEvent
 from jwtkeep.errors import DuplicateSession, StoreUnavailable
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
 from jwtkeep.ports.token_store import Progress
@@ -194,7 +198,7 @@ class RedisTokenStore:
     # -- access tokens ----------------------------------------------------------------
 
     async def add_access(self, record: AccessRecord, now: float) -> None:
-        value = access_value(record.exp, sid_code(record.sid))
+        value = access_value(record.exp, sid_code(record.sid), record.kid)
         args: list[Arg] = [number(now), ACCESS + record.fingerprint, value, record.exp]
         await self._script("add_access", [user_key(record.sub)], args)
 
@@ -209,7 +213,7 @@ class RedisTokenStore:
     ) -> bool:
         key = user_key(sub)
         value = await self._command(key, b"HGET", key, ACCESS + fp)
-        if value is None or value[EXP_BYTES:] != sid_code(sid) or now >= access_exp(value):
+        if value is None or value[HEAD_BYTES:] != sid_code(sid) or now >= access_exp(value):
             return False  # unknown, revoked, expired: one command, no cut-off to read
         # Only a token that would pass pays for the cut-off read (a second command, in
         # the next batch; bench/results/revoke_everything.md has the cost): unknown and
@@ -226,8 +230,25 @@ class RedisTokenStore:
         return max(times) if times else None
 
     async def remove_access(self, fp: Fingerprint, sub: str, sid: str) -> bool:
-        args: list[Arg] = [ACCESS + fp, sid_code(sid)]
+        event = RevocationEvent.token(fp).encode()
+        args: list[Arg] = [ACCESS + fp, sid_code(sid), event]
         return bool(await self._script("remove_access", [user_key(sub)], args))
+
+    async def revoke_signed_by(self, kid: str, now: float) -> int:
+        """The key-leak drill: announce the kid first (every subscribed verifier refuses
+        its tokens from then on), then drop every access token it signed, user hash by
+        user hash (SCAN on every master). The count of tokens dropped."""
+        await self._command(EVENTS_CHANNEL, b"PUBLISH", EVENTS_CHANNEL,
+                            RevocationEvent.signed_by(kid).encode())  # fmt: skip
+        killed = 0
+        with _fail_closed:
+            async for key in self._connections.scan_hashes(b"{*}"):
+                if is_user_key(key):  # a user hash, not a session's
+                    killed += int(await self._script("revoke_kid", [key], [kid_tag(kid)]))
+        return killed
+
+    def revocation_feed(self) -> RedisRevocationFeed:
+        return RedisRevocationFeed(self._connections.subscriber)
 
     async def ping(self) -> None:
         with _fail_closed:
@@ -261,7 +282,7 @@ class RedisTokenStore:
             math.ceil(max(expires, access.exp)),  # the index entry's keep-until
             ttl_ms(expires, now),
             ACCESS + access.fingerprint,
-            access_value(access.exp, code),
+            access_value(access.exp, code, access.kid),
             access.exp,
             refresh_fp or b"",
             _details(session),
@@ -294,6 +315,7 @@ class RedisTokenStore:
         access: AccessRecord,
         now: float,
         idle_timeout: int,
+        reuse_interval: float = 0.0,
     ) -> RotationOutcome:
         # `access` is filed under (user_id, sid): only written if that session rotates.
         code = sid_code(sid)
@@ -304,9 +326,11 @@ class RedisTokenStore:
             presented_fp,
             new_refresh_fp,
             ACCESS + access.fingerprint,
-            access_value(access.exp, code),
+            access_value(access.exp, code, access.kid),
             access.exp,
             number(now + idle_timeout),
+            RevocationEvent.session(sid, user_id).encode(),
+            number(float(reuse_interval)),
         ]
         # Never sent twice: a rotation that ran but whose reply was lost would, sent again,
         # look like reuse of the token it just retired.
@@ -355,12 +379,14 @@ class RedisTokenStore:
 
     async def end_session(self, user_id: str, sid: str) -> bool:
         keys = [session_key(user_id, sid), details_key(user_id, sid), user_key(user_id)]
-        removed = await self._script("end_session", keys, [sid_code(sid)])
+        event = RevocationEvent.session(sid, user_id).encode()
+        removed = await self._script("end_session", keys, [sid_code(sid), event])
         return int(removed) > 0
 
     async def end_user_sessions(self, user_id: str, except_sid: str | None = None) -> list[str]:
         keep = sid_code(except_sid) if except_sid is not None else b""
-        ended = await self._script("end_user_sessions", [user_key(user_id)], [keep])
+        event = RevocationEvent.user(user_id).encode()
+        ended = await self._script("end_user_sessions", [user_key(user_id)], [keep, event])
         return [sid_from_code(member) for member in ended]
 
     # -- everyone out -------------------------------------------------------------------
@@ -385,13 +411,16 @@ class RedisTokenStore:
     async def _cut_off(
         self, field: bytes, client: bytes, now: float, progress: Progress | None
     ) -> int:
-        await self._script("raise_cutoff", [CUTOFF_KEY], [field, number(now)])
+        # The `all` event goes out from the script that raises the cut-off (one step): the
+        # schema names no app and a verdict cache does not know a token's app, so a
+        # per-app cut-off empties every cache too (the safe reading).
+        await self._script("raise_cutoff", [CUTOFF_KEY], [field, number(now), EVERYTHING.encode()])
         # An estimate for the progress bar: a user's hash, and per session 3 more keys.
         estimate = int(await self._command(CUTOFF_KEY, b"DBSIZE")) // 4
         ended = swept = 0
         batch: list[bytes] = []
         with _fail_closed:
-            async for key in self._connections.client.scan_iter(match=b"{*}", count=1000):
+            async for key in self._connections.scan_hashes(b"{*}"):
                 if is_user_key(key):
                     batch.append(key)
                 if len(batch) >= _SWEEP_BATCH:

@@ -22,6 +22,7 @@ __all__ = [
     "delete_access",
     "delete_client_access",
     "delete_session_access",
+    "delete_signed_by",
     "delete_user_access",
     "is_allowed",
     "purge_expired",
@@ -36,7 +37,7 @@ def _whole_seconds(now: float) -> int:
 
 
 _ACCESS = cast(Table, AccessTokenRow.__table__)
-_UPSERT_COLUMNS = ("sub", "sid", "jti", "client_id", "expires_at")
+_UPSERT_COLUMNS = ("sub", "sid", "jti", "client_id", "expires_at", "kid")
 
 
 def _upsert(insert: Any) -> Any:
@@ -68,6 +69,7 @@ def put_access(conn: Connection, record: AccessRecord) -> None:
         "jti": record.jti,
         "client_id": record.client_id,
         "expires_at": record.exp,
+        "kid": record.kid,
     }
     conn.execute(_PUT_ACCESS[conn.dialect.name], values)
 
@@ -96,13 +98,18 @@ def delete_session_access(conn: Connection, user_id: str, sid: str) -> int:
     return result.rowcount
 
 
-def delete_user_access(conn: Connection, user_id: str, except_sid: str | None) -> None:
+def delete_user_access(conn: Connection, user_id: str, except_sid: str | None) -> int:
     """Revoke every access token of the user, but those of `except_sid`: also the tokens of
     a session that already expired, whose access tokens may outlive it by minutes."""
     condition = AccessTokenRow.sub == user_id
     if except_sid is not None:
         condition = and_(condition, AccessTokenRow.sid != except_sid)
-    conn.execute(delete(AccessTokenRow).where(condition))
+    return conn.execute(delete(AccessTokenRow).where(condition)).rowcount
+
+
+def delete_signed_by(conn: Connection, kid: str) -> int:
+    """Revoke every access token signed by `kid` (the key-leak drill); the number revoked."""
+    return conn.execute(delete(AccessTokenRow).where(AccessTokenRow.kid == kid)).rowcount
 
 
 def delete_client_access(conn: Connection, client_id: str) -> None:

@@ -69,6 +69,14 @@ class SqlEngine:
     def dialect(self) -> str:
         return "sqlite" if self._sqlite is not None else "postgresql"
 
+    @property
+    def async_engine(self) -> AsyncEngine:
+        """PostgreSQL's asyncpg engine, for what is not a transaction (the revocation
+        feed's LISTEN connection, `revocation_events.py`)."""
+        if self._async_engine is None:
+            raise TypeError("SQLite has no async engine: run a transaction with read/write")
+        return self._async_engine
+
     async def read(self, work: Work[T]) -> T:
         """Run `work` in a read-only transaction (a consistent snapshot on both backends)."""
         with translate_errors():

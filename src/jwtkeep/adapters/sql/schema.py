@@ -45,6 +45,7 @@ __all__ = [
     "LoginSessionRow",
     "LoginSessionSidRow",
     "RefreshTokenRow",
+    "RevocationEventRow",
     "SessionRow",
     "SigningKeyRow",
     "UserRow",
@@ -193,6 +194,17 @@ class AccessTokenRow(Base):
     jti: Mapped[str] = mapped_column(String(128))
     client_id: Mapped[str] = mapped_column(NAME)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    kid: Mapped[str] = mapped_column(String(64), index=True, server_default="")
+
+
+class RevocationEventRow(Base):
+    """SQLite's revocation event log (`revocation_events.py`); empty on PostgreSQL."""
+
+    __tablename__ = "revocation_events"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(index=True)
+    payload: Mapped[str] = mapped_column(Text)
 
 
 class AuthorizationCodeRow(Base):

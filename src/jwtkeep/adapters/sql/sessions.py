@@ -38,6 +38,7 @@ __all__ = [
     "end_everything",
     "insert_refresh",
     "insert_session",
+    "is_recent_parent",
     "live_sessions",
     "lock_live_session",
     "mark_used",
@@ -87,6 +88,12 @@ _FORGET_OLD_USED = delete(_REFRESH).where(
         .order_by(_REFRESH.c.used_at.desc())
         .limit(USED_KEPT)
     ),
+)
+_NEWEST_USED = (
+    select(_REFRESH.c.fingerprint, _REFRESH.c.used_at)
+    .where(_USED)
+    .order_by(_REFRESH.c.used_at.desc())
+    .limit(1)
 )
 _TOUCH_SESSION = (
     update(_SESSIONS)
@@ -170,6 +177,17 @@ def mark_used(conn: Connection, sid: str, fp: Fingerprint, now: float) -> None:
     Reuse of an older one is then unknown (refused all the same) rather than reuse."""
     conn.execute(_MARK_USED, {"p_fp": bytes(fp), "p_now": now})
     conn.execute(_FORGET_OLD_USED, {"p_sid": sid})
+
+
+def is_recent_parent(
+    conn: Connection, sid: str, fp: Fingerprint, now: float, interval: float
+) -> bool:
+    """Is `fp` the session's newest used-up token (the current one's parent), used up at
+    most `interval` seconds ago? (`JWTKEEP_REFRESH_REUSE_INTERVAL`.)"""
+    newest = conn.execute(_NEWEST_USED, {"p_sid": sid}).first()
+    if newest is None or newest.fingerprint != bytes(fp) or newest.used_at is None:
+        return False
+    return bool(now - newest.used_at <= interval)
 
 
 def touch_session(

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 from jwtkeep.adapters.sql import access_tokens, sessions
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
+from jwtkeep.adapters.sql.revocation_events import SqlRevocationFeed, publish
 from jwtkeep.core.fingerprint import Fingerprint
+from jwtkeep.core.revocation_events import EVERYTHING, RevocationEvent
 from jwtkeep.errors import DuplicateSession
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
 from jwtkeep.ports.token_store import Progress
@@ -80,9 +82,27 @@ class SqlTokenStore:
 
     async def remove_access(self, fp: Fingerprint, sub: str, sid: str) -> bool:
         """Revoke one access token (RFC 7009 §2.1). True if a record was present."""
-        return await self._engine.write(
-            lambda conn: access_tokens.delete_access(conn, fp, sub, sid)
-        )
+
+        def work(conn: Connection) -> bool:
+            removed = access_tokens.delete_access(conn, fp, sub, sid)
+            if removed:
+                publish(conn, RevocationEvent.token(fp))
+            return removed
+
+        return await self._engine.write(work)
+
+    async def revoke_signed_by(self, kid: str, now: float) -> int:
+        """The key-leak drill: every access token `kid` signed, and its event, at once."""
+
+        def work(conn: Connection) -> int:
+            killed = access_tokens.delete_signed_by(conn, kid)
+            publish(conn, RevocationEvent.signed_by(kid))
+            return killed
+
+        return await self._engine.write(work)
+
+    def revocation_feed(self) -> SqlRevocationFeed:
+        return SqlRevocationFeed(self._engine)
 
     async def ping(self) -> None:
         await self._engine.ping()
@@ -122,6 +142,7 @@ class SqlTokenStore:
         access: AccessRecord,
         now: float,
         idle_timeout: int,
+        reuse_interval: float = 0.0,
     ) -> RotationOutcome:
         """Refresh token rotation with reuse detection (RFC 9700 §4.14.2), atomically: one
         write transaction (on SQLite one thread hop, under `BEGIN IMMEDIATE`)."""
@@ -134,10 +155,14 @@ class SqlTokenStore:
             state = sessions.refresh_state(conn, user_id, sid, presented_fp, now)
             if state is None:
                 return RotationOutcome.UNKNOWN
+            recent = state is RefreshState.USED and reuse_interval > 0
+            if recent and sessions.is_recent_parent(conn, sid, presented_fp, now, reuse_interval):
+                return RotationOutcome.RACED
             if state is RefreshState.USED:
                 # A replayed refresh token: attacker or victim, we cannot tell which, so
                 # the whole family goes (RFC 9700 §4.14.2).
                 _end_session(conn, user_id, sid)
+                publish(conn, RevocationEvent.session(sid, user_id))
                 return RotationOutcome.REUSED
             sessions.mark_used(conn, sid, presented_fp, now)
             sessions.insert_refresh(conn, sid, new_refresh_fp, absolute)
@@ -168,7 +193,14 @@ class SqlTokenStore:
         """End the user's session `sid`: its refresh family and every access token issued
         in it (also for a sid with access tokens but no session, e.g. client_credentials).
         True if anything was removed."""
-        return await self._engine.write(lambda conn: _end_session(conn, user_id, sid))
+
+        def work(conn: Connection) -> bool:
+            ended = _end_session(conn, user_id, sid)
+            if ended:
+                publish(conn, RevocationEvent.session(sid, user_id))
+            return ended
+
+        return await self._engine.write(work)
 
     async def end_user_sessions(self, user_id: str, except_sid: str | None = None) -> list[str]:
         """End every session of the user but `except_sid`, and revoke every access token
@@ -176,7 +208,9 @@ class SqlTokenStore:
 
         def work(conn: Connection) -> list[str]:
             sids = sessions.delete_user_sessions(conn, user_id, except_sid)
-            access_tokens.delete_user_access(conn, user_id, except_sid)
+            revoked = access_tokens.delete_user_access(conn, user_id, except_sid)
+            if sids or revoked:
+                publish(conn, RevocationEvent.user(user_id))
             return sids
 
         return await self._engine.write(work)
@@ -185,8 +219,15 @@ class SqlTokenStore:
         """One transaction empties the three tables, so there is nothing to sweep: on
         PostgreSQL `TRUNCATE` (constant time, whatever the row count) under an ACCESS
         EXCLUSIVE lock, which waits for every rotation in flight and makes every later
-        read wait for it; on SQLite a `DELETE` of every row under the write lock."""
-        ended = await self._engine.write(lambda conn: sessions.end_everything(conn, now))
+        read wait for it; on SQLite a `DELETE` of every row under the write lock. The
+        `all` event goes out in the same transaction (every verdict cache empties)."""
+
+        def work(conn: Connection) -> int:
+            ended = sessions.end_everything(conn, now)
+            publish(conn, EVERYTHING)
+            return ended
+
+        ended = await self._engine.write(work)
         if progress is not None:
             progress(ended, ended)
         return ended
@@ -194,11 +235,14 @@ class SqlTokenStore:
     async def end_client_sessions(
         self, client_id: str, now: float, progress: Progress | None = None
     ) -> int:
-        """One transaction: the app's sessions, their refresh families, its access tokens."""
+        """One transaction: the app's sessions, their refresh families, its access tokens,
+        and an `all` event (the event schema names no app, and a verdict cache does not
+        know a token's app: dropping everything is the safe reading)."""
 
         def work(conn: Connection) -> int:
             ended = sessions.delete_client_sessions(conn, client_id, now)
             access_tokens.delete_client_access(conn, client_id)
+            publish(conn, EVERYTHING)
             return ended
 
         ended = await self._engine.write(work)

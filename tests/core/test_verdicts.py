@@ -1,0 +1,136 @@
+"""The verdict cache (jwtkeep.core.verdicts): liveness, exactness, bounds, races."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from jwtkeep.core.claims import AccessClaims
+from jwtkeep.core.revocation_events import EVERYTHING, RevocationEvent, decode_event
+from jwtkeep.core.verdicts import VerdictCache
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def claims(sub: str = "u1", sid: str = "s1", exp: int = 2_000) -> AccessClaims:
+    jti = secrets.token_hex(8)
+    return AccessClaims(iss="https://i", sub=sub, aud="api", exp=exp, nbf=0, iat=0, jti=jti,
+                        client_id="web", scope="read", sid=sid)  # fmt: skip
+
+
+def live_cache(clock: Clock, **options: int) -> VerdictCache:
+    cache = VerdictCache(monotonic=clock, **options)
+    cache.restart()
+    return cache
+
+
+def test_a_verdict_is_kept_only_while_the_subscription_beats() -> None:
+    clock = Clock()
+    cache = live_cache(clock)
+    fp = secrets.token_bytes(32)
+    cache.put(fp, claims(), "k1", cache.generation)
+    assert cache.get(fp, 1_000) is not None
+    clock.now += 0.9
+    cache.beat()
+    clock.now += 0.9
+    assert cache.get(fp, 1_000) is not None
+    clock.now += 0.2  # 1.1 s since the last beat: silence
+    assert cache.get(fp, 1_000) is None
+    assert len(cache) == 0
+    cache.beat()
+    assert cache.get(fp, 1_000) is None  # emptied, not hidden
+
+
+def test_nothing_is_kept_while_not_live_and_a_loss_empties_it() -> None:
+    clock = Clock()
+    cache = VerdictCache(monotonic=clock)
+    fp = secrets.token_bytes(32)
+    cache.put(fp, claims(), "k1", cache.generation)
+    assert len(cache) == 0
+    cache.restart()
+    cache.put(fp, claims(), "k1", cache.generation)
+    cache.lost()
+    assert cache.get(fp, 1_000) is None
+
+
+def test_a_verdict_made_while_an_event_came_in_is_not_kept() -> None:
+    cache = live_cache(Clock())
+    fp = secrets.token_bytes(32)
+    generation = cache.generation
+    cache.apply(RevocationEvent.token(fp))  # revoked while the full check ran
+    cache.put(fp, claims(), "k1", generation)
+    assert cache.get(fp, 1_000) is None
+
+
+def test_exp_is_checked_on_every_hit() -> None:
+    cache = live_cache(Clock())
+    fp = secrets.token_bytes(32)
+    cache.put(fp, claims(exp=1_000), "k1", cache.generation)
+    assert cache.get(fp, 999.9) is not None
+    assert cache.get(fp, 1_000) is None
+
+
+@pytest.mark.parametrize(
+    ("event", "dropped"),
+    [
+        (RevocationEvent.session("s1", "u1"), {"a", "b"}),
+        (RevocationEvent.user("u2"), {"c"}),
+        (RevocationEvent.signed_by("k2"), {"d"}),
+        (EVERYTHING, {"a", "b", "c", "d"}),
+    ],
+)
+def test_an_event_drops_exactly_what_it_names(event: RevocationEvent, dropped: set[str]) -> None:
+    cache = live_cache(Clock())
+    entries = {
+        "a": (claims("u1", "s1"), "k1"),
+        "b": (claims("u1", "s1"), "k1"),
+        "c": (claims("u2", "s2"), "k1"),
+        "d": (claims("u3", "s3"), "k2"),
+    }
+    fps = {name: secrets.token_bytes(32) for name in entries}
+    for name, (c, kid) in entries.items():
+        cache.put(fps[name], c, kid, cache.generation)
+    cache.apply(event)
+    gone = {name for name in entries if cache.get(fps[name], 1_000) is None}
+    assert gone == dropped
+
+
+def test_bounded_by_entries_least_recently_used_first() -> None:
+    cache = live_cache(Clock(), max_entries=2)
+    a, b, c = (secrets.token_bytes(32) for _ in range(3))
+    cache.put(a, claims(), "k", cache.generation)
+    cache.put(b, claims(), "k", cache.generation)
+    assert cache.get(a, 1_000) is not None  # a is now the most recent
+    cache.put(c, claims(), "k", cache.generation)
+    assert [cache.get(x, 1_000) is not None for x in (a, b, c)] == [True, False, True]
+
+
+def test_bounded_by_memory() -> None:
+    cache = live_cache(Clock(), max_bytes=5_000)
+    for _ in range(100):
+        cache.put(secrets.token_bytes(32), claims(), "k", cache.generation)
+    assert cache.estimated_bytes <= 5_000
+    assert 0 < len(cache) < 10
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"not json", b'{"v":2,"type":"token","fp":"00"}', b'{"v":1,"type":"party"}',
+     b'{"v":1,"type":"session","sid":"s"}', b'{"v":1,"type":"user","sub":7}', b"x" * 5000],
+)  # fmt: skip
+def test_an_unreadable_event_means_everything(raw: bytes) -> None:
+    assert decode_event(raw) == EVERYTHING
+
+
+def test_events_read_back() -> None:
+    events = [RevocationEvent.token(b"\x01" * 32), RevocationEvent.session("s", "u"),
+              RevocationEvent.user("u"), RevocationEvent.signed_by("k"), EVERYTHING]  # fmt: skip
+    for event in events:
+        assert decode_event(event.encode()) == event
