@@ -24,6 +24,7 @@ from tests.support.refusals import refused_for
 from tests.support.serve_process import (
     PASSWORD,
     PASSWORD_GRANT,
+    SERVICE_GRANTS,
     Server,
     clean_environment,
     run_cli,
@@ -52,10 +53,21 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Issuer]:
     data_dir = tmp_path_factory.mktemp("stream") / "data"
     env = clean_environment(data_dir)
     assert run_cli(env, "init").returncode == 0
-    svc = run_cli(env, "app", "create", "svc", "--audience", AUDIENCE, "--confidential",
-                  *PASSWORD_GRANT, "--json")  # fmt: skip
+    svc = run_cli(
+        env,
+        "app",
+        "create",
+        "svc",
+        "--audience",
+        AUDIENCE,
+        "--confidential",
+        *SERVICE_GRANTS,
+        "--json",
+    )
     assert svc.returncode == 0, svc.stderr
-    web = run_cli(env, "app", "create", "web", "--audience", "https://api.other", "--json")
+    web = run_cli(
+        env, "app", "create", "web", "--audience", "https://api.other", *PASSWORD_GRANT, "--json"
+    )
     assert web.returncode == 0, web.stderr
     user = run_cli(env, "user", "create", "sam", "--password-stdin", stdin=PASSWORD)
     assert user.returncode == 0, user.stderr

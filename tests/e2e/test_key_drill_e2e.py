@@ -88,8 +88,9 @@ def _deploy(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[Drill
         env.update(shared)
         assert run_cli(env, "init").returncode == 0
         envs.append(env)
-    app = run_cli(envs[0], "app", "create", "web", "--audience", AUDIENCE, *PASSWORD_GRANT,
-                  "--json")  # fmt: skip
+    app = run_cli(
+        envs[0], "app", "create", "web", "--audience", AUDIENCE, *PASSWORD_GRANT, "--json"
+    )
     assert app.returncode == 0, app.stderr
     user = run_cli(envs[0], "user", "create", "dora", "--password-stdin", stdin=PASSWORD)
     assert user.returncode == 0, user.stderr
