@@ -39,9 +39,10 @@ $(BIN)/python: | python-version
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Just the package (what `pip install jwtkeep` gives): enough to run the server.
+# The server (`pip install 'jwtkeep[server]'`): enough to run it. (`pip install jwtkeep`
+# alone is the SDK and `jwtkeep token inspect`; tests/test_install.py checks that install.)
 $(BASE_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[server]'
 	@touch $@
 
 # The package with every extra and the test/lint tools (also satisfies the base install).

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import Connection, text  # noqa: E402
 from tests.support.postgres_server import _as_owner, _bin_dir, _prepare_dir, _start  # noqa: E402
 from tests.support.redis_server import RedisProcess, find_redis_server  # noqa: E402
 
@@ -109,13 +109,14 @@ _LEFT = text(
 
 
 async def fill_postgres(database: Database, count: int) -> AccessRecord:
-    async with database.engine.write() as conn:
+    def fill(conn: Connection) -> None:
         for statement in _FILL_SQL:
-            await conn.execute(text(statement), {"now": NOW, "count": count, "exp": int(NOW) + 300})
-    async with database.engine.read() as conn:
-        fp = (await conn.execute(text(
-            "SELECT fingerprint, sub, sid FROM access_tokens WHERE sid = 's1'"
-        ))).one()  # fmt: skip
+            conn.execute(text(statement), {"now": NOW, "count": count, "exp": int(NOW) + 300})
+
+    await database.engine.write(fill)
+    fp = await database.engine.read(lambda conn: conn.execute(text(
+        "SELECT fingerprint, sub, sid FROM access_tokens WHERE sid = 's1'"
+    )).one())  # fmt: skip
     return AccessRecord(Fingerprint(fp[0]), fp[1], fp[2], "j", "web", int(NOW) + 300)
 
 
@@ -224,8 +225,7 @@ async def postgres_row(port: int, count: int) -> Row:
         await database.migrate()
         sample = await fill_postgres(database, count)
         refused, took, ended = await measure(database.tokens, sample, count)
-        async with database.engine.read() as conn:
-            left = int((await conn.execute(_LEFT)).scalar() or 0)
+        left = int(await database.engine.read(lambda conn: conn.execute(_LEFT).scalar()) or 0)
     finally:
         await database.close()
     return "PostgreSQL (TRUNCATE)", ended, refused, took, left, "rows left in the three tables"

@@ -1,5 +1,5 @@
 """`python -m jwtkeep` is the `jwtkeep` command."""
 
-from jwtkeep.cli.main import main
+from jwtkeep.cli.entry import main
 
 main()

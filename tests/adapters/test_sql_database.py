@@ -56,13 +56,13 @@ async def database(url: str) -> AsyncIterator[Database]:
 @pytest.mark.parametrize(
     ("given_url", "normalized"),
     [
-        ("sqlite:///data/jwtkeep.db", "sqlite+aiosqlite:///data/jwtkeep.db"),
-        ("sqlite:////var/lib/jwtkeep.db", "sqlite+aiosqlite:////var/lib/jwtkeep.db"),
-        ("sqlite://", "sqlite+aiosqlite://"),
+        ("sqlite:///data/jwtkeep.db", "sqlite+pysqlite:///data/jwtkeep.db"),
+        ("sqlite:////var/lib/jwtkeep.db", "sqlite+pysqlite:////var/lib/jwtkeep.db"),
+        ("sqlite://", "sqlite+pysqlite://"),
         ("postgresql://u:p@db:5432/jk", "postgresql+asyncpg://u:p@db:5432/jk"),
         ("postgres://u@db/jk", "postgresql+asyncpg://u@db/jk"),
         ("postgresql+asyncpg://u@db/jk", "postgresql+asyncpg://u@db/jk"),
-        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+pysqlite:///x.db"),
     ],
 )
 def test_normalize_url_picks_the_async_driver(given_url: str, normalized: str) -> None:
@@ -98,15 +98,21 @@ async def test_migrate_creates_the_schema_and_is_idempotent(database: Database) 
     await database.migrate()
     await database.migrate()
 
-    async with database.engine.read() as conn:
-        tables = await conn.run_sync(_table_names)
-        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    tables = await database.engine.read(_table_names)
+    version = await database.engine.read(_version)
     assert tables == TABLES
     assert version == HEAD
 
 
 def _table_names(connection: Connection) -> set[str]:
     return set(inspect(connection).get_table_names())
+
+
+def _version(connection: Connection) -> str | None:
+    version: str | None = connection.execute(
+        text("SELECT version_num FROM alembic_version")
+    ).scalar()
+    return version
 
 
 async def test_the_migrations_build_exactly_the_declared_schema(database: Database) -> None:
@@ -117,8 +123,7 @@ async def test_the_migrations_build_exactly_the_declared_schema(database: Databa
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return list(compare_metadata(context, metadata))
 
-    async with database.engine.read() as conn:
-        assert await conn.run_sync(differences) == []
+    assert await database.engine.read(differences) == []
 
 
 _APP_AT_0001 = text(
@@ -130,11 +135,14 @@ _APP_AT_0001 = text(
 
 async def _database_at_0001_with_apps(database: Database, *audiences: str) -> None:
     await database.migrate("0001")
-    async with database.engine.write() as conn:
+
+    def insert(conn: Connection) -> None:
         for n, audience in enumerate(audiences):
             values = {"id": f"00000000-0000-4000-8000-00000000000{n}", "name": f"app{n}",
                       "client_id": f"client{n}", "audience": audience}  # fmt: skip
-            await conn.execute(_APP_AT_0001, values)
+            conn.execute(_APP_AT_0001, values)
+
+    await database.engine.write(insert)
 
 
 async def test_0002_keeps_account_access_for_existing_apps(database: Database) -> None:
@@ -143,9 +151,7 @@ async def test_0002_keeps_account_access_for_existing_apps(database: Database) -
     await database.migrate()
     apps = await database.apps.list_apps()
     assert [(app.name, app.account_access) for app in apps] == [("app0", True), ("app1", True)]
-    async with database.engine.read() as conn:
-        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    assert version == HEAD
+    assert await database.engine.read(_version) == HEAD
 
 
 async def test_0002_grants_existing_apps_no_introspection(database: Database) -> None:
@@ -159,8 +165,9 @@ async def test_0003_keeps_every_grant_existing_apps_could_use(database: Database
     """Before 0003 every app could use the password and refresh grants, and a confidential
     one client credentials: none is locked out. No redirect URI, no code flow yet."""
     await _database_at_0001_with_apps(database, "https://a.example", "https://b.example")
-    async with database.engine.write() as conn:
-        await conn.execute(text("UPDATE apps SET confidential = true WHERE name = 'app1'"))
+    await database.engine.write(
+        lambda conn: conn.execute(text("UPDATE apps SET confidential = true WHERE name = 'app1'"))
+    )
     await database.migrate()
     apps = {app.name: app for app in await database.apps.list_apps()}
     assert apps["app0"].grants == ("password", "refresh_token")
@@ -175,24 +182,23 @@ async def test_0002_refuses_apps_that_share_an_audience(database: Database) -> N
     await _database_at_0001_with_apps(database, "https://shared.example", "https://shared.example")
     with pytest.raises(ConfigurationError, match=re.escape("'https://shared.example': app0, app1")):
         await database.migrate()
-    async with database.engine.read() as conn:
-        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    assert version == "0001"  # nothing changed: the operator fixes it and migrates again
-    async with database.engine.write() as conn:
-        await conn.execute(
+    # nothing changed: the operator fixes it and migrates again
+    assert await database.engine.read(_version) == "0001"
+    await database.engine.write(
+        lambda conn: conn.execute(
             text("UPDATE apps SET audience = 'https://b.example' WHERE name = 'app1'")
         )
+    )
     await database.migrate()
     assert [app.account_access for app in await database.apps.list_apps()] == [True, True]
 
 
 async def test_0005_keys_made_before_it_signed_from_their_creation(database: Database) -> None:
     await database.migrate("0002")
-    async with database.engine.write() as conn:
-        await conn.execute(text(
-            "INSERT INTO signing_keys (kid, alg, status, created_at, public_jwk, sealed_private)"
-            " VALUES ('old', 'EdDSA', 'retiring', 5.0, NULL, :blob)"
-        ), {"blob": b"sealed"})  # fmt: skip
+    await database.engine.write(lambda conn: conn.execute(text(
+        "INSERT INTO signing_keys (kid, alg, status, created_at, public_jwk, sealed_private)"
+        " VALUES ('old', 'EdDSA', 'retiring', 5.0, NULL, :blob)"
+    ), {"blob": b"sealed"}))  # fmt: skip
     await database.migrate()
     (key,) = await database.keys.list_keys()
     assert (key.activates_at, key.retires_at) == (5.0, None)  # the schedule gives it a time
@@ -200,8 +206,9 @@ async def test_0005_keys_made_before_it_signed_from_their_creation(database: Dat
 
 async def test_a_database_from_a_newer_jwtkeep_is_refused(database: Database) -> None:
     await database.migrate()
-    async with database.engine.write() as conn:
-        await conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    await database.engine.write(
+        lambda conn: conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    )
     with pytest.raises(ConfigurationError):
         await database.migrate()
 
@@ -218,15 +225,22 @@ async def test_replicas_may_migrate_at_the_same_time(url: str) -> None:
 
 
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
-    database = Database.connect(f"sqlite:///{tmp_path / 'jwtkeep.db'}")
+    """WAL, foreign keys, synchronous=NORMAL (1: durable against a crash of jwtkeep, no
+    fsync per commit in WAL mode) and the busy timeout, on every pooled connection."""
+    database = Database.connect(f"sqlite:///{tmp_path / 'jwtkeep.db'}", timeout=2.5)
+
+    def pragmas(conn: Connection) -> tuple[object, ...]:
+        return tuple(
+            conn.execute(text(f"PRAGMA {name}")).scalar()
+            for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
+        )
+
     try:
         await database.migrate()
-        async with database.engine.read() as conn:
-            journal = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
-            foreign_keys = (await conn.execute(text("PRAGMA foreign_keys"))).scalar()
+        found = set(await asyncio.gather(*(database.engine.read(pragmas) for _ in range(8))))
     finally:
         await database.close()
-    assert (journal, foreign_keys) == ("wal", 1)
+    assert found == {("wal", 1, 1, 2500)}
 
 
 # -- failures: StoreUnavailable, never a silent answer -------------------------------------

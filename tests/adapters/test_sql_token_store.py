@@ -4,24 +4,27 @@ of expired rows, SQLite's cross-process write discipline, and SQL-specific error
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from jwtkeep.adapters.sql import Database, SqlTokenStore
 from jwtkeep.adapters.sql.schema import AccessTokenRow, RefreshTokenRow, SessionRow
-from jwtkeep.errors import Conflict
+from jwtkeep.errors import Conflict, StoreUnavailable
 from jwtkeep.ports import RotationOutcome
 from tests.contract.builders import NOW, access_for, log_in, new_fp, new_user
 
 
 async def row_counts(database: Database) -> dict[str, int]:
-    async with database.engine.read() as conn:
+    def count(conn: Connection) -> dict[str, int]:
         return {
-            row.__tablename__: (await conn.execute(select(func.count()).select_from(row))).one()[0]
+            row.__tablename__: conn.execute(select(func.count()).select_from(row)).one()[0]
             for row in (AccessTokenRow, SessionRow, RefreshTokenRow)
         }
+
+    return await database.engine.read(count)
 
 
 async def test_writes_purge_expired_rows_in_bounded_batches(database: Database) -> None:
@@ -111,3 +114,23 @@ async def test_an_in_memory_sqlite_store_serializes_its_one_connection() -> None
     assert sorted(outcomes) == sorted(
         [RotationOutcome.ROTATED, RotationOutcome.REUSED] + [RotationOutcome.UNKNOWN] * 8
     )
+
+
+async def test_a_sqlite_write_that_waited_past_the_timeout_never_runs(tmp_path: Path) -> None:
+    """Writes queue on the one writer thread; one whose wait exceeded the store timeout is
+    refused with StoreUnavailable (fail closed) and changes nothing."""
+    database = Database.connect(f"sqlite:///{tmp_path / 'jwtkeep.db'}", timeout=0.05)
+    release = threading.Event()
+    try:
+        await database.migrate()
+        blocker = asyncio.ensure_future(database.engine.write(lambda _conn: release.wait(10)))
+        queued = asyncio.ensure_future(database.tokens.add_access(access_for("u", "s"), NOW))
+        await asyncio.sleep(0.2)  # the second write has now waited past the timeout
+        release.set()
+        assert await blocker is True
+        with pytest.raises(StoreUnavailable, match="queue wait"):
+            await queued
+        assert (await row_counts(database))["access_tokens"] == 0
+    finally:
+        release.set()
+        await database.close()

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import pytest
 
 from tests.support.services import free_port, service_missing
 
-__all__ = ["PostgresServer", "fresh_postgres_url", "postgres_server"]
+__all__ = ["PostgresServer", "fresh_postgres_url", "postgres_server", "running_postgres"]
 
 _BIN_DIRS = ("/usr/lib/postgresql/15/bin",)
 _SERVER_FLAGS = (
@@ -139,8 +140,9 @@ def _start(bin_dir: Path, base: Path) -> int:
     raise RuntimeError(f"PostgreSQL did not start:\n{log}")
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+@contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for as long as the block runs (also used by bench/)."""
     bin_dir = _bin_dir()
     if bin_dir is None:
         service_missing("PostgreSQL (initdb/pg_ctl)")
@@ -160,6 +162,12 @@ def postgres_server() -> Iterator[PostgresServer]:
             )
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture

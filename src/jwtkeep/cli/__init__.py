@@ -1,3 +1,3 @@
-"""The `jwtkeep` command line: a thin edge over the use cases (see `jwtkeep.cli.main`)."""
+"""The `jwtkeep` command line: a thin edge over the use cases (entry point: `jwtkeep.cli.entry`)."""
 
 __all__: list[str] = []

@@ -1,5 +1,5 @@
 """`python -m jwtkeep.cli`: the same as the `jwtkeep` console script."""
 
-from jwtkeep.cli.main import main
+from jwtkeep.cli.entry import main
 
 main()

@@ -12,9 +12,7 @@ Every error is one line on standard error, never a traceback, and never holds a 
 from __future__ import annotations
 
 import asyncio
-import datetime
 import getpass
-import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -25,6 +23,14 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from jwtkeep.cli.output import (
+    EXIT_ERROR,
+    EXIT_PORT_IN_USE,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    emit_json,
+    iso_time,
+)
 from jwtkeep.core.hosts import is_loopback
 from jwtkeep.core.sealing import SealError
 from jwtkeep.errors import (
@@ -66,10 +72,6 @@ __all__ = [
 ]
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON value.")]
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_UNAVAILABLE = 3
-EXIT_PORT_IN_USE = 4
 T = TypeVar("T")
 
 
@@ -220,14 +222,3 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
             shown = done
 
         yield report
-
-
-def emit_json(value: object) -> None:
-    """Exactly one JSON value on standard output (DESIGN "Contract: command line")."""
-    typer.echo(json.dumps(value, indent=2, ensure_ascii=True))
-
-
-def iso_time(unix: float) -> str:
-    """A Unix time as ISO 8601 in UTC, to the second: `2030-01-01T00:00:00Z`."""
-    moment = datetime.datetime.fromtimestamp(unix, datetime.UTC).replace(microsecond=0)
-    return moment.isoformat().replace("+00:00", "Z")

@@ -1,4 +1,4 @@
-"""The `jwtkeep` command (DESIGN.md "Contract: command line").
+"""The `jwtkeep` command (DESIGN.md "Contract: command line"), with the server extra.
 
     jwtkeep [--config FILE] init | serve | app ... | user ... | keys ... | sessions ...
                             | audit | token inspect
@@ -9,7 +9,6 @@ file (environment wins). See docs/cli.md.
 
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
@@ -17,8 +16,9 @@ import typer
 
 from jwtkeep.cli import apps, audit, keys, serve, sessions, setup, token, users
 from jwtkeep.cli.common import CliState
+from jwtkeep.cli.output import version_line
 
-__all__ = ["app", "main", "root"]
+__all__ = ["app", "inspect_token", "root"]
 
 app = typer.Typer(
     name="jwtkeep",
@@ -59,11 +59,7 @@ def root(
 
 def _print_version(value: bool) -> None:
     if value:
-        try:
-            installed = metadata.version("jwtkeep")
-        except metadata.PackageNotFoundError:  # run from a source tree, not installed
-            installed = "unknown"
-        typer.echo(f"jwtkeep {installed}")
+        typer.echo(version_line())
         raise typer.Exit(0)
 
 
@@ -74,9 +70,18 @@ app.add_typer(apps.app, name="app")
 app.add_typer(users.app, name="user")
 app.add_typer(keys.app, name="keys")
 app.add_typer(sessions.app, name="sessions")
-app.add_typer(token.app, name="token")
+
+_token_app = typer.Typer(help="Look inside tokens.", no_args_is_help=True)
+app.add_typer(_token_app, name="token")
 
 
-def main() -> None:
-    """Console-script entry point (`jwtkeep = "jwtkeep.cli.main:main"`)."""
-    app(prog_name="jwtkeep")
+@_token_app.command(
+    "inspect",
+    help=token.SUMMARY + " See `jwtkeep token inspect --help`.",
+    add_help_option=False,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def inspect_token(ctx: typer.Context) -> None:
+    """`token inspect` is written once, with argparse, so that it also runs on the base
+    install (`jwtkeep.cli.entry`); here its arguments are handed over as they came."""
+    raise typer.Exit(token.run(list(ctx.args)))

@@ -5,28 +5,45 @@ Nothing is sent anywhere and the signature is NOT verified.
 
 Exit status, so it can gate CI: 0 when no pitfall reaches `--fail-on` (default `high`),
 1 when one does, 2 when the input is not a JWT (or the options are wrong).
+
+The one command of the base install (`pip install jwtkeep`, no `[server]` extra): it is
+written with `argparse`, since Typer would add rich, Pygments and click to every API that
+only verifies tokens; the full CLI forwards `token inspect` here (`jwtkeep.cli.main`).
 """
 
 from __future__ import annotations
 
+import argparse
 import enum
 import json
 import sys
 import time
-from typing import Annotated
 
-import typer
-
-from jwtkeep.cli.common import EXIT_USAGE, JsonOption, emit_json, fail, iso_time
+from jwtkeep.cli.output import EXIT_USAGE, emit_json, iso_time
 from jwtkeep.core.inspector import Report, Severity, inspect_token
 
-__all__ = ["EXIT_PITFALL", "FROM_STDIN", "MAX_STDIN_CHARS", "FailOn", "app", "exit_code", "inspect"]
-
-app = typer.Typer(help="Look inside tokens.", no_args_is_help=True)
+__all__ = [
+    "DESCRIPTION",
+    "EXIT_PITFALL",
+    "FROM_STDIN",
+    "MAX_STDIN_CHARS",
+    "SUMMARY",
+    "FailOn",
+    "exit_code",
+    "run",
+]
 
 MAX_STDIN_CHARS = 256 * 1024
 FROM_STDIN = "-"
 EXIT_PITFALL = 1
+SUMMARY = "Decode a JWT (signature NOT checked) and point out its pitfalls."
+DESCRIPTION = """\
+Decode a JWT's header and payload (signature NOT checked) and point out pitfalls: alg none
+or HMAC, no exp, long life, missing iss/aud/jti/iat/nbf, a sub that is not a UUID, personal
+data, jku/x5u/jwk/crit headers, expired or not yet valid.
+
+Prefer - (stdin) over an argument: arguments show in `ps` and shell history.
+Exit 0: nothing at --fail-on or above; 1: a pitfall that severe; 2: not a JWT."""
 
 
 class FailOn(enum.StrEnum):
@@ -49,41 +66,47 @@ def exit_code(report: Report, fail_on: FailOn) -> int:
     return EXIT_PITFALL if _ORDER.index(worst) <= _ORDER.index(Severity(fail_on.value)) else 0
 
 
-@app.command("inspect")
-def inspect(
-    token: Annotated[str, typer.Argument(help="The token, or - to read it from standard input.")],
-    secret_stdin: Annotated[
-        bool,
-        typer.Option(
-            "--secret-stdin",
-            help="Read an HS* secret (raw key bytes) from stdin; check length and randomness.",
-        ),
-    ] = False,
-    fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="Exit 1 when a pitfall this severe is found.")
-    ] = FailOn.HIGH,
-    as_json: JsonOption = False,
-) -> None:
-    """Decode a JWT's header and payload (signature NOT checked) and point out pitfalls:
-    alg none or HMAC, no exp, long life, missing iss/aud/jti/iat/nbf, a sub that is not a
-    UUID, personal data, jku/x5u/jwk/crit headers, expired or not yet valid.
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jwtkeep token inspect",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("token", help="The token, or - to read it from standard input.")
+    parser.add_argument(
+        "--secret-stdin",
+        action="store_true",
+        help="Read an HS* secret (raw key bytes) from stdin; check length and randomness.",
+    )
+    parser.add_argument(
+        "--fail-on",
+        type=FailOn,
+        choices=list(FailOn),
+        default=FailOn.HIGH,
+        help="Exit 1 when a pitfall this severe is found (default: high).",
+    )
+    parser.add_argument("--json", action="store_true", help="Print exactly one JSON value.")
+    return parser
 
-    Prefer `-` (stdin) over an argument: arguments show in `ps` and shell history.
-    Exit 0: nothing at --fail-on or above; 1: a pitfall that severe; 2: not a JWT.
-    """
+
+def run(argv: list[str]) -> int:
+    """`jwtkeep token inspect ARGV...`; the exit status. Bad options exit 2 (argparse)."""
+    options = _parser().parse_args(argv)
+    token: str = options.token
     stdin = sys.stdin.buffer
     from_stdin = token == FROM_STDIN
-    if from_stdin and secret_stdin:
-        fail("the token and the secret cannot both come from stdin", EXIT_USAGE)
+    if from_stdin and options.secret_stdin:
+        sys.stderr.write("error: the token and the secret cannot both come from stdin\n")
+        return EXIT_USAGE
     if from_stdin:
         token = stdin.read(MAX_STDIN_CHARS + 1).decode("utf-8", "replace")
-    secret = _secret(stdin.read(MAX_STDIN_CHARS)) if secret_stdin else None
+    secret = _secret(stdin.read(MAX_STDIN_CHARS)) if options.secret_stdin else None
     report = inspect_token(token, time.time(), hmac_secret=secret)
-    if as_json:
+    if options.json:
         emit_json(report.to_dict())
     else:
-        typer.echo(_human(report))
-    raise typer.Exit(exit_code(report, fail_on))
+        sys.stdout.write(_human(report) + "\n")
+    return exit_code(report, options.fail_on)
 
 
 def _secret(raw: bytes) -> bytes:

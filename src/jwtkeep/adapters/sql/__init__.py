@@ -1,4 +1,5 @@
-"""The SQL adapter: SQLite (aiosqlite) and PostgreSQL (asyncpg) via SQLAlchemy 2 async.
+"""The SQL adapter: SQLite (the standard sqlite3, one worker-thread hop per transaction) and
+PostgreSQL (asyncpg) via SQLAlchemy 2; see `engine.py`.
 
 `Database.connect(url)` gives the user, app, key and audit repositories and the token
 store, all on one database; `migrate()` brings its schema up to date (Alembic).

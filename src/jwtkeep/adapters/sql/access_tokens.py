@@ -9,11 +9,10 @@ as large as the live data.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, exists, select
+from sqlalchemy import Connection, Table, and_, bindparam, delete, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from jwtkeep.adapters.sql.schema import AccessTokenRow, SessionRow
 from jwtkeep.core.fingerprint import Fingerprint
@@ -37,7 +36,30 @@ def _whole_seconds(now: float) -> int:
     return math.floor(now)
 
 
-async def put_access(conn: AsyncConnection, record: AccessRecord) -> None:
+_ACCESS = cast(Table, AccessTokenRow.__table__)
+_UPSERT_COLUMNS = ("sub", "sid", "jti", "client_id", "expires_at", "kid")
+
+
+def _upsert(insert: Any) -> Any:
+    statement = insert(_ACCESS)
+    updates = {key: statement.excluded[key] for key in _UPSERT_COLUMNS}
+    return statement.on_conflict_do_update(index_elements=[_ACCESS.c.fingerprint], set_=updates)
+
+
+# Built once per dialect (the ON CONFLICT clause is dialect-specific), like every hot
+# statement here: compiled once, prepared once per connection.
+_PUT_ACCESS = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+_IS_ALLOWED = select(
+    exists().where(
+        _ACCESS.c.fingerprint == bindparam("p_fp"),
+        _ACCESS.c.sub == bindparam("p_sub"),
+        _ACCESS.c.sid == bindparam("p_sid"),
+        _ACCESS.c.expires_at > bindparam("p_now"),
+    )
+)
+
+
+def put_access(conn: Connection, record: AccessRecord) -> None:
     """Allowlist `record` until `record.exp` (an existing row for the same fingerprint is
     replaced, as a Redis SET would)."""
     values = {
@@ -49,30 +71,16 @@ async def put_access(conn: AsyncConnection, record: AccessRecord) -> None:
         "expires_at": record.exp,
         "kid": record.kid,
     }
-    insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(AccessTokenRow).values(**values)
-    updates = {key: statement.excluded[key] for key in values if key != "fingerprint"}
-    await conn.execute(
-        statement.on_conflict_do_update(index_elements=[AccessTokenRow.fingerprint], set_=updates)
-    )
+    conn.execute(_PUT_ACCESS[conn.dialect.name], values)
 
 
-async def is_allowed(
-    conn: AsyncConnection, fp: Fingerprint, sub: str, sid: str, now: float
-) -> bool:
-    query = select(
-        exists().where(
-            AccessTokenRow.fingerprint == bytes(fp),
-            AccessTokenRow.sub == sub,
-            AccessTokenRow.sid == sid,
-            AccessTokenRow.expires_at > _whole_seconds(now),
-        )
-    )
-    return bool((await conn.execute(query)).scalar())
+def is_allowed(conn: Connection, fp: Fingerprint, sub: str, sid: str, now: float) -> bool:
+    params = {"p_fp": bytes(fp), "p_sub": sub, "p_sid": sid, "p_now": _whole_seconds(now)}
+    return bool(conn.execute(_IS_ALLOWED, params).scalar())
 
 
-async def delete_access(conn: AsyncConnection, fp: Fingerprint, sub: str, sid: str) -> bool:
-    result = await conn.execute(
+def delete_access(conn: Connection, fp: Fingerprint, sub: str, sid: str) -> bool:
+    result = conn.execute(
         delete(AccessTokenRow).where(
             AccessTokenRow.fingerprint == bytes(fp),
             AccessTokenRow.sub == sub,
@@ -82,35 +90,34 @@ async def delete_access(conn: AsyncConnection, fp: Fingerprint, sub: str, sid: s
     return result.rowcount > 0
 
 
-async def delete_session_access(conn: AsyncConnection, user_id: str, sid: str) -> int:
+def delete_session_access(conn: Connection, user_id: str, sid: str) -> int:
     """Revoke every access token issued in session `sid`; the number revoked."""
-    result = await conn.execute(
+    result = conn.execute(
         delete(AccessTokenRow).where(AccessTokenRow.sid == sid, AccessTokenRow.sub == user_id)
     )
     return result.rowcount
 
 
-async def delete_user_access(conn: AsyncConnection, user_id: str, except_sid: str | None) -> int:
+def delete_user_access(conn: Connection, user_id: str, except_sid: str | None) -> int:
     """Revoke every access token of the user, but those of `except_sid`: also the tokens of
     a session that already expired, whose access tokens may outlive it by minutes."""
     condition = AccessTokenRow.sub == user_id
     if except_sid is not None:
         condition = and_(condition, AccessTokenRow.sid != except_sid)
-    return (await conn.execute(delete(AccessTokenRow).where(condition))).rowcount
+    return conn.execute(delete(AccessTokenRow).where(condition)).rowcount
 
 
-async def delete_signed_by(conn: AsyncConnection, kid: str) -> int:
+def delete_signed_by(conn: Connection, kid: str) -> int:
     """Revoke every access token signed by `kid` (the key-leak drill); the number revoked."""
-    result = await conn.execute(delete(AccessTokenRow).where(AccessTokenRow.kid == kid))
-    return result.rowcount
+    return conn.execute(delete(AccessTokenRow).where(AccessTokenRow.kid == kid)).rowcount
 
 
-async def delete_client_access(conn: AsyncConnection, client_id: str) -> None:
+def delete_client_access(conn: Connection, client_id: str) -> None:
     """Revoke every access token issued to one app."""
-    await conn.execute(delete(AccessTokenRow).where(AccessTokenRow.client_id == client_id))
+    conn.execute(delete(AccessTokenRow).where(AccessTokenRow.client_id == client_id))
 
 
-async def purge_expired(conn: AsyncConnection, now: float, batch: int) -> None:
+def purge_expired(conn: Connection, now: float, batch: int) -> None:
     """Delete at most `batch` expired access tokens and `batch` expired sessions (their
     refresh families go with them: ON DELETE CASCADE). `SKIP LOCKED` on PostgreSQL keeps
     concurrent purges on several replicas from waiting on, or deadlocking with, each other."""
@@ -120,11 +127,11 @@ async def purge_expired(conn: AsyncConnection, now: float, batch: int) -> None:
         .limit(batch)
         .with_for_update(skip_locked=True)
     )
-    await conn.execute(delete(AccessTokenRow).where(AccessTokenRow.fingerprint.in_(expired_tokens)))
+    conn.execute(delete(AccessTokenRow).where(AccessTokenRow.fingerprint.in_(expired_tokens)))
     expired_sessions = (
         select(SessionRow.sid)
         .where(SessionRow.expires_at <= now)
         .limit(batch)
         .with_for_update(skip_locked=True)
     )
-    await conn.execute(delete(SessionRow).where(SessionRow.sid.in_(expired_sessions)))
+    conn.execute(delete(SessionRow).where(SessionRow.sid.in_(expired_sessions)))

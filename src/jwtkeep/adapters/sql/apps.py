@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
@@ -17,6 +17,8 @@ from jwtkeep.ports.records import App
 
 __all__ = ["SqlAppRepository"]
 
+_BY_CLIENT_ID = select(AppRow.__table__).where(AppRow.client_id == bindparam("client_id"))
+
 
 class SqlAppRepository:
     def __init__(self, engine: SqlEngine) -> None:
@@ -25,13 +27,12 @@ class SqlAppRepository:
     async def add_app(self, app: App) -> None:
         """Raise `Conflict` if the name, client_id or audience is taken."""
         with conflict_on_duplicate("an app with that name, client_id or audience exists"):
-            async with self._engine.write() as conn:
-                await conn.execute(insert(AppRow).values(**_values(app)))
+            await self._engine.write(lambda conn: _insert(conn, app))
 
     async def app_by_client_id(self, client_id: str) -> App | None:
-        async with self._engine.read() as conn:
-            query = select(AppRow.__table__).where(AppRow.client_id == client_id)
-            row = (await conn.execute(query)).first()
+        row = await self._engine.read(
+            lambda conn: conn.execute(_BY_CLIENT_ID, {"client_id": client_id}).first()
+        )
         return None if row is None else _app(row)
 
     async def replace_app(self, app: App) -> None:
@@ -40,24 +41,31 @@ class SqlAppRepository:
         values = _values(app)
         del values["id"], values["created_at"]
         with conflict_on_duplicate("another app has that name or audience"):
-            async with self._engine.write() as conn:
-                result = await conn.execute(
-                    update(AppRow).where(AppRow.id == app.id).values(**values)
+            changed = await self._engine.write(
+                lambda conn: (
+                    conn.execute(
+                        update(AppRow).where(AppRow.id == app.id).values(**values)
+                    ).rowcount
                 )
-        if result.rowcount == 0:
+            )
+        if changed == 0:
             raise NotFound(f"no app {app.name!r}")
 
     async def delete_app(self, app_id: str) -> bool:
-        async with self._engine.write() as conn:
-            result = await conn.execute(delete(AppRow).where(AppRow.id == app_id))
-        return bool(result.rowcount)
+        deleted = await self._engine.write(
+            lambda conn: conn.execute(delete(AppRow).where(AppRow.id == app_id)).rowcount
+        )
+        return bool(deleted)
 
     async def list_apps(self) -> list[App]:
         """Every app, oldest first."""
-        async with self._engine.read() as conn:
-            query = select(AppRow.__table__).order_by(AppRow.created_at, AppRow.name)
-            rows = (await conn.execute(query)).all()
+        query = select(AppRow.__table__).order_by(AppRow.created_at, AppRow.name)
+        rows = await self._engine.read(lambda conn: conn.execute(query).all())
         return [_app(row) for row in rows]
+
+
+def _insert(conn: Connection, app: App) -> None:
+    conn.execute(insert(AppRow).values(**_values(app)))
 
 
 def _values(app: App) -> dict[str, Any]:

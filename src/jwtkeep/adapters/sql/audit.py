@@ -9,9 +9,9 @@ in bounded batches so a prune never holds the table for long.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, Table, delete, insert, or_, select, update
 
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.schema import AuditEventRow
@@ -27,22 +27,20 @@ class SqlAuditLog:
         self._engine = engine
 
     async def record(self, event: AuditEvent) -> None:
-        async with self._engine.write() as conn:
-            await conn.execute(
-                insert(AuditEventRow).values(
-                    at=event.at,
-                    event=event.event,
-                    user_id=event.user_id,
-                    client_id=event.client_id,
-                    sid=event.sid,
-                    jti=event.jti,
-                    ip=event.ip,
-                    detail=dict(event.detail),
-                    actor=event.actor,
-                    target=event.target,
-                    reason=event.reason,
-                )
-            )
+        values = {
+            "at": event.at,
+            "event": event.event,
+            "user_id": event.user_id,
+            "client_id": event.client_id,
+            "sid": event.sid,
+            "jti": event.jti,
+            "ip": event.ip,
+            "detail": dict(event.detail),
+            "actor": event.actor,
+            "target": event.target,
+            "reason": event.reason,
+        }
+        await self._engine.write(lambda conn: _insert(conn, values))
 
     async def query(
         self,
@@ -76,27 +74,39 @@ class SqlAuditLog:
             statement = statement.where(row.id > after_id).order_by(row.id)
         else:
             statement = statement.order_by(row.at.desc(), row.id.desc())
-        async with self._engine.read() as conn:
-            rows = (await conn.execute(statement.limit(limit))).all()
+        statement = statement.limit(limit)
+        rows = await self._engine.read(lambda conn: conn.execute(statement).all())
         return [_event(one) for one in rows]
 
     async def prune(self, events_before: float, ips_before: float) -> int:
-        deleted = 0
-        async with self._engine.write() as conn:
-            while True:
-                batch = select(AuditEventRow.id).where(AuditEventRow.at < events_before)
-                result = await conn.execute(
-                    delete(AuditEventRow).where(AuditEventRow.id.in_(batch.limit(PRUNE_BATCH)))
-                )
-                deleted += result.rowcount
-                if result.rowcount < PRUNE_BATCH:
-                    break
-            await conn.execute(
-                update(AuditEventRow)
-                .where(AuditEventRow.at < ips_before, AuditEventRow.ip.is_not(None))
-                .values(ip=None)
-            )
-        return deleted
+        return await self._engine.write(lambda conn: _prune(conn, events_before, ips_before))
+
+
+def _prune(conn: Connection, events_before: float, ips_before: float) -> int:
+    deleted = 0
+    while True:
+        batch = select(AuditEventRow.id).where(AuditEventRow.at < events_before)
+        result = conn.execute(
+            delete(AuditEventRow).where(AuditEventRow.id.in_(batch.limit(PRUNE_BATCH)))
+        )
+        deleted += result.rowcount
+        if result.rowcount < PRUNE_BATCH:
+            break
+    conn.execute(
+        update(AuditEventRow)
+        .where(AuditEventRow.at < ips_before, AuditEventRow.ip.is_not(None))
+        .values(ip=None)
+    )
+    return deleted
+
+
+_INSERT = insert(
+    cast(Table, AuditEventRow.__table__)
+)  # one statement, compiled once, for every event
+
+
+def _insert(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(_INSERT, values)
 
 
 def _event(row: Row[Any]) -> AuditEvent:

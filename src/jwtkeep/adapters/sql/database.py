@@ -72,12 +72,8 @@ class Database:
     async def migrate(self, revision: str = "head") -> None:
         """Bring the schema to the newest revision (`alembic upgrade head`); idempotent.
         Tests of a migration pass an older `revision` to start from."""
-        async with _in_process_migration_lock(), self.engine.write() as conn:
-            if conn.dialect.name == "postgresql":
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
-                )
-            await conn.run_sync(_upgrade, revision)
+        async with _in_process_migration_lock():
+            await self.engine.write(lambda conn: _upgrade(conn, revision))
 
     async def ping(self) -> None:
         """Raise `StoreUnavailable` unless the database answers."""
@@ -105,6 +101,8 @@ def _in_process_migration_lock() -> asyncio.Lock:
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, Row, insert, select, update
 
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
@@ -27,7 +26,7 @@ from jwtkeep.ports.repositories import KeyPlan
 
 __all__ = ["SqlKeyRepository"]
 
-_OLDEST_FIRST = (SigningKeyRow.created_at, SigningKeyRow.kid)
+_ALL_KEYS = select(SigningKeyRow.__table__).order_by(SigningKeyRow.created_at, SigningKeyRow.kid)
 
 
 class SqlKeyRepository:
@@ -36,29 +35,27 @@ class SqlKeyRepository:
 
     async def list_keys(self) -> list[StoredKey]:
         """Every key, oldest first."""
-        async with self._engine.read() as conn:
-            query = select(SigningKeyRow.__table__).order_by(*_OLDEST_FIRST)
-            rows = (await conn.execute(query)).all()
+        rows = await self._engine.read(lambda conn: conn.execute(_ALL_KEYS).all())
         return [_key(row) for row in rows]
 
     async def change_keys(self, plan: KeyPlan) -> KeyChange:
         """Lock the ring, decide on it with `plan`, write the change; all one transaction.
         Raise `Conflict` if an added kid exists."""
+
+        def work(conn: Connection) -> KeyChange:
+            conn.execute(select(SigningKeyRow.kid).order_by(SigningKeyRow.kid).with_for_update())
+            keys = [_key(row) for row in conn.execute(_ALL_KEYS).all()]
+            change = plan(keys)
+            _write(conn, change)
+            return change
+
         with conflict_on_duplicate("a key with that kid exists"):
-            async with self._engine.write() as conn:
-                await conn.execute(
-                    select(SigningKeyRow.kid).order_by(SigningKeyRow.kid).with_for_update()
-                )
-                query = select(SigningKeyRow.__table__).order_by(*_OLDEST_FIRST)
-                keys = [_key(row) for row in (await conn.execute(query)).all()]
-                change = plan(keys)
-                await _write(conn, change)
-        return change
+            return await self._engine.write(work)
 
 
-async def _write(conn: AsyncConnection, change: KeyChange) -> None:
+def _write(conn: Connection, change: KeyChange) -> None:
     for key in change.add:
-        await conn.execute(
+        conn.execute(
             insert(SigningKeyRow).values(
                 kid=key.kid,
                 alg=key.alg,
@@ -71,11 +68,9 @@ async def _write(conn: AsyncConnection, change: KeyChange) -> None:
             )
         )
     for kid, status in change.statuses.items():
-        await conn.execute(
-            update(SigningKeyRow).where(SigningKeyRow.kid == kid).values(status=status)
-        )
+        conn.execute(update(SigningKeyRow).where(SigningKeyRow.kid == kid).values(status=status))
     for key in change.replace:  # kid, alg, created_at and the public key never change
-        await conn.execute(
+        conn.execute(
             update(SigningKeyRow)
             .where(SigningKeyRow.kid == key.kid)
             .values(status=key.status, activates_at=key.activates_at,

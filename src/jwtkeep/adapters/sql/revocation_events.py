@@ -17,12 +17,12 @@ change.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text
 
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import translate_errors
@@ -38,15 +38,32 @@ KEEP_SECONDS = 60.0
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
-async def publish(conn: AsyncConnection, event: RevocationEvent) -> None:
+_LAST_ID = select(func.max(RevocationEventRow.id))
+_NEWER = (
+    select(RevocationEventRow.id, RevocationEventRow.payload)
+    .where(RevocationEventRow.id > bindparam("p_last"))
+    .order_by(RevocationEventRow.id)
+)
+
+
+def publish(conn: Connection, event: RevocationEvent) -> None:
     """Publish `event` as part of the caller's transaction."""
     payload = event.encode().decode("utf-8")
     if conn.dialect.name == "postgresql":
-        await conn.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
+        conn.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
         return
     now = time.time()
-    await conn.execute(delete(RevocationEventRow).where(RevocationEventRow.at < now - KEEP_SECONDS))
-    await conn.execute(insert(RevocationEventRow).values(at=now, payload=payload))
+    conn.execute(delete(RevocationEventRow).where(RevocationEventRow.at < now - KEEP_SECONDS))
+    conn.execute(insert(RevocationEventRow).values(at=now, payload=payload))
+
+
+def _last_id(conn: Connection) -> int:
+    return int(conn.execute(_LAST_ID).scalar() or 0)
+
+
+def _newer(conn: Connection, *, last: int) -> list[tuple[int, str]]:
+    """The events after id `last`, oldest first: (id, payload)."""
+    return [(row.id, row.payload) for row in conn.execute(_NEWER, {"p_last": last})]
 
 
 def _identity(value: str) -> str:
@@ -75,21 +92,14 @@ class SqlRevocationFeed:
         return None
 
     async def _poll_table(self) -> AsyncIterator[RevocationEvent | None]:
-        async with self._engine.read() as conn:
-            last = (await conn.execute(select(func.max(RevocationEventRow.id)))).scalar() or 0
+        last = int(await self._engine.read(_last_id))
         yield None
         while True:
             await asyncio.sleep(self.poll)
-            async with self._engine.read() as conn:
-                query = (
-                    select(RevocationEventRow.id, RevocationEventRow.payload)
-                    .where(RevocationEventRow.id > last)
-                    .order_by(RevocationEventRow.id)
-                )
-                rows = (await conn.execute(query)).all()
-            for row in rows:
-                last = row.id
-                yield decode_event(row.payload)
+            rows = await self._engine.read(functools.partial(_newer, last=last))
+            for event_id, payload in rows:
+                last = event_id
+                yield decode_event(payload)
             yield None
 
     async def _listen_postgres(self) -> AsyncIterator[RevocationEvent | None]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
@@ -39,13 +39,13 @@ class SqlAuthorizationCodes:
         self._engine = engine
 
     async def add_code(self, code: AuthorizationCode, now: float) -> None:
-        async with self._engine.write() as conn:
-            await conn.execute(
+        def work(conn: Connection) -> None:
+            conn.execute(
                 delete(AuthorizationCodeRow).where(
                     AuthorizationCodeRow.expires_at < now - CODE_KEPT_SECONDS
                 )
             )
-            await conn.execute(
+            conn.execute(
                 insert(AuthorizationCodeRow).values(
                     fingerprint=bytes(code.fingerprint),
                     client_id=code.client_id,
@@ -60,40 +60,43 @@ class SqlAuthorizationCodes:
                 )
             )
 
+        await self._engine.write(work)
+
     async def redeem_code(self, fp: Fingerprint, sid: str, now: float) -> CodeRedemption:
-        row_of = AuthorizationCodeRow.fingerprint == bytes(fp)
-        async with self._engine.write() as conn:
-            claimed = await conn.execute(
-                update(AuthorizationCodeRow)
-                .where(
-                    row_of,
-                    AuthorizationCodeRow.sid.is_(None),
-                    AuthorizationCodeRow.expires_at > now,
-                )
-                .values(sid=sid)
-            )
-            if claimed.rowcount == 1:
-                row = (
-                    await conn.execute(select(AuthorizationCodeRow.__table__).where(row_of))
-                ).one()
-                return CodeRedemption(code=_code(row))
-            replay = await conn.execute(
-                update(AuthorizationCodeRow)
-                .where(row_of, AuthorizationCodeRow.sid.is_not(None))
-                .values(replayed=True)
-                .returning(AuthorizationCodeRow.__table__)
-            )
-            row = replay.first()
-        if row is None:
-            return CodeRedemption(code=None)
-        return CodeRedemption(code=_code(row), replayed=True, sid=row.sid)
+        """Claim the code and, if it was claimed before, mark the replay: one transaction."""
+        return await self._engine.write(lambda conn: _redeem(conn, fp, sid, now))
 
     async def was_replayed(self, fp: Fingerprint) -> bool:
-        async with self._engine.read() as conn:
-            query = select(AuthorizationCodeRow.replayed).where(
-                AuthorizationCodeRow.fingerprint == bytes(fp)
-            )
-            return bool((await conn.execute(query)).scalar())
+        query = select(AuthorizationCodeRow.replayed).where(
+            AuthorizationCodeRow.fingerprint == bytes(fp)
+        )
+        return bool(await self._engine.read(lambda conn: conn.execute(query).scalar()))
+
+
+def _redeem(conn: Connection, fp: Fingerprint, sid: str, now: float) -> CodeRedemption:
+    row_of = AuthorizationCodeRow.fingerprint == bytes(fp)
+    claimed = conn.execute(
+        update(AuthorizationCodeRow)
+        .where(
+            row_of,
+            AuthorizationCodeRow.sid.is_(None),
+            AuthorizationCodeRow.expires_at > now,
+        )
+        .values(sid=sid)
+    )
+    if claimed.rowcount == 1:
+        row = conn.execute(select(AuthorizationCodeRow.__table__).where(row_of)).one()
+        return CodeRedemption(code=_code(row))
+    replay = conn.execute(
+        update(AuthorizationCodeRow)
+        .where(row_of, AuthorizationCodeRow.sid.is_not(None))
+        .values(replayed=True)
+        .returning(AuthorizationCodeRow.__table__)
+    )
+    replayed = replay.first()
+    if replayed is None:
+        return CodeRedemption(code=None)
+    return CodeRedemption(code=_code(replayed), replayed=True, sid=replayed.sid)
 
 
 def _code(row: Row[Any]) -> AuthorizationCode:
@@ -116,9 +119,9 @@ class SqlLoginSessions:
         self._engine = engine
 
     async def add_login(self, login: LoginSession, now: float) -> None:
-        async with self._engine.write() as conn:
-            await conn.execute(delete(LoginSessionRow).where(LoginSessionRow.expires_at <= now))
-            await conn.execute(
+        def work(conn: Connection) -> None:
+            conn.execute(delete(LoginSessionRow).where(LoginSessionRow.expires_at <= now))
+            conn.execute(
                 insert(LoginSessionRow).values(
                     id=login.id,
                     fingerprint=bytes(login.fingerprint),
@@ -128,12 +131,13 @@ class SqlLoginSessions:
                 )
             )
 
+        await self._engine.write(work)
+
     async def login_by_fingerprint(self, fp: Fingerprint, now: float) -> LoginSession | None:
-        async with self._engine.read() as conn:
-            query = select(LoginSessionRow.__table__).where(
-                LoginSessionRow.fingerprint == bytes(fp), LoginSessionRow.expires_at > now
-            )
-            row = (await conn.execute(query)).first()
+        query = select(LoginSessionRow.__table__).where(
+            LoginSessionRow.fingerprint == bytes(fp), LoginSessionRow.expires_at > now
+        )
+        row = await self._engine.read(lambda conn: conn.execute(query).first())
         if row is None:
             return None
         return LoginSession(
@@ -145,40 +149,36 @@ class SqlLoginSessions:
         )
 
     async def link_session(self, login_id: str, user_id: str, sid: str) -> None:
-        async with self._engine.write() as conn:
-            exists = await conn.execute(
-                select(LoginSessionRow.id).where(LoginSessionRow.id == login_id)
-            )
+        def work(conn: Connection) -> None:
+            exists = conn.execute(select(LoginSessionRow.id).where(LoginSessionRow.id == login_id))
             if exists.first() is not None:
-                await conn.execute(
+                conn.execute(
                     insert(LoginSessionSidRow).values(login_id=login_id, sid=sid, user_id=user_id)
                 )
 
+        await self._engine.write(work)
+
     async def end_login(self, login_id: str) -> list[tuple[str, str]]:
-        async with self._engine.write() as conn:
-            linked = await conn.execute(
+        def work(conn: Connection) -> list[tuple[str, str]]:
+            linked = conn.execute(
                 select(LoginSessionSidRow.user_id, LoginSessionSidRow.sid).where(
                     LoginSessionSidRow.login_id == login_id
                 )
             )
             pairs = [(row.user_id, row.sid) for row in linked]
-            await conn.execute(
-                delete(LoginSessionSidRow).where(LoginSessionSidRow.login_id == login_id)
-            )
-            await conn.execute(delete(LoginSessionRow).where(LoginSessionRow.id == login_id))
-        return pairs
+            conn.execute(delete(LoginSessionSidRow).where(LoginSessionSidRow.login_id == login_id))
+            conn.execute(delete(LoginSessionRow).where(LoginSessionRow.id == login_id))
+            return pairs
+
+        return await self._engine.write(work)
 
     async def end_user_logins(self, user_id: str) -> int:
-        async with self._engine.write() as conn:
-            ended = await conn.execute(
-                delete(LoginSessionRow).where(LoginSessionRow.user_id == user_id)
-            )
-        return int(ended.rowcount or 0)
+        query = delete(LoginSessionRow).where(LoginSessionRow.user_id == user_id)
+        return await self._engine.write(lambda conn: int(conn.execute(query).rowcount or 0))
 
     async def end_all_logins(self) -> int:
-        async with self._engine.write() as conn:
-            ended = await conn.execute(delete(LoginSessionRow))  # the sid links cascade
-        return int(ended.rowcount or 0)
+        query = delete(LoginSessionRow)  # the sid links cascade
+        return await self._engine.write(lambda conn: int(conn.execute(query).rowcount or 0))
 
 
 class SqlConsents:
@@ -186,22 +186,19 @@ class SqlConsents:
         self._engine = engine
 
     async def has_consent(self, user_id: str, client_id: str, scope: str) -> bool:
-        async with self._engine.read() as conn:
-            query = select(ConsentRow.granted_at).where(
-                ConsentRow.user_id == user_id,
-                ConsentRow.client_id == client_id,
-                ConsentRow.scope == scope,
-            )
-            return (await conn.execute(query)).first() is not None
+        query = select(ConsentRow.granted_at).where(
+            ConsentRow.user_id == user_id,
+            ConsentRow.client_id == client_id,
+            ConsentRow.scope == scope,
+        )
+        return await self._engine.read(lambda conn: conn.execute(query).first() is not None)
 
     async def add_consent(self, user_id: str, client_id: str, scope: str, now: float) -> None:
         if await self.has_consent(user_id, client_id, scope):
             return
         # A racing second consent for the same set finds the row there: nothing to do.
+        query = insert(ConsentRow).values(
+            user_id=user_id, client_id=client_id, scope=scope, granted_at=now
+        )
         with suppress(Conflict), conflict_on_duplicate("consent recorded twice"):
-            async with self._engine.write() as conn:
-                await conn.execute(
-                    insert(ConsentRow).values(
-                        user_id=user_id, client_id=client_id, scope=scope, granted_at=now
-                    )
-                )
+            await self._engine.write(lambda conn: conn.execute(query))

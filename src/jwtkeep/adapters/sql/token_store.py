@@ -22,7 +22,7 @@ from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, S
 from jwtkeep.ports.token_store import Progress
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncConnection
+    from sqlalchemy import Connection
 
 __all__ = ["PURGE_BATCH", "PURGE_EVERY", "SqlTokenStore"]
 
@@ -57,9 +57,12 @@ class SqlTokenStore:
         """Allowlist one access token until `record.exp` (nothing if already expired)."""
         if record.exp <= now:
             return
-        async with self._engine.write() as conn:
-            await self._maybe_purge(conn, now)
-            await access_tokens.put_access(conn, record)
+
+        def work(conn: Connection) -> None:
+            self._maybe_purge(conn, now)
+            access_tokens.put_access(conn, record)
+
+        await self._engine.write(work)
 
     async def is_allowed(
         self,
@@ -73,23 +76,30 @@ class SqlTokenStore:
         """True only if `fp` is allowlisted for this `sub` and `sid` and `now < exp`.
         `issued_at` and `client_id` play no part: `end_everything` and
         `end_client_sessions` delete in one transaction and leave no row to refuse."""
-        async with self._engine.read() as conn:
-            return await access_tokens.is_allowed(conn, fp, sub, sid, now)
+        return await self._engine.read(
+            lambda conn: access_tokens.is_allowed(conn, fp, sub, sid, now)
+        )
 
     async def remove_access(self, fp: Fingerprint, sub: str, sid: str) -> bool:
         """Revoke one access token (RFC 7009 §2.1). True if a record was present."""
-        async with self._engine.write() as conn:
-            removed = await access_tokens.delete_access(conn, fp, sub, sid)
+
+        def work(conn: Connection) -> bool:
+            removed = access_tokens.delete_access(conn, fp, sub, sid)
             if removed:
-                await publish(conn, RevocationEvent.token(fp))
+                publish(conn, RevocationEvent.token(fp))
             return removed
+
+        return await self._engine.write(work)
 
     async def revoke_signed_by(self, kid: str, now: float) -> int:
         """The key-leak drill: every access token `kid` signed, and its event, at once."""
-        async with self._engine.write() as conn:
-            killed = await access_tokens.delete_signed_by(conn, kid)
-            await publish(conn, RevocationEvent.signed_by(kid))
-        return killed
+
+        def work(conn: Connection) -> int:
+            killed = access_tokens.delete_signed_by(conn, kid)
+            publish(conn, RevocationEvent.signed_by(kid))
+            return killed
+
+        return await self._engine.write(work)
 
     def revocation_feed(self) -> SqlRevocationFeed:
         return SqlRevocationFeed(self._engine)
@@ -109,18 +119,19 @@ class SqlTokenStore:
         """Create the session, its current refresh token and the first access token, in one
         transaction. Raise `DuplicateSession` if the sid exists (its primary key): the
         transaction rolls back, so nothing changes."""
+
+        def work(conn: Connection) -> None:
+            self._maybe_purge(conn, now)
+            sessions.insert_session(conn, session)
+            if refresh_fp is not None:
+                sessions.insert_refresh(conn, session.sid, refresh_fp, session.absolute_expires_at)
+            if access.exp > now:
+                access_tokens.put_access(conn, access)
+
         # The fingerprints are of fresh random tokens: the only key that can collide is
         # the sid, and the database's own check of it holds under concurrent inserts.
         with conflict_on_duplicate(DuplicateSession()):
-            async with self._engine.write() as conn:
-                await self._maybe_purge(conn, now)
-                await sessions.insert_session(conn, session)
-                if refresh_fp is not None:
-                    await sessions.insert_refresh(
-                        conn, session.sid, refresh_fp, session.absolute_expires_at
-                    )
-                if access.exp > now:
-                    await access_tokens.put_access(conn, access)
+            await self._engine.write(work)
 
     async def rotate_refresh(
         self,
@@ -133,67 +144,76 @@ class SqlTokenStore:
         idle_timeout: int,
         reuse_interval: float = 0.0,
     ) -> RotationOutcome:
-        """Refresh token rotation with reuse detection (RFC 9700 §4.14.2), atomically."""
-        async with self._engine.write() as conn:
-            await self._maybe_purge(conn, now)
-            absolute = await sessions.lock_live_session(conn, user_id, sid, now)
+        """Refresh token rotation with reuse detection (RFC 9700 §4.14.2), atomically: one
+        write transaction (on SQLite one thread hop, under `BEGIN IMMEDIATE`)."""
+
+        def work(conn: Connection) -> RotationOutcome:
+            self._maybe_purge(conn, now)
+            absolute = sessions.lock_live_session(conn, user_id, sid, now)
             if absolute is None:
                 return RotationOutcome.UNKNOWN
-            state = await sessions.refresh_state(conn, user_id, sid, presented_fp, now)
+            state = sessions.refresh_state(conn, user_id, sid, presented_fp, now)
             if state is None:
                 return RotationOutcome.UNKNOWN
             recent = state is RefreshState.USED and reuse_interval > 0
-            if recent and await sessions.is_recent_parent(
-                conn, sid, presented_fp, now, reuse_interval
-            ):
+            if recent and sessions.is_recent_parent(conn, sid, presented_fp, now, reuse_interval):
                 return RotationOutcome.RACED
             if state is RefreshState.USED:
                 # A replayed refresh token: attacker or victim, we cannot tell which, so
                 # the whole family goes (RFC 9700 §4.14.2).
-                await _end_session(conn, user_id, sid)
-                await publish(conn, RevocationEvent.session(sid, user_id))
+                _end_session(conn, user_id, sid)
+                publish(conn, RevocationEvent.session(sid, user_id))
                 return RotationOutcome.REUSED
-            await sessions.mark_used(conn, sid, presented_fp, now)
-            await sessions.insert_refresh(conn, sid, new_refresh_fp, absolute)
-            await sessions.touch_session(conn, sid, now, idle_timeout, absolute)
+            sessions.mark_used(conn, sid, presented_fp, now)
+            sessions.insert_refresh(conn, sid, new_refresh_fp, absolute)
+            sessions.touch_session(conn, sid, now, idle_timeout, absolute)
             if access.exp > now:
-                await access_tokens.put_access(conn, access)
+                access_tokens.put_access(conn, access)
             return RotationOutcome.ROTATED
+
+        return await self._engine.write(work)
 
     async def refresh_state(
         self, user_id: str, sid: str, fp: Fingerprint, now: float
     ) -> RefreshState | None:
-        async with self._engine.read() as conn:
-            return await sessions.refresh_state(conn, user_id, sid, fp, now)
+        return await self._engine.read(
+            lambda conn: sessions.refresh_state(conn, user_id, sid, fp, now)
+        )
 
     async def get_session(self, sid: str, now: float) -> Session | None:
-        async with self._engine.read() as conn:
-            found = await sessions.live_sessions(conn, now, sid=sid)
+        found = await self._engine.read(lambda conn: sessions.live_sessions(conn, now, sid=sid))
         return found[0] if found else None
 
     async def list_sessions(self, user_id: str, now: float) -> list[Session]:
-        async with self._engine.read() as conn:
-            return await sessions.live_sessions(conn, now, user_id=user_id)
+        return await self._engine.read(
+            lambda conn: sessions.live_sessions(conn, now, user_id=user_id)
+        )
 
     async def end_session(self, user_id: str, sid: str) -> bool:
         """End the user's session `sid`: its refresh family and every access token issued
         in it (also for a sid with access tokens but no session, e.g. client_credentials).
         True if anything was removed."""
-        async with self._engine.write() as conn:
-            ended = await _end_session(conn, user_id, sid)
+
+        def work(conn: Connection) -> bool:
+            ended = _end_session(conn, user_id, sid)
             if ended:
-                await publish(conn, RevocationEvent.session(sid, user_id))
+                publish(conn, RevocationEvent.session(sid, user_id))
             return ended
+
+        return await self._engine.write(work)
 
     async def end_user_sessions(self, user_id: str, except_sid: str | None = None) -> list[str]:
         """End every session of the user but `except_sid`, and revoke every access token
         of the user outside `except_sid`; return the sids of the sessions ended, sorted."""
-        async with self._engine.write() as conn:
-            sids = await sessions.delete_user_sessions(conn, user_id, except_sid)
-            revoked = await access_tokens.delete_user_access(conn, user_id, except_sid)
+
+        def work(conn: Connection) -> list[str]:
+            sids = sessions.delete_user_sessions(conn, user_id, except_sid)
+            revoked = access_tokens.delete_user_access(conn, user_id, except_sid)
             if sids or revoked:
-                await publish(conn, RevocationEvent.user(user_id))
-        return sids
+                publish(conn, RevocationEvent.user(user_id))
+            return sids
+
+        return await self._engine.write(work)
 
     async def end_everything(self, now: float, progress: Progress | None = None) -> int:
         """One transaction empties the three tables, so there is nothing to sweep: on
@@ -201,9 +221,13 @@ class SqlTokenStore:
         EXCLUSIVE lock, which waits for every rotation in flight and makes every later
         read wait for it; on SQLite a `DELETE` of every row under the write lock. The
         `all` event goes out in the same transaction (every verdict cache empties)."""
-        async with self._engine.write() as conn:
-            ended = await sessions.end_everything(conn, now)
-            await publish(conn, EVERYTHING)
+
+        def work(conn: Connection) -> int:
+            ended = sessions.end_everything(conn, now)
+            publish(conn, EVERYTHING)
+            return ended
+
+        ended = await self._engine.write(work)
         if progress is not None:
             progress(ended, ended)
         return ended
@@ -214,24 +238,28 @@ class SqlTokenStore:
         """One transaction: the app's sessions, their refresh families, its access tokens,
         and an `all` event (the event schema names no app, and a verdict cache does not
         know a token's app: dropping everything is the safe reading)."""
-        async with self._engine.write() as conn:
-            ended = await sessions.delete_client_sessions(conn, client_id, now)
-            await access_tokens.delete_client_access(conn, client_id)
-            await publish(conn, EVERYTHING)
+
+        def work(conn: Connection) -> int:
+            ended = sessions.delete_client_sessions(conn, client_id, now)
+            access_tokens.delete_client_access(conn, client_id)
+            publish(conn, EVERYTHING)
+            return ended
+
+        ended = await self._engine.write(work)
         if progress is not None:
             progress(ended, ended)
         return ended
 
     # -- housekeeping ----------------------------------------------------------------
 
-    async def _maybe_purge(self, conn: AsyncConnection, now: float) -> None:
+    def _maybe_purge(self, conn: Connection, now: float) -> None:
         if next(self._writes) % self._purge_every == 0:
-            await access_tokens.purge_expired(conn, now, self._purge_batch)
+            access_tokens.purge_expired(conn, now, self._purge_batch)
 
 
-async def _end_session(conn: AsyncConnection, user_id: str, sid: str) -> bool:
+def _end_session(conn: Connection, user_id: str, sid: str) -> bool:
     # The session row first: on PostgreSQL this waits for a rotation holding its lock, so
     # the access token that rotation adds is committed before, and caught by, the delete.
-    ended = await sessions.delete_session(conn, user_id, sid)
-    revoked = await access_tokens.delete_session_access(conn, user_id, sid)
+    ended = sessions.delete_session(conn, user_id, sid)
+    revoked = access_tokens.delete_session_access(conn, user_id, sid)
     return ended or revoked > 0

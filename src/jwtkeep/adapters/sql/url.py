@@ -1,7 +1,8 @@
 """Database URLs: pick the async driver, and never show a password.
 
-`sqlite:///path` runs on aiosqlite and `postgresql://` (or Heroku-style `postgres://`) on
-asyncpg; a URL that already names a driver (`scheme+driver://`) is used as given. A URL is
+`sqlite:///path` runs on the standard library's sqlite3 (`engine.py` runs each transaction
+on a worker thread) and `postgresql://` (or Heroku-style `postgres://`) on asyncpg; a
+PostgreSQL URL that already names a driver (`scheme+driver://`) is used as given. A URL is
 only ever shown through `redact_url`, so a password cannot reach a log or an error message.
 """
 
@@ -15,7 +16,8 @@ from jwtkeep.errors import ConfigurationError
 __all__ = ["is_sqlite", "normalize_url", "parse_url", "redact_url"]
 
 _DRIVERS = {
-    "sqlite": "sqlite+aiosqlite",
+    "sqlite": "sqlite+pysqlite",
+    "sqlite+aiosqlite": "sqlite+pysqlite",  # the driver of jwtkeep <= 0.1
     "postgresql": "postgresql+asyncpg",
     "postgres": "postgresql+asyncpg",
 }
@@ -23,7 +25,7 @@ _BACKENDS = ("sqlite", "postgresql")
 
 
 def normalize_url(url: str) -> str:
-    """The SQLAlchemy URL with an async driver: `sqlite+aiosqlite://`, `postgresql+asyncpg://`."""
+    """The SQLAlchemy URL with jwtkeep's driver: `sqlite+pysqlite://`, `postgresql+asyncpg://`."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise ConfigurationError("a database URL must look like scheme://...")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
@@ -23,6 +23,10 @@ _COLUMNS = (
     UserRow.disabled,
 )
 
+# Built once: the lookups of every login and refresh (SQLAlchemy compiles each once).
+_BY_ID = select(*_COLUMNS).where(UserRow.id == bindparam("value"))
+_BY_USERNAME = select(*_COLUMNS).where(UserRow.username == bindparam("value"))
+
 
 class SqlUserRepository:
     def __init__(self, engine: SqlEngine) -> None:
@@ -31,23 +35,13 @@ class SqlUserRepository:
     async def add_user(self, user: User) -> None:
         """Raise `Conflict` if the username is taken."""
         with conflict_on_duplicate("the username is taken"):
-            async with self._engine.write() as conn:
-                await conn.execute(
-                    insert(UserRow).values(
-                        id=user.id,
-                        username=user.username,
-                        password_hash=user.password_hash,
-                        created_at=user.created_at,
-                        password_changed_at=user.password_changed_at,
-                        disabled=user.disabled,
-                    )
-                )
+            await self._engine.write(lambda conn: _insert(conn, user))
 
     async def get_user(self, user_id: str) -> User | None:
-        return await self._one(UserRow.id == user_id)
+        return await self._one(_BY_ID, user_id)
 
     async def user_by_username(self, username: str) -> User | None:
-        return await self._one(UserRow.username == username)
+        return await self._one(_BY_USERNAME, username)
 
     async def set_password_hash(
         self, user_id: str, password_hash: str, changed_at: float, *, expected_hash: str
@@ -56,49 +50,56 @@ class SqlUserRepository:
         `expected_hash` (PostgreSQL re-checks the WHERE after waiting for a concurrent
         update of the row; SQLite writers are serialized). Raise `NotFound` for an
         unknown user."""
-        async with self._engine.write() as conn:
-            result = await conn.execute(
+
+        def work(conn: Connection) -> bool | None:
+            result = conn.execute(
                 update(UserRow)
                 .where(UserRow.id == user_id, UserRow.password_hash == expected_hash)
                 .values(password_hash=password_hash, password_changed_at=changed_at)
             )
             if result.rowcount == 1:
                 return True
-            known = (await conn.execute(select(UserRow.id).where(UserRow.id == user_id))).first()
-        if known is None:
+            known = conn.execute(select(UserRow.id).where(UserRow.id == user_id)).first()
+            return None if known is None else False
+
+        changed = await self._engine.write(work)
+        if changed is None:
             raise NotFound("no such user")
-        return False
+        return changed
 
     async def list_users(self, *, after: str = "", limit: int = 100) -> list[User]:
         """Users by username, the page after the username `after`."""
         query = select(*_COLUMNS).where(UserRow.username > after).order_by(UserRow.username)
-        async with self._engine.read() as conn:
-            rows = (await conn.execute(query.limit(limit))).all()
+        rows = await self._engine.read(lambda conn: conn.execute(query.limit(limit)).all())
         return [_user(row) for row in rows]
 
     async def set_disabled(self, user_id: str, disabled: bool) -> bool:
         """True if the flag changed; NotFound for an unknown user."""
-        async with self._engine.write() as conn:
-            result = await conn.execute(
+
+        def work(conn: Connection) -> bool | None:
+            result = conn.execute(
                 update(UserRow)
                 .where(UserRow.id == user_id, UserRow.disabled.is_(not disabled))
                 .values(disabled=disabled)
             )
             if result.rowcount == 1:
                 return True
-            known = (await conn.execute(select(UserRow.id).where(UserRow.id == user_id))).first()
-        if known is None:
+            known = conn.execute(select(UserRow.id).where(UserRow.id == user_id)).first()
+            return None if known is None else False
+
+        changed = await self._engine.write(work)
+        if changed is None:
             raise NotFound("no such user")
-        return False
+        return changed
 
     async def delete_user(self, user_id: str) -> bool:
-        async with self._engine.write() as conn:
-            result = await conn.execute(delete(UserRow).where(UserRow.id == user_id))
-        return bool(result.rowcount)
+        deleted = await self._engine.write(
+            lambda conn: conn.execute(delete(UserRow).where(UserRow.id == user_id)).rowcount
+        )
+        return bool(deleted)
 
-    async def _one(self, condition: Any) -> User | None:
-        async with self._engine.read() as conn:
-            row = (await conn.execute(select(*_COLUMNS).where(condition))).first()
+    async def _one(self, query: Any, value: str) -> User | None:
+        row = await self._engine.read(lambda conn: conn.execute(query, {"value": value}).first())
         return None if row is None else _user(row)
 
 
@@ -110,4 +111,17 @@ def _user(row: Any) -> User:
         created_at=row.created_at,
         password_changed_at=row.password_changed_at,
         disabled=bool(row.disabled),
+    )
+
+
+def _insert(conn: Connection, user: User) -> None:
+    conn.execute(
+        insert(UserRow).values(
+            id=user.id,
+            username=user.username,
+            password_hash=user.password_hash,
+            created_at=user.created_at,
+            password_changed_at=user.password_changed_at,
+            disabled=user.disabled,
+        )
     )
