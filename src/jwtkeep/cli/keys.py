@@ -18,7 +18,6 @@ with the operator (`cli:` and the OS user) and `--reason`.
 
 from __future__ import annotations
 
-import getpass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -40,6 +39,7 @@ from jwtkeep.usecases.key_withdrawal import key_compromised, retire_key
 
 if TYPE_CHECKING:
     from jwtkeep.runtime import Runtime
+    from jwtkeep.usecases.keys import KeyManager
 
 __all__ = [
     "MAX_PEM_BYTES",
@@ -71,11 +71,14 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 def _actor() -> str:
-    """Who ran the command, for the audit trail: the OS account (no secret)."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (OSError, KeyError):
-        return "cli"
+    """Who ran the command, for the audit trail: the same actor every CLI command records."""
+    return operator(None).actor
+
+
+async def _new_key(keys: KeyManager, kid: str) -> dict[str, str]:
+    """What `rotate` and `import` print about the key they added."""
+    (key,) = [k for k in (await keys.ring()).keys if k.kid == kid]
+    return {"kid": kid, "signs_from": iso_time(signs_from(key))}
 
 
 def _state(key: RingKey, signer: str | None, now: float) -> str:
@@ -141,8 +144,7 @@ def rotate(
     async def action(runtime: Runtime) -> dict[str, str]:
         keys = runtime.context.keys
         kid = await keys.rotate(at_once=now, actor=_actor(), reason=reason)
-        (key,) = [k for k in (await keys.ring()).keys if k.kid == kid]
-        return {"kid": kid, "signs_from": iso_time(signs_from(key))}
+        return await _new_key(keys, kid)
 
     with handled_errors():
         result = run_with_runtime(_settings(ctx), action)
@@ -239,8 +241,7 @@ def import_key(
     async def action(runtime: Runtime) -> dict[str, str]:
         keys = runtime.context.keys
         kid = await keys.import_pem(pem, activate=activate, actor=_actor(), reason=reason)
-        (key,) = [k for k in (await keys.ring()).keys if k.kid == kid]
-        return {"kid": kid, "signs_from": iso_time(signs_from(key))}
+        return await _new_key(keys, kid)
 
     with handled_errors():
         result = run_with_runtime(_settings(ctx), action)
