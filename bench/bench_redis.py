@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from tests.support.redis_server import RedisCluster, RedisProcess, find_redis_server  # noqa: E402
 
 from jwtkeep.adapters.redis import RedisTokenStore  # noqa: E402
-from jwtkeep.adapters.redis.keys import user_key  # noqa: E402
+from jwtkeep.adapters.redis.layout import user_key  # noqa: E402
 from jwtkeep.core.fingerprint import Fingerprint, fingerprint  # noqa: E402
 from jwtkeep.ports import AccessRecord, Session  # noqa: E402
 

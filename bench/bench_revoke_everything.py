@@ -146,7 +146,7 @@ async def measure(store: TokenStore, sample: AccessRecord, count: int) -> tuple[
 async def hot_path(executable: str, workdir: Path) -> list[tuple[str, int, float]]:
     """The allowlist check before this change (one HGET: what `is_allowed` sent) and now
     (the same HGET plus the cut-off HMGET, one batch), interleaved rounds, best of each."""
-    from jwtkeep.adapters.redis.keys import ACCESS, user_key  # noqa: PLC0415
+    from jwtkeep.adapters.redis.layout import ACCESS, user_key  # noqa: PLC0415
 
     server = RedisProcess(executable, workdir / "hot")
     server.start()

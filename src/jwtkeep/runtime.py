@@ -29,8 +29,8 @@ from jwtkeep.settings import MAX_ACCESS_TOKEN_TTL, Settings
 from jwtkeep.usecases.app_cache import CachedApps
 from jwtkeep.usecases.context import AuditRetention, AuthContext, SessionPolicy, SignInContext
 from jwtkeep.usecases.issuance import TokenIssuer
+from jwtkeep.usecases.key_manager import KeyManager
 from jwtkeep.usecases.key_schedule import KeyPolicy
-from jwtkeep.usecases.keys import KeyManager
 from jwtkeep.usecases.subscription import RevocationFollower
 from jwtkeep.usecases.verification import StoreAllowlist, TokenVerifier
 

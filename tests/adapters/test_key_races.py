@@ -22,7 +22,7 @@ from jwtkeep.core.sealing import Sealer
 from jwtkeep.errors import Conflict
 from jwtkeep.ports import App, KeyChange
 from jwtkeep.usecases.issuance import TokenIssuer
-from jwtkeep.usecases.keys import ONLY_ACTIVE_KEY, KeyManager
+from jwtkeep.usecases.key_manager import ONLY_ACTIVE_KEY, KeyManager
 
 REPLICAS = 8
 SEALER = Sealer(bytes(range(32)))

@@ -36,8 +36,8 @@ from jwtkeep.sdk import Verifier
 from jwtkeep.sdk.jwks import JwksKeySource
 from jwtkeep.server.metadata import JWKS_CACHE_CONTROL
 from jwtkeep.usecases.issuance import TokenIssuer
+from jwtkeep.usecases.key_manager import KeyManager
 from jwtkeep.usecases.key_schedule import KeyPolicy
-from jwtkeep.usecases.keys import KeyManager
 from jwtkeep.usecases.verification import StoreAllowlist
 
 ISSUER = "https://auth.test"

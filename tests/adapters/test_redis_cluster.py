@@ -16,7 +16,7 @@ from uuid import uuid4
 import pytest
 
 from jwtkeep.adapters.redis import RedisTokenStore
-from jwtkeep.adapters.redis.keys import details_key, map_key, session_key, user_key
+from jwtkeep.adapters.redis.layout import details_key, map_key, session_key, user_key
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.ports import AccessRecord, RotationOutcome, Session
 from tests.support.redis_server import CORRECTNESS_TIMEOUT, RedisCluster
@@ -43,7 +43,7 @@ def _access(user: str, sid: str, name: str) -> AccessRecord:
 async def _use(store: RedisTokenStore, user: str) -> list[str]:
     """Log in twice, rotate, add a token: every kind of key the user can have."""
     canonical = base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode()
-    sids = [uuid4().hex, canonical]  # a text sid and a jwtkeep-style one (keys.py)
+    sids = [uuid4().hex, canonical]  # a text sid and a jwtkeep-style one (layout.py)
     for sid in sids:
         await store.start_session(
             _session(user, sid), fingerprint(f"r/{sid}"), _access(user, sid, "a0"), NOW

@@ -1,6 +1,6 @@
 """What the Redis token store leaves in Redis: no raw token, a TTL on every key, compact
 encodings, and nothing that grows without bound (the key layout is in
-jwtkeep/adapters/redis/keys.py).
+jwtkeep/adapters/redis/layout.py).
 
 Each test runs on a standalone server and on the three-master cluster; Redis is inspected
 with the synchronous client, key by key (SCAN, TYPE, and the read command for the type).
@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from jwtkeep.adapters.redis import RedisTokenStore
-from jwtkeep.adapters.redis.keys import details_key, session_key, user_key
+from jwtkeep.adapters.redis.layout import details_key, session_key, user_key
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.core.refresh_token import new_refresh_token
 from jwtkeep.ports import AccessRecord, RotationOutcome, Session
@@ -310,7 +310,7 @@ async def test_hashes_keep_their_compact_encoding_even_with_a_long_user_agent(
 
 async def test_canonical_ids_make_short_binary_keys(backend: Backend) -> None:
     """A UUID user and a jwtkeep sid (22-char base64url) are stored as their raw bytes: an
-    18-byte user hash key, a 35-byte session key, 26-byte token values (keys.py): exp, the
+    18-byte user hash key, a 35-byte session key, 26-byte token values (layout.py): exp, the
     4-byte tag of the signing key's kid (the key-leak drill), the session."""
     user = str(uuid4())
     raw_sid = secrets.token_bytes(16)

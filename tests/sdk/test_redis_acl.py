@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from jwtkeep.adapters.factory import open_token_store
-from jwtkeep.adapters.redis.keys import EVENTS_CHANNEL
+from jwtkeep.adapters.redis.layout import EVENTS_CHANNEL
 from jwtkeep.core.clock import FixedClock
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.ports import AccessRecord

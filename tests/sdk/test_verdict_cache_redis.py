@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from jwtkeep.adapters.factory import open_token_store
-from jwtkeep.adapters.redis.keys import ACCESS, user_key
+from jwtkeep.adapters.redis.layout import ACCESS, user_key
 from jwtkeep.core.clock import FixedClock
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.errors import StoreUnavailable

@@ -19,7 +19,7 @@ from jwtkeep.core.sealing import Sealer
 from jwtkeep.ports import App, User
 from jwtkeep.usecases.context import AuthContext, SessionPolicy
 from jwtkeep.usecases.issuance import TokenIssuer
-from jwtkeep.usecases.keys import KeyManager
+from jwtkeep.usecases.key_manager import KeyManager
 from jwtkeep.usecases.registration import AppSpec, create_app, create_user
 from jwtkeep.usecases.verification import StoreAllowlist, TokenVerifier
 from tests.support.redis_server import CORRECTNESS_TIMEOUT

@@ -9,7 +9,7 @@ from jwtkeep.core.clock import FixedClock
 from jwtkeep.core.sealing import Sealer
 from jwtkeep.ports import KeyChange, StoredKey
 from jwtkeep.ports.repositories import KeyPlan
-from jwtkeep.usecases.keys import KeyManager
+from jwtkeep.usecases.key_manager import KeyManager
 
 
 class CountingKeys:

@@ -15,9 +15,9 @@ from jwtkeep.core.sealing import Sealer
 from jwtkeep.ports import KeyChange, StoredKey
 from jwtkeep.settings import MAX_ACCESS_TOKEN_TTL
 from jwtkeep.usecases.context import Operator, RequestInfo
+from jwtkeep.usecases.key_manager import KeyManager
 from jwtkeep.usecases.key_schedule import DAY, KeyPolicy
 from jwtkeep.usecases.key_withdrawal import key_compromised
-from jwtkeep.usecases.keys import KeyManager
 from jwtkeep.usecases.password_grant import password_grant
 from tests.support.refusals import refused_for
 from tests.usecases.conftest import PASSWORD, World

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from jwtkeep.core.sealing import Sealer
 from jwtkeep.usecases.context import RequestInfo
-from jwtkeep.usecases.keys import KeyManager
+from jwtkeep.usecases.key_manager import KeyManager
 from jwtkeep.usecases.password_grant import password_grant
 from jwtkeep.usecases.revocation import revoke
 from tests.support.refusals import refused_for

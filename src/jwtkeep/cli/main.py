@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from jwtkeep.cli import apps, audit, keys, serve, sessions, setup, token, users
+from jwtkeep.cli import apps, audit, key_commands, serve, sessions, setup, token, users
 from jwtkeep.cli.common import CliState
 from jwtkeep.cli.output import version_line
 
@@ -68,7 +68,7 @@ app.command("serve")(serve.serve)
 app.command("audit")(audit.audit)
 app.add_typer(apps.app, name="app")
 app.add_typer(users.app, name="user")
-app.add_typer(keys.app, name="keys")
+app.add_typer(key_commands.app, name="keys")
 app.add_typer(sessions.app, name="sessions")
 
 _token_app = typer.Typer(help="Look inside tokens.", no_args_is_help=True)

@@ -2,7 +2,7 @@
 
 Every route but `POST /users` needs a bearer access token for the account API: its
 audience is the issuer URL and its scope holds `account` (`openid` suffices for
-`/userinfo`); see `jwtkeep.server.bearer`.
+`/userinfo`); see `jwtkeep.server.account_auth`.
 Errors are RFC 9457 problem details; bearer errors keep their RFC 6750 challenge.
 
 - `GET /userinfo` (OIDC Core §5.3): `sub` and `preferred_username` only, the user's own
@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse, Response
 
 from jwtkeep.errors import InvalidToken, NotFound
 from jwtkeep.ports import Session
-from jwtkeep.server.bearer import AccountClaimsDep, UserInfoClaimsDep
+from jwtkeep.server.account_auth import AccountClaimsDep, UserInfoClaimsDep
 from jwtkeep.server.client_ip import request_info
 from jwtkeep.server.schemas import (
     PasswordChangeRequest,

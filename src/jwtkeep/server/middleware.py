@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jwtkeep.errors import InvalidRequest
 from jwtkeep.sdk.bearer import form_has_token
-from jwtkeep.server.bearer import BearerInvalidRequest
+from jwtkeep.server.account_auth import BearerInvalidRequest
 from jwtkeep.server.errors import PayloadTooLarge, is_oauth_path, render_oauth_error, render_status
 from jwtkeep.server.forms import FORM_MEDIA_TYPE
 

@@ -18,7 +18,7 @@ from jwtkeep.ports import (
     UserRepository,
 )
 from jwtkeep.usecases.issuance import TokenIssuer
-from jwtkeep.usecases.keys import KeyManager
+from jwtkeep.usecases.key_manager import KeyManager
 
 __all__ = [
     "LOGIN_SESSION_TTL",

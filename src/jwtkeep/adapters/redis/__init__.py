@@ -7,7 +7,7 @@
     redis+sentinel://[[user]:password@]host:port[,host:port...]/service_name[/db]
     redis+cluster://[[user]:password@]host:port[,host:port...]
 
-Behaviour: `store.py`; key layout and memory: `keys.py`; atomic steps: the `.lua`
+Behaviour: `store.py`; key layout and memory: `layout.py`; atomic steps: the `.lua`
 scripts; URLs and connections: `connect.py`; the hot path: `multiplex.py`. Install with
 `pip install 'jwtkeep[redis]'` (redis-py with hiredis).
 """

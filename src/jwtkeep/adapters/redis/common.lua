@@ -1,4 +1,4 @@
--- Helpers prepended to every jwtkeep script (see scripts.py; the layout is in keys.py).
+-- Helpers prepended to every jwtkeep script (see scripts.py; the layout is in layout.py).
 -- Times are Unix seconds handed in by the caller's injected clock, never Redis TIME, and
 -- every value that is stored comes in as the caller's own bytes, so nothing is
 -- re-formatted here (Lua would round numbers to 14 digits).

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from jwtkeep.adapters.redis.keys import EVENTS_CHANNEL
+from jwtkeep.adapters.redis.layout import EVENTS_CHANNEL
 from jwtkeep.core.revocation_events import RevocationEvent, decode_event
 from jwtkeep.errors import StoreUnavailable
 from jwtkeep.ports.revocation_feed import DEFAULT_HEARTBEAT

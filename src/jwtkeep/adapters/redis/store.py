@@ -1,6 +1,6 @@
 """`RedisTokenStore`: the token store (the article's "second layer") on Redis.
 
-Implements `jwtkeep.ports.TokenStore`; the key layout is in `keys.py`, the atomic steps
+Implements `jwtkeep.ports.TokenStore`; the key layout is in `layout.py`, the atomic steps
 in the `.lua` scripts, the connections in `connect.py` and `multiplex.py`.
 
 - The allowlist check (`is_allowed`) is one HGET on the user's hash `{user}`, field
@@ -39,7 +39,7 @@ from redis.exceptions import MaxConnectionsError, NoScriptError, RedisError
 
 from jwtkeep.adapters.redis.connect import Connections, open_connections
 from jwtkeep.adapters.redis.feed import RedisRevocationFeed
-from jwtkeep.adapters.redis.keys import (
+from jwtkeep.adapters.redis.layout import (
     ACCESS,
     CUTOFF_KEY,
     EVENTS_CHANNEL,

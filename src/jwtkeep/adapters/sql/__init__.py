@@ -9,7 +9,7 @@ from jwtkeep.adapters.sql.apps import SqlAppRepository
 from jwtkeep.adapters.sql.audit import SqlAuditLog
 from jwtkeep.adapters.sql.database import Database
 from jwtkeep.adapters.sql.engine import SqlEngine
-from jwtkeep.adapters.sql.keys import SqlKeyRepository
+from jwtkeep.adapters.sql.signing_keys import SqlKeyRepository
 from jwtkeep.adapters.sql.token_store import SqlTokenStore
 from jwtkeep.adapters.sql.url import normalize_url, redact_url
 from jwtkeep.adapters.sql.users import SqlUserRepository

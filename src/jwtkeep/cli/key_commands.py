@@ -39,7 +39,7 @@ from jwtkeep.usecases.key_withdrawal import key_compromised, retire_key
 
 if TYPE_CHECKING:
     from jwtkeep.runtime import Runtime
-    from jwtkeep.usecases.keys import KeyManager
+    from jwtkeep.usecases.key_manager import KeyManager
 
 __all__ = [
     "MAX_PEM_BYTES",

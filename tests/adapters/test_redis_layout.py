@@ -1,4 +1,4 @@
-"""The key encoding (jwtkeep/adapters/redis/keys.py) is injective and keeps the hash tag
+"""The key encoding (jwtkeep/adapters/redis/layout.py) is injective and keeps the hash tag
 intact, for any user id and session id (property-based: hypothesis)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jwtkeep.adapters.redis.keys import (
+from jwtkeep.adapters.redis.layout import (
     access_exp,
     access_value,
     kid_tag,
