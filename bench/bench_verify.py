@@ -42,7 +42,8 @@ from jwtkeep.core.fingerprint import fingerprint  # noqa: E402
 from jwtkeep.core.jose import JoseKey, generate_key  # noqa: E402
 from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey  # noqa: E402
 from jwtkeep.ports import AccessRecord, TokenStore  # noqa: E402
-from jwtkeep.usecases.verification import StoreAllowlist, TokenVerifier  # noqa: E402
+from jwtkeep.sdk.allowlist import StoreAllowlist  # noqa: E402
+from jwtkeep.usecases.verification import TokenVerifier  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "verify.md"
 ISSUER = "https://auth.bench"

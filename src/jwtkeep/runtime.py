@@ -25,6 +25,7 @@ from jwtkeep.core.passwords import Argon2Params, PasswordHasher
 from jwtkeep.core.sealing import Sealer, parse_master_key
 from jwtkeep.core.verdicts import VerdictCache
 from jwtkeep.errors import ConfigurationError
+from jwtkeep.sdk.allowlist import StoreAllowlist
 from jwtkeep.settings import MAX_ACCESS_TOKEN_TTL, Settings
 from jwtkeep.usecases.app_cache import CachedApps
 from jwtkeep.usecases.context import AuditRetention, AuthContext, SessionPolicy, SignInContext
@@ -32,7 +33,7 @@ from jwtkeep.usecases.issuance import TokenIssuer
 from jwtkeep.usecases.key_manager import KeyManager
 from jwtkeep.usecases.key_schedule import KeyPolicy
 from jwtkeep.usecases.subscription import RevocationFollower
-from jwtkeep.usecases.verification import StoreAllowlist, TokenVerifier
+from jwtkeep.usecases.verification import TokenVerifier
 
 __all__ = [
     "MASTER_KEY_FILE",

@@ -33,12 +33,12 @@ from jwtkeep.core.keyring import JWKS_MAX_AGE, KeyRing, KeyStatus
 from jwtkeep.core.sealing import Sealer
 from jwtkeep.ports import App
 from jwtkeep.sdk import Verifier
+from jwtkeep.sdk.allowlist import StoreAllowlist
 from jwtkeep.sdk.jwks import JwksKeySource
 from jwtkeep.server.metadata import JWKS_CACHE_CONTROL
 from jwtkeep.usecases.issuance import TokenIssuer
 from jwtkeep.usecases.key_manager import KeyManager
 from jwtkeep.usecases.key_schedule import KeyPolicy
-from jwtkeep.usecases.verification import StoreAllowlist
 
 ISSUER = "https://auth.test"
 USER = "1b0a8f9e-2c3d-4e5f-8a9b-0c1d2e3f4a5b"

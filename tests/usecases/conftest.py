@@ -17,11 +17,12 @@ from jwtkeep.core.clock import FixedClock
 from jwtkeep.core.passwords import Argon2Params, PasswordHasher
 from jwtkeep.core.sealing import Sealer
 from jwtkeep.ports import App, User
+from jwtkeep.sdk.allowlist import StoreAllowlist
 from jwtkeep.usecases.context import AuthContext, SessionPolicy
 from jwtkeep.usecases.issuance import TokenIssuer
 from jwtkeep.usecases.key_manager import KeyManager
 from jwtkeep.usecases.registration import AppSpec, create_app, create_user
-from jwtkeep.usecases.verification import StoreAllowlist, TokenVerifier
+from jwtkeep.usecases.verification import TokenVerifier
 from tests.support.redis_server import CORRECTNESS_TIMEOUT
 
 ISSUER = "https://auth.test"

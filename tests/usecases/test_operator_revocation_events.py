@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import pytest
 
 from jwtkeep.core.verdicts import VerdictCache
+from jwtkeep.sdk.allowlist import StoreAllowlist
 from jwtkeep.usecases.apps import disable_app
 from jwtkeep.usecases.context import Operator, RequestInfo
 from jwtkeep.usecases.password_grant import password_grant
 from jwtkeep.usecases.subscription import RevocationFollower, stop_following
 from jwtkeep.usecases.users import disable_user
-from jwtkeep.usecases.verification import StoreAllowlist, TokenVerifier
+from jwtkeep.usecases.verification import TokenVerifier
 from tests.support.refusals import refused_for
 from tests.usecases.conftest import PASSWORD, World
 

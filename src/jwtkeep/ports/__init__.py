@@ -24,12 +24,14 @@ from jwtkeep.ports.records import (
 from jwtkeep.ports.repositories import AppRepository, AuditLog, KeyRepository, UserRepository
 from jwtkeep.ports.revocation_feed import RevocationFeed
 from jwtkeep.ports.token_store import AccessTokenStore, Progress, SessionStore, TokenStore
+from jwtkeep.ports.verification import AllowlistCheck, KeyRingSource
 
 __all__ = [
     "DEFAULT_GRANTS",
     "GRANT_TYPE_NAMES",
     "AccessRecord",
     "AccessTokenStore",
+    "AllowlistCheck",
     "App",
     "AppRepository",
     "AuditEvent",
@@ -40,6 +42,7 @@ __all__ = [
     "ConsentStore",
     "KeyChange",
     "KeyRepository",
+    "KeyRingSource",
     "LoginSession",
     "LoginSessionStore",
     "Progress",

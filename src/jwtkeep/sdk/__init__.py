@@ -22,6 +22,8 @@ from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.scopes import RouteRule, parse_route_rule
 from jwtkeep.core.verdicts import VerdictCache
 from jwtkeep.errors import InsufficientScope, InvalidRequest, InvalidToken, StoreUnavailable
+from jwtkeep.ports.verification import AllowlistCheck, KeyRingSource
+from jwtkeep.sdk.allowlist import StoreAllowlist
 from jwtkeep.sdk.asgi import JwtkeepMiddleware
 from jwtkeep.sdk.audit import RequestEvent, RequestHook, log_request
 from jwtkeep.sdk.bearer import MissingToken
@@ -30,7 +32,6 @@ from jwtkeep.sdk.introspection import IntrospectionAllowlist
 from jwtkeep.sdk.jwks import JwksKeySource
 from jwtkeep.sdk.rules import PathRule, authorize, parse_routes
 from jwtkeep.sdk.verifier import Verifier
-from jwtkeep.usecases.verification import AllowlistCheck, KeyRingSource, StoreAllowlist
 
 __all__ = [
     "AccessClaims",

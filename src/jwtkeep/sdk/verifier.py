@@ -33,16 +33,12 @@ from jwtkeep.core.scopes import RouteRule
 from jwtkeep.core.verdicts import VerdictCache
 from jwtkeep.errors import ConfigurationError
 from jwtkeep.ports.revocation_feed import RevocationFeed
-from jwtkeep.ports.token_store import AccessTokenStore, TokenStore
+from jwtkeep.ports.verification import AllowlistCheck, KeyRingSource
+from jwtkeep.sdk.allowlist import StoreAllowlist, open_redis_store
 from jwtkeep.sdk.jwks import JwksKeySource
 from jwtkeep.sdk.rules import authorize, parse_routes
 from jwtkeep.usecases.subscription import RevocationFollower, stop_following
-from jwtkeep.usecases.verification import (
-    AllowlistCheck,
-    KeyRingSource,
-    StoreAllowlist,
-    TokenVerifier,
-)
+from jwtkeep.usecases.verification import TokenVerifier
 
 __all__ = ["MAX_LIFETIME_CEILING", "Verifier"]
 
@@ -105,7 +101,6 @@ class Verifier:
             cache = verdict_cache if isinstance(verdict_cache, VerdictCache) else VerdictCache()
         self.cache = cache
         self._tokens = TokenVerifier(self.keys, allowlist, rules, clock, cache)
-        self._owned_stores: list[AccessTokenStore] = []
         self.follower: RevocationFollower | None = None
         if revocations is not None:
             caches = [cache] if cache is not None else []
@@ -143,17 +138,10 @@ class Verifier:
         The fastest check (one Redis lookup of the fingerprint) and revocation is
         instant; the API needs network access to that Redis (read-only is enough).
         """
-        try:
-            from jwtkeep.adapters.redis import RedisTokenStore  # noqa: PLC0415 (optional extra)
-        except ImportError as exc:
-            raise ConfigurationError("with_redis needs: pip install 'jwtkeep[redis]'") from exc
-        store: TokenStore = RedisTokenStore.from_url(redis_url)
+        store = open_redis_store(redis_url)
         options.setdefault("revocations", store.revocation_feed())
-        verifier = cls(
-            issuer=issuer, audience=audience, allowlist=StoreAllowlist(store), keys=keys, **options
-        )
-        verifier._owned_stores.append(store)
-        return verifier
+        allowlist = StoreAllowlist(store, owned=True)  # closed by `aclose`, with the rest
+        return cls(issuer=issuer, audience=audience, allowlist=allowlist, keys=keys, **options)
 
     async def verify(self, token: str) -> AccessClaims:
         """The verified claims; raises InvalidToken (401) or StoreUnavailable (503)."""
@@ -186,5 +174,3 @@ class Verifier:
         for resource in (self.keys, self.allowlist):
             if isinstance(resource, _Closable):
                 await resource.aclose()
-        for store in self._owned_stores:
-            await store.close()

@@ -15,8 +15,6 @@ Used by the server's own bearer routes and by `jwtkeep.sdk.Verifier`.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import structlog
 
 from jwtkeep.core.access_token import TokenRejected, UnknownKeyId, verify_access_token
@@ -24,41 +22,13 @@ from jwtkeep.core.claims import AccessClaims, ClaimRules
 from jwtkeep.core.clock import Clock, system_clock
 from jwtkeep.core.compact import parse_compact
 from jwtkeep.core.fingerprint import fingerprint
-from jwtkeep.core.keyring import KeyRing
 from jwtkeep.core.verdicts import VerdictCache
 from jwtkeep.errors import InvalidToken
-from jwtkeep.ports.token_store import AccessTokenStore
+from jwtkeep.ports.verification import AllowlistCheck, KeyRingSource
 
-__all__ = ["AllowlistCheck", "KeyRingSource", "StoreAllowlist", "TokenVerifier"]
+__all__ = ["TokenVerifier"]
 
 _log = structlog.get_logger("jwtkeep.verification")
-
-
-class KeyRingSource(Protocol):
-    async def ring(self) -> KeyRing:
-        """The current key ring (cached; cheap)."""
-
-    async def ring_after_miss(self, kid: str) -> KeyRing:
-        """Called when `kid` is not in the ring: may reload, rate-limited so that tokens
-        with random kids cannot flood the key source."""
-
-
-class AllowlistCheck(Protocol):
-    async def allows(self, token: str, claims: AccessClaims, now: float) -> bool:
-        """True if this issued token is still live. Raise StoreUnavailable if unsure."""
-
-
-class StoreAllowlist:
-    """The allowlist straight from a token store: SHA-256 fingerprint, one lookup."""
-
-    def __init__(self, store: AccessTokenStore) -> None:
-        self._store = store
-
-    async def allows(self, token: str, claims: AccessClaims, now: float) -> bool:
-        return await self._store.is_allowed(
-            fingerprint(token), claims.sub, claims.sid, now, issued_at=claims.iat,
-            client_id=claims.client_id,
-        )  # fmt: skip
 
 
 class TokenVerifier:
