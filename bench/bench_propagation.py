@@ -52,13 +52,13 @@ from tests.support.serve_process import (  # noqa: E402
 )
 from tests.support.services import free_port  # noqa: E402
 
-from jwtkeep.adapters.factory import open_token_store  # noqa: E402
 from jwtkeep.adapters.sql import Database  # noqa: E402
 from jwtkeep.core.access_token import issue_access_token  # noqa: E402
 from jwtkeep.core.claims import AccessClaims  # noqa: E402
 from jwtkeep.core.fingerprint import fingerprint  # noqa: E402
 from jwtkeep.core.jose import JoseKey, generate_key  # noqa: E402
 from jwtkeep.ports import AccessRecord, Session, TokenStore  # noqa: E402
+from jwtkeep.runtime import open_token_store  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "propagation.md"
 ISSUER, AUDIENCE = "https://auth.bench", "bench-api"

@@ -45,13 +45,13 @@ import redis  # noqa: E402
 from tests.support.redis_server import RedisProcess, find_redis_server  # noqa: E402
 from tests.support.services import free_port  # noqa: E402
 
-from jwtkeep.adapters.factory import open_token_store  # noqa: E402
 from jwtkeep.core.access_token import issue_access_token  # noqa: E402
 from jwtkeep.core.claims import AccessClaims  # noqa: E402
 from jwtkeep.core.fingerprint import fingerprint  # noqa: E402
 from jwtkeep.core.jose import generate_key  # noqa: E402
 from jwtkeep.core.verdicts import VerdictCache  # noqa: E402
 from jwtkeep.ports import AccessRecord  # noqa: E402
+from jwtkeep.runtime import open_token_store  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "throughput.md"
 ISSUER, AUDIENCE = "https://auth.bench", "bench-api"

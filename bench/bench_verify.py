@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT / "src"))
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: E402
 from tests.support.redis_server import RedisProcess, find_redis_server  # noqa: E402
 
-from jwtkeep.adapters.factory import open_token_store  # noqa: E402
 from jwtkeep.adapters.sql import Database  # noqa: E402
 from jwtkeep.core.access_token import issue_access_token, verify_access_token  # noqa: E402
 from jwtkeep.core.claims import AccessClaims, ClaimRules  # noqa: E402
@@ -42,6 +41,7 @@ from jwtkeep.core.fingerprint import fingerprint  # noqa: E402
 from jwtkeep.core.jose import JoseKey, generate_key  # noqa: E402
 from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey  # noqa: E402
 from jwtkeep.ports import AccessRecord, TokenStore  # noqa: E402
+from jwtkeep.runtime import open_token_store  # noqa: E402
 from jwtkeep.sdk.allowlist import StoreAllowlist  # noqa: E402
 from jwtkeep.usecases.verification import TokenVerifier  # noqa: E402
 

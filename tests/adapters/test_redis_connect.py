@@ -9,12 +9,12 @@ from uuid import uuid4
 
 import pytest
 
-from jwtkeep.adapters.factory import open_token_store
 from jwtkeep.adapters.redis import RedisTokenStore
 from jwtkeep.adapters.redis.connect import parse_hosts
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.errors import ConfigurationError, StoreUnavailable
 from jwtkeep.ports import AccessRecord, Session
+from jwtkeep.runtime import open_token_store
 from tests.support.redis_server import RedisProcess, RedisSentinel
 
 NOW = 1_800_000_000.0

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from jwtkeep.adapters.factory import open_token_store
 from jwtkeep.adapters.sql import Database
 from jwtkeep.ports import TokenStore
+from jwtkeep.runtime import open_token_store
 from tests.support.redis_server import CORRECTNESS_TIMEOUT
 
 BACKENDS = [

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from jwtkeep.adapters.factory import open_token_store
 from jwtkeep.adapters.redis.layout import EVENTS_CHANNEL
 from jwtkeep.core.clock import FixedClock
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.ports import AccessRecord
+from jwtkeep.runtime import open_token_store
 from jwtkeep.sdk import JwksKeySource, Verifier
 from tests.sdk.helpers import AUDIENCE, ISSUER, Minter
 from tests.support.redis_server import CORRECTNESS_TIMEOUT, RedisProcess

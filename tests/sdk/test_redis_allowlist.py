@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from jwtkeep.adapters.factory import open_token_store
 from jwtkeep.core.clock import FixedClock
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.errors import StoreUnavailable
 from jwtkeep.ports import AccessRecord, TokenStore
+from jwtkeep.runtime import open_token_store
 from jwtkeep.sdk import JwksKeySource, JwtkeepMiddleware, StoreAllowlist, Verifier
 from tests.sdk.helpers import AUDIENCE, ISSUER, Minter
 from tests.support.refusals import refused_for

@@ -17,12 +17,12 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from jwtkeep.adapters.factory import open_token_store
 from jwtkeep.adapters.redis.layout import ACCESS, user_key
 from jwtkeep.core.clock import FixedClock
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.errors import StoreUnavailable
 from jwtkeep.ports import AccessRecord, TokenStore
+from jwtkeep.runtime import open_token_store
 from jwtkeep.sdk import JwksKeySource, Verifier
 from tests.sdk.helpers import AUDIENCE, ISSUER, Minter
 from tests.support.redis_server import CORRECTNESS_TIMEOUT, RedisProcess

@@ -12,10 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from limits.aio.storage import MemoryStorage
 
+from jwtkeep.adapters.rate_limits import limiter_storage_uri, open_rate_limits
 from jwtkeep.errors import InvalidGrant, StoreUnavailable
 from jwtkeep.ports import User
+from jwtkeep.ports.rate_limits import RateLimits
 from jwtkeep.runtime import Runtime, build_runtime
 from jwtkeep.server import create_app
 from jwtkeep.server.ratelimit import (
@@ -23,9 +24,9 @@ from jwtkeep.server.ratelimit import (
     LoginLimiter,
     TooManyAttempts,
     address_bucket,
-    limiter_storage_uri,
     slowdown_delay,
 )
+from jwtkeep.settings import Settings
 from jwtkeep.usecases.registration import AppSpec, CreatedApp, create_user
 from jwtkeep.usecases.registration import create_app as register_app
 from tests.server.conftest import (
@@ -51,6 +52,15 @@ LIMITS: dict[str, Any] = {
 }
 ATTACKER, OWNER = "203.0.113.66", "198.51.100.20"
 FIFTEEN_MINUTES = 15 * 60
+
+
+def _memory() -> RateLimits:
+    return open_rate_limits(None, timeout=1.0)
+
+
+def _counters(settings: Settings) -> RateLimits:
+    """The counters the composition root would build for these settings."""
+    return open_rate_limits(settings.token_store_url, timeout=settings.store_timeout)
 
 
 @pytest.fixture
@@ -232,7 +242,7 @@ async def test_the_limiter_sleeps_before_the_check_of_an_account_under_attack() 
         recorded.append(seconds)
 
     policy = BruteForcePolicy(failures_before_slowdown=2, slowdown_max_seconds=3)
-    limiter = LoginLimiter(MemoryStorage(), policy, sleep=sleep)
+    limiter = LoginLimiter(_memory(), policy, sleep=sleep)
     for index in range(6):  # a distributed attack: a new address every time
         with pytest.raises(InvalidGrant):
             async with limiter.password_check("login", account="alice", ip=f"192.0.2.{index}"):
@@ -251,7 +261,7 @@ async def test_a_success_from_the_address_clears_its_failures_on_the_account() -
         pass
 
     policy = BruteForcePolicy(failures_per_address=2, failures_before_slowdown=100)
-    limiter = LoginLimiter(MemoryStorage(), policy, sleep=no_sleep)
+    limiter = LoginLimiter(_memory(), policy, sleep=no_sleep)
 
     async def fail(account: str) -> None:
         with pytest.raises(InvalidGrant):
@@ -298,7 +308,8 @@ async def test_limiter_fails_closed_when_redis_is_unreachable(
     data_dir: Path, closed_port: int
 ) -> None:
     settings = make_settings(data_dir, token_store_url=f"redis://127.0.0.1:{closed_port}/0")
-    limiter = LoginLimiter.from_settings(settings)
+    counters = _counters(settings)
+    limiter = LoginLimiter(counters, BruteForcePolicy.from_settings(settings))
     try:
         with pytest.raises(StoreUnavailable, match="rate limit storage unavailable"):
             async with limiter.password_check("login", account="alice", ip="192.0.2.1"):
@@ -306,7 +317,7 @@ async def test_limiter_fails_closed_when_redis_is_unreachable(
         with pytest.raises(StoreUnavailable, match="rate limit storage unavailable"):
             await limiter.count_registration("192.0.2.1")
     finally:
-        await limiter.close()
+        await counters.close()
 
 
 @pytest.mark.redis
@@ -342,7 +353,8 @@ async def _clients(*apps: Any) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.mark.redis
 async def test_redis_limiter_counts_across_instances(data_dir: Path, fresh_redis_url: str) -> None:
     settings = make_settings(data_dir, token_store_url=fresh_redis_url, **LIMITS)
-    one, two = LoginLimiter.from_settings(settings), LoginLimiter.from_settings(settings)
+    counters = _counters(settings), _counters(settings)
+    one, two = (LoginLimiter(c, BruteForcePolicy.from_settings(settings)) for c in counters)
     try:
         for limiter in (one, two, one):
             with pytest.raises(InvalidGrant):
@@ -356,8 +368,8 @@ async def test_redis_limiter_counts_across_instances(data_dir: Path, fresh_redis
         async with one.password_check("login", account="bob", ip="198.51.100.1"):
             pass
     finally:
-        await one.close()
-        await two.close()
+        for each in counters:
+            await each.close()
 
 
 async def test_an_account_coming_under_the_slowdown_is_audited_once(
@@ -387,7 +399,7 @@ async def test_the_limiter_reports_the_slowdown_start_once_per_account() -> None
         started.append((action, bucket))
 
     policy = BruteForcePolicy(failures_before_slowdown=2, failures_per_address=100)
-    limiter = LoginLimiter(MemoryStorage(), policy, sleep=no_sleep, on_slowdown_started=on_started)
+    limiter = LoginLimiter(_memory(), policy, sleep=no_sleep, on_slowdown_started=on_started)
     for account in ("alice", "bob"):
         for index in range(5):
             with pytest.raises(InvalidGrant):

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from jwtkeep.adapters.factory import open_token_store
 from jwtkeep.adapters.sql import Database
 from jwtkeep.core.claims import ClaimRules
 from jwtkeep.core.clock import FixedClock
 from jwtkeep.core.passwords import Argon2Params, PasswordHasher
 from jwtkeep.core.sealing import Sealer
 from jwtkeep.ports import App, User
+from jwtkeep.runtime import open_token_store
 from jwtkeep.sdk.allowlist import StoreAllowlist
 from jwtkeep.usecases.context import AuthContext, SessionPolicy
 from jwtkeep.usecases.issuance import TokenIssuer

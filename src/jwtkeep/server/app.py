@@ -1,13 +1,14 @@
 """Build the FastAPI app: routes (DESIGN.md "Contract: HTTP API"), error shapes, middleware.
 
-Three ways in:
+This module only wires HTTP around a `jwtkeep.runtime.Runtime`: routes, middleware,
+metrics, the login guard over the runtime's rate-limit counters. Everything built from
+settings (stores, verifiers, the revocation follower, the key schedule) is the
+composition root's (`jwtkeep.runtime`). Three ways in:
 - `create_app(runtime)`: serve a `Runtime` the caller built and will close (tests,
-  embedding). Its lifespan closes only what the app itself opened (the rate limiter).
-- `create_app_from_settings(settings, migrate=False)`: the app builds its runtime in the
-  ASGI lifespan and closes it on shutdown, and runs the key rotation schedule
-  (`KeyManager.step`) every `JWTKEEP_KEY_REFRESH_SECONDS` while it serves: every
-  replica does, and the steps are atomic in the database, so one wins each change.
-  This is what `jwtkeep serve` runs:
+  embedding). Its lifespan runs the runtime's revocation follower.
+- `create_app_from_settings(settings, migrate=False)`: the lifespan opens the runtime
+  with `jwtkeep.runtime.serve_runtime` (which also runs the key rotation schedule) and
+  closes it on shutdown. This is what `jwtkeep serve` runs:
 
       app = create_app_from_settings(settings)
       uvicorn.run(app, host=..., port=..., ssl_certfile=..., ssl_keyfile=..., **UVICORN_OPTIONS)
@@ -31,22 +32,19 @@ off (a redirect would be built from the untrusted `Host` header).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp
 
 from jwtkeep import __version__
 from jwtkeep.logs import configure_logging, warn_unknown_variables
-from jwtkeep.runtime import Runtime, build_runtime
+from jwtkeep.runtime import Runtime, serve_runtime
 from jwtkeep.server import account, authorize, health, metadata, oauth, revocation_stream
 from jwtkeep.server.client_ip import TrustedProxies
 from jwtkeep.server.cors import CorsMiddleware
@@ -57,11 +55,10 @@ from jwtkeep.server.middleware import (
     CredentialsInUrlMiddleware,
     SecurityHeadersMiddleware,
 )
-from jwtkeep.server.ratelimit import LoginLimiter
+from jwtkeep.server.ratelimit import BruteForcePolicy, LoginLimiter
 from jwtkeep.server.state import STATE_ATTRIBUTE, ServerState
 from jwtkeep.settings import CONFIG_ENV, Settings, load_settings, unknown_variables
 from jwtkeep.usecases.context import RequestInfo
-from jwtkeep.usecases.subscription import stop_following
 
 __all__ = [
     "CONFIG_ENV",
@@ -79,7 +76,6 @@ UVICORN_OPTIONS: dict[str, Any] = {"server_header": False, "proxy_headers": Fals
 _TELEMETRY_OFF: Any = {"tracing": False, "metrics": False, "logs": False}
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-_log = structlog.get_logger("jwtkeep.keys")
 
 
 def _state(app: FastAPI) -> ServerState:
@@ -107,35 +103,14 @@ def _install_openapi(app: FastAPI) -> None:
 
 
 def _build(settings: Settings, lifespan: Lifespan) -> FastAPI:
-    metrics = Metrics()
-    state_box: list[ServerState] = []
-
-    async def audit_slowdown(action: str, account_digest: str, bucket: str) -> None:
-        # Issue 9's security event: an account came under the brute-force slowdown. The
-        # account is named by the limiter's digest (no username in the trail for a name
-        # that may not exist); the address bucket is kept like any audited IP.
-        runtime = state_box[0].runtime if state_box else None
-        if runtime is not None:
-            await runtime.context.record(
-                "login.slowdown_started", RequestInfo(ip=bucket), action=action,
-                account=account_digest,
-            )  # fmt: skip
-
-    limiter = LoginLimiter.from_settings(
-        settings,
-        on_throttled=lambda action: metrics.login_throttled.labels(action).inc(),
-        on_slowed=lambda action, delay: metrics.login_slowdown.labels(action).observe(delay),
-        on_slowdown_started=audit_slowdown,
-    )
     app = FastAPI(
         title="jwtkeep", version=__version__, docs_url=None, redoc_url=None,
         openapi_url="/openapi.json", redirect_slashes=False, strict_content_type=True,
         lifespan=lifespan, telemetry=_TELEMETRY_OFF,
     )  # fmt: skip
-    state = ServerState(settings=settings, limiter=limiter, metrics=metrics,
-                        proxies=TrustedProxies(settings.trusted_proxies))  # fmt: skip
+    metrics = Metrics()
+    state = ServerState(metrics=metrics, proxies=TrustedProxies(settings.trusted_proxies))
     setattr(app.state, STATE_ATTRIBUTE, state)
-    state_box.append(state)
     install_error_handlers(app)
     _install_openapi(app)
     routers = (oauth.router, authorize.router, revocation_stream.router, metadata.router,
@@ -154,16 +129,29 @@ def _build(settings: Settings, lifespan: Lifespan) -> FastAPI:
     return app
 
 
-@asynccontextmanager
-async def _following(runtime: Runtime) -> AsyncIterator[None]:
-    """Every replica listens (DESIGN "Contract: the token store"): kid events reload its
-    key ring at once, its verdict cache lives by the subscription, and the HTTPS event
-    stream (`/oauth/revocation-events`) relays what it hears."""
-    following = asyncio.create_task(runtime.follower.run())
-    try:
-        yield
-    finally:
-        await stop_following(following)
+def _attach(app: FastAPI, runtime: Runtime) -> None:
+    """Serve `runtime`: the login guard counts in its rate-limit counters, reports to the
+    app's metrics and audits through its use-case context."""
+    state = _state(app)
+    metrics = state.metrics
+
+    async def audit_slowdown(action: str, account_digest: str, bucket: str) -> None:
+        # Issue 9's security event: an account came under the brute-force slowdown. The
+        # account is named by the limiter's digest (no username in the trail for a name
+        # that may not exist); the address bucket is kept like any audited IP.
+        await runtime.context.record(
+            "login.slowdown_started", RequestInfo(ip=bucket), action=action,
+            account=account_digest,
+        )  # fmt: skip
+
+    limiter = LoginLimiter(
+        runtime.rate_limits,
+        BruteForcePolicy.from_settings(runtime.settings),
+        on_throttled=lambda action: metrics.login_throttled.labels(action).inc(),
+        on_slowed=lambda action, delay: metrics.login_slowdown.labels(action).observe(delay),
+        on_slowdown_started=audit_slowdown,
+    )
+    state.attach(runtime, limiter)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -171,62 +159,27 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        try:
-            async with _following(runtime):
-                yield
-        finally:
-            await _state(app).limiter.close()
+        async with runtime.following():
+            yield
 
     app = _build(runtime.settings, lifespan)
-    _state(app).runtime = runtime
+    _attach(app, runtime)
     return app
 
 
 def create_app_from_settings(settings: Settings, *, migrate: bool = False) -> FastAPI:
-    """The app that builds its runtime at startup and closes it at shutdown."""
+    """The app that opens its runtime at startup and closes it at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = _state(app)
-        state.runtime = await build_runtime(settings, migrate=migrate)
-        await _key_schedule_step(state.runtime)  # a replica that was down catches up first
-        schedule = asyncio.create_task(_key_schedule(state.runtime))
-        try:
-            async with _following(state.runtime):
-                yield
-        finally:
-            schedule.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await schedule
-            runtime, state.runtime = state.runtime, None
+        async with serve_runtime(settings, migrate=migrate) as runtime:
+            _attach(app, runtime)
             try:
-                await runtime.close()
+                yield
             finally:
-                await state.limiter.close()
+                _state(app).detach()
 
     return _build(settings, lifespan)
-
-
-async def _key_schedule(runtime: Runtime) -> None:
-    """Run the key rotation schedule every JWTKEEP_KEY_REFRESH_SECONDS (the lifespan ran
-    the first step before serving)."""
-    while True:
-        await asyncio.sleep(runtime.settings.key_refresh_seconds)
-        await _key_schedule_step(runtime)
-
-
-async def _key_schedule_step(runtime: Runtime) -> None:
-    """One step; a failed one (database down, a concurrent change) is logged and tried
-    again next time: the schedule publishes a day ahead and retires late, so a missed
-    step costs nothing."""
-    try:
-        change = await runtime.context.keys.step()
-    except Exception as exc:  # noqa: BLE001 (keep the schedule alive, whatever failed)
-        _log.warning("keys.schedule_failed", reason=type(exc).__name__)
-        return
-    if change:
-        _log.info("keys.schedule_step", added=[k.kid for k in change.add],
-                  retired=list(change.statuses))  # fmt: skip
 
 
 def create_metrics_app(app: FastAPI) -> ASGIApp:

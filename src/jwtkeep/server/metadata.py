@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from jwtkeep.core.keyring import JWKS_MAX_AGE
 from jwtkeep.core.scopes import ACCOUNT_SCOPES
 from jwtkeep.server.schemas import JwksBody, problems
-from jwtkeep.server.state import RuntimeDep, StateDep
+from jwtkeep.server.state import RuntimeDep
 from jwtkeep.settings import Settings
 
 __all__ = [
@@ -109,11 +109,11 @@ def build_openid_configuration(settings: Settings) -> dict[str, Any]:
     summary="OpenID Connect discovery (OIDC Discovery 1.0 §4)",
     responses={
         200: {"content": {"application/json": {"schema": {"type": "object"}}}},
-        **problems(400),
+        **problems(400, 503),
     },
 )
-async def openid_configuration(state: StateDep) -> JSONResponse:
-    body = build_openid_configuration(state.settings)
+async def openid_configuration(runtime: RuntimeDep) -> JSONResponse:
+    body = build_openid_configuration(runtime.settings)
     return JSONResponse(body, headers={"Cache-Control": METADATA_CACHE_CONTROL})
 
 
@@ -122,11 +122,11 @@ async def openid_configuration(state: StateDep) -> JSONResponse:
     summary="Authorization server metadata (RFC 8414)",
     responses={
         200: {"content": {"application/json": {"schema": {"type": "object"}}}},
-        **problems(400),
+        **problems(400, 503),
     },
 )
-async def metadata(state: StateDep) -> JSONResponse:
-    body = build_metadata(state.settings)
+async def metadata(runtime: RuntimeDep) -> JSONResponse:
+    body = build_metadata(runtime.settings)
     return JSONResponse(body, headers={"Cache-Control": METADATA_CACHE_CONTROL})
 
 

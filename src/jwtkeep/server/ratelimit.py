@@ -33,10 +33,12 @@ An address bucket is the IPv4 address, or the IPv6 /64 (RFC 4291 §2.5.4 and RFC
 /64 is one subscriber's LAN, so per-address IPv6 buckets would give one attacker 2^64 of
 them). Account keys are SHA-256 digests, so the counters hold no usernames.
 
-Storage: memory (one process) by default; the Redis named by `settings.token_store_url`
-when that is a Redis URL, so every replica counts together. If the counters cannot be
-reached, the attempt is refused with 503 (fail closed): an unreachable counter must never
-open the gate to unlimited guessing.
+Counters: the rate-limit port (`jwtkeep.ports.rate_limits`), built by the composition
+root (`jwtkeep.runtime`): memory (one process) by default; the Redis named by
+`settings.token_store_url` when that is a Redis URL, so every replica counts together
+(`jwtkeep.adapters.rate_limits`). If the counters cannot be reached, the attempt is
+refused with 503 (fail closed): an unreachable counter must never open the gate to
+unlimited guessing.
 """
 
 from __future__ import annotations
@@ -49,32 +51,23 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
-from urllib.parse import urlsplit
 
-from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
-
-from jwtkeep.errors import InvalidGrant, InvalidRequest, StoreUnavailable
+from jwtkeep.errors import InvalidGrant, InvalidRequest
+from jwtkeep.ports.rate_limits import RateLimit, RateLimits
 from jwtkeep.settings import Settings
 
 __all__ = [
     "FAILURE_WINDOW_MINUTES",
     "IPV6_SUBSCRIBER_PREFIX",
-    "NAMESPACE",
     "BruteForcePolicy",
     "LoginLimiter",
     "Sleep",
     "SlowdownStarted",
     "TooManyAttempts",
     "address_bucket",
-    "limiter_storage_uri",
     "slowdown_delay",
 ]
 
-NAMESPACE = "jwtkeep-attempts"
 FAILURE_WINDOW_MINUTES = 15
 IPV6_SUBSCRIBER_PREFIX = 64  # RFC 4291 §2.5.4, RFC 6177
 _SLOWDOWN_DEPTH = 32  # failures past the threshold worth counting: by then the cap applies
@@ -82,7 +75,6 @@ _SLOWDOWN_DEPTH = 32  # failures past the threshold worth counting: by then the 
 Sleep = Callable[[float], Awaitable[None]]
 # (action, account digest, address bucket) when an account first comes under the slowdown.
 SlowdownStarted = Callable[[str, str, str], Awaitable[None]]
-T = TypeVar("T")
 
 
 class TooManyAttempts(InvalidRequest):
@@ -147,58 +139,28 @@ def address_bucket(ip: str) -> str:
     return str(address)
 
 
-def limiter_storage_uri(token_store_url: str | None) -> tuple[str, dict[str, float | str | bool]]:
-    """The `limits` async storage URI (and options) for a jwtkeep token-store URL."""
-    if token_store_url is None or not token_store_url.startswith(("redis", "rediss")):
-        return "async+memory://", {}
-    parts = urlsplit(token_store_url)
-    if parts.scheme == "redis+sentinel":
-        # jwtkeep: redis+sentinel://host:port[,host:port]/service[/db]; limits wants the
-        # service as the whole path and the db as an option.
-        segments = [s for s in parts.path.split("/") if s]
-        options: dict[str, float | str | bool] = {}
-        if len(segments) > 1 and segments[1].isdigit():
-            options["db"] = int(segments[1])
-        service = segments[0] if segments else ""
-        return f"async+redis+sentinel://{parts.netloc}/{service}", options
-    return f"async+{token_store_url}", {}
-
-
-def _storage(settings: Settings) -> Storage:
-    uri, options = limiter_storage_uri(settings.token_store_url)
-    if uri == "async+memory://":
-        return MemoryStorage()
-    options |= {"socket_timeout": settings.store_timeout,
-                "socket_connect_timeout": settings.store_timeout}  # fmt: skip
-    storage = storage_from_string(uri, implementation="redispy", wrap_exceptions=True, **options)
-    assert isinstance(storage, Storage)
-    return storage
-
-
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def _items(policy: BruteForcePolicy) -> dict[str, RateLimitItem]:
-    window = FAILURE_WINDOW_MINUTES
+def _items(policy: BruteForcePolicy) -> dict[str, RateLimit]:
+    window = FAILURE_WINDOW_MINUTES * 60
     return {
-        "pair": RateLimitItemPerMinute(policy.failures_per_address, window, namespace=NAMESPACE),
-        "account": RateLimitItemPerMinute(
-            policy.failures_before_slowdown + _SLOWDOWN_DEPTH, window, namespace=NAMESPACE
-        ),
-        "address": RateLimitItemPerHour(policy.address_failures_per_hour, namespace=NAMESPACE),
-        "checks": RateLimitItemPerMinute(policy.address_attempts_per_minute, namespace=NAMESPACE),
-        "register": RateLimitItemPerMinute(policy.registrations_per_minute, namespace=NAMESPACE),
+        "pair": RateLimit(policy.failures_per_address, window),
+        "account": RateLimit(policy.failures_before_slowdown + _SLOWDOWN_DEPTH, window),
+        "address": RateLimit(policy.address_failures_per_hour, 3600),
+        "checks": RateLimit(policy.address_attempts_per_minute, 60),
+        "register": RateLimit(policy.registrations_per_minute, 60),
     }
 
 
 class LoginLimiter:
-    """The three limits and the slowdown over one `limits` storage. `sleep` is injected
+    """The three limits and the slowdown over the rate-limit counters. `sleep` is injected
     so tests record the slowdown instead of waiting it out (CONVENTIONS "State")."""
 
     def __init__(
         self,
-        storage: Storage,
+        counters: RateLimits,
         policy: BruteForcePolicy,
         *,
         on_throttled: Callable[[str], None] | None = None,
@@ -206,28 +168,13 @@ class LoginLimiter:
         sleep: Sleep = asyncio.sleep,
         on_slowdown_started: SlowdownStarted | None = None,
     ) -> None:
-        self._storage = storage
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._counters = counters
         self._policy = policy
         self._items = _items(policy)
         self._on_throttled = on_throttled
         self._on_slowed = on_slowed
         self._sleep = sleep
         self._on_slowdown_started = on_slowdown_started
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        on_throttled: Callable[[str], None] | None = None,
-        on_slowed: Callable[[str, float], None] | None = None,
-        sleep: Sleep = asyncio.sleep,
-        on_slowdown_started: SlowdownStarted | None = None,
-    ) -> LoginLimiter:
-        return cls(_storage(settings), BruteForcePolicy.from_settings(settings),
-                   on_throttled=on_throttled, on_slowed=on_slowed, sleep=sleep,
-                   on_slowdown_started=on_slowdown_started)  # fmt: skip
 
     @asynccontextmanager
     async def password_check(self, action: str, *, account: str, ip: str) -> AsyncIterator[None]:
@@ -250,7 +197,7 @@ class LoginLimiter:
         except InvalidGrant:
             await self._record_failure(action, account_key, bucket)
             raise
-        await self._call(self._limiter.clear(self._items["pair"], *pair))
+        await self._counters.clear(self._items["pair"], pair)
 
     async def count_registration(self, ip: str) -> None:
         """Count one self-registration (each hashes a password); 429 over the limit."""
@@ -261,7 +208,7 @@ class LoginLimiter:
         # (c) failures from the address over all accounts: only tested here (successes
         # must not count), recorded after a failure.
         key = ("address", bucket)
-        if not await self._call(self._limiter.test(self._items["address"], *key)):
+        if not await self._counters.test(self._items["address"], key):
             await self._throttle(action, "address", key)
         # (c) the ceiling on all checks from the address, then (a) the pair's slot.
         await self._take(action, "checks", ("checks", bucket))
@@ -269,13 +216,12 @@ class LoginLimiter:
 
     async def _take(self, action: str, item: str, key: tuple[str, ...]) -> None:
         """Count one hit atomically (a Lua script in Redis); 429 when it does not fit."""
-        if not await self._call(self._limiter.hit(self._items[item], *key)):
+        if not await self._counters.hit(self._items[item], key):
             await self._throttle(action, item, key)
 
     async def _slow_down(self, action: str, account_key: str) -> None:
-        item = self._items["account"]
-        stats = await self._call(self._limiter.get_window_stats(item, action, account_key))
-        delay = slowdown_delay(item.amount - stats.remaining, self._policy)
+        stats = await self._counters.window(self._items["account"], (action, account_key))
+        delay = slowdown_delay(stats.hits, self._policy)
         if delay > 0:
             if self._on_slowed is not None:
                 self._on_slowed(action, delay)
@@ -284,36 +230,18 @@ class LoginLimiter:
     async def _record_failure(self, action: str, account_key: str, bucket: str) -> None:
         # The pair's slot was taken before the check; a full counter here just stays full.
         for item, key in (("address", ("address", bucket)), ("account", (action, account_key))):
-            await self._call(self._limiter.hit(self._items[item], *key))
+            await self._counters.hit(self._items[item], key)
         if self._on_slowdown_started is None:
             return
         # The security event (docs/operations.md): once, when this failure is the one that
         # puts the account under the slowdown, so an attack costs the audit trail one row
         # per account and window, not one per guess.
-        window = self._items["account"]
-        stats = await self._call(self._limiter.get_window_stats(window, action, account_key))
-        if window.amount - stats.remaining == self._policy.failures_before_slowdown:
+        stats = await self._counters.window(self._items["account"], (action, account_key))
+        if stats.hits == self._policy.failures_before_slowdown:
             await self._on_slowdown_started(action, account_key, bucket)
 
     async def _throttle(self, action: str, item: str, key: tuple[str, ...]) -> None:
-        stats = await self._call(self._limiter.get_window_stats(self._items[item], *key))
+        stats = await self._counters.window(self._items[item], key)
         if self._on_throttled is not None:
             self._on_throttled(action)
-        raise TooManyAttempts(max(1, math.ceil(stats.reset_time - time.time())))
-
-    @staticmethod
-    async def _call(call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except Exception as exc:  # fail closed, whatever the storage raised
-            raise StoreUnavailable(
-                f"rate limit storage unavailable ({type(exc).__name__})"
-            ) from exc
-
-    async def close(self) -> None:
-        """Close the Redis client, if any (the memory storage needs nothing)."""
-        bridge = getattr(self._storage, "bridge", None)
-        client = bridge.get_connection() if bridge is not None else None
-        closer = getattr(client, "aclose", None)
-        if closer is not None:
-            await closer()
+        raise TooManyAttempts(max(1, math.ceil(stats.reset_at - time.time())))

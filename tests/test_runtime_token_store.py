@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from jwtkeep.adapters.factory import open_token_store
 from jwtkeep.adapters.sql import Database
 from jwtkeep.errors import ConfigurationError
+from jwtkeep.runtime import open_token_store
 from tests.contract.builders import NOW, access_for, new_sid, new_user
 
 
