@@ -1,5 +1,6 @@
 """The layering of CONVENTIONS.md, checked: the core does no I/O, the use cases know only
-ports, the SDK pulls in no server-only dependency (contracts in pyproject.toml)."""
+ports, the SDK pulls in no server-only dependency, and only the composition root
+(`jwtkeep.runtime`) builds adapters (contracts in pyproject.toml)."""
 
 from __future__ import annotations
 
