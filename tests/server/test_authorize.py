@@ -623,3 +623,19 @@ async def test_a_verifier_for_a_code_without_a_challenge_is_refused(
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
     assert await runtime.context.store.list_sessions(user.id, now) == []
+
+
+async def test_a_code_issued_before_logout_all_starts_no_session(
+    client: httpx.AsyncClient, runtime: Runtime, spa: CreatedApp, user: User
+) -> None:
+    """Before: a code the login session issued before `/auth/logout-all` was still
+    redeemable for its 60 s, and started a session that outlived the logout."""
+    flow = Flow(spa.app.client_id, scope="openid account read")
+    tokens = await tokens_for(client, flow)
+    pending = redirect_params(await client.get(flow.url()))["code"]  # SSO: a new code
+    done = await client.post("/auth/logout-all", headers=bearer(tokens["access_token"]))
+    assert done.status_code == 204
+    response = await exchange(client, flow, pending)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert await runtime.context.store.list_sessions(user.id, runtime.context.clock()) == []

@@ -101,6 +101,14 @@ class KeyRing:
         """The private key that signs at `now` (`signing_kid`); `NoSigningKey` (a 503)
         if there is none."""
         kid = signing_kid(self._signers, now)
+        if kid is None:
+            raise NoSigningKey
+        return self.signer_by_kid(kid)
+
+    def signer_by_kid(self, kid: str) -> JoseKey:
+        """The private key `kid`, if it may still sign; `NoSigningKey` otherwise. For a
+        second token that must carry the first one's key (an ID token beside its access
+        token), whatever `signer(now)` would pick a moment later."""
         for ring_key in self._signers:
             if ring_key.kid == kid and ring_key.key is not None:
                 return ring_key.key

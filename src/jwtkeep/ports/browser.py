@@ -37,8 +37,10 @@ class LoginSessionStore(Protocol):
     async def login_by_fingerprint(self, fp: Fingerprint, now: float) -> LoginSession | None:
         """The live login session whose cookie has this fingerprint."""
 
-    async def link_session(self, login_id: str, user_id: str, sid: str) -> None:
-        """Remember that session `sid` was started from this login (SSO, logout)."""
+    async def link_session(self, login_id: str, user_id: str, sid: str) -> bool:
+        """Remember that session `sid` was started from this login (SSO, logout). False,
+        and nothing stored, if the login session is gone (a logout, logout-all or
+        revoke-everything ended it): the caller must end `sid` again."""
 
     async def end_login(self, login_id: str) -> list[tuple[str, str]]:
         """Delete the login session; return the (user_id, sid) pairs started from it."""

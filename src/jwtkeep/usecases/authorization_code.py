@@ -248,10 +248,18 @@ async def authorization_code_grant(
     if not login_still_valid(await auth.users.get_user(code.user_id), code.auth_time):
         raise InvalidGrant("The authorization code is invalid.", reason="login ended")
     started = await start_session(auth, client, code.user_id, code.scope, info, sid=sid)
-    await ctx.logins.link_session(code.login_id, code.user_id, sid)
+    # The code is only as good as the sign-in it came from: a logout, logout-all or
+    # revoke-everything that ended the login session after the code was issued (within
+    # its 60 s, RFC 6749 §10.5) ends the session the code would start too: logout-all
+    # means every session, including one not yet started. Those paths end the login
+    # sessions first and the token sessions second, so either the link fails here or
+    # the session just linked is among those they end.
+    linked = await ctx.logins.link_session(code.login_id, code.user_id, sid)
     user = await auth.users.get_user(code.user_id)
-    if await ctx.codes.was_replayed(code.fingerprint) or not login_still_valid(
-        user, code.auth_time
+    if (
+        not linked
+        or await ctx.codes.was_replayed(code.fingerprint)
+        or not login_still_valid(user, code.auth_time)
     ):
         await auth.store.end_session(code.user_id, sid)
         raise InvalidGrant("The authorization code is invalid.", reason="ended during exchange")

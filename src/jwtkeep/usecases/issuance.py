@@ -71,8 +71,9 @@ class TokenIssuer:
     ) -> str:  # fmt: skip
         """OIDC Core §2 ID token for the access token just issued: same key ring, typ
         `JWT`, `aud` the client id, `at_hash` of that access token (§3.1.3.6). Signed by
-        the key that signs at the access token's `iat` (the key schedule)."""
-        signer = ring.signer(access.claims.iat)
+        the key that signed the access token. (Not `signer(iat)`: `iat` is whole seconds,
+        so in the first second of a new key that picked no key at all, a 503.)"""
+        signer = ring.signer_by_kid(access.record.kid)
         claims = access.claims
         iat = claims.iat
         id_claims = IdClaims(

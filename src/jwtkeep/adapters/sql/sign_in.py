@@ -148,15 +148,17 @@ class SqlLoginSessions:
             expires_at=row.expires_at,
         )
 
-    async def link_session(self, login_id: str, user_id: str, sid: str) -> None:
-        def work(conn: Connection) -> None:
+    async def link_session(self, login_id: str, user_id: str, sid: str) -> bool:
+        def work(conn: Connection) -> bool:
             exists = conn.execute(select(LoginSessionRow.id).where(LoginSessionRow.id == login_id))
-            if exists.first() is not None:
-                conn.execute(
-                    insert(LoginSessionSidRow).values(login_id=login_id, sid=sid, user_id=user_id)
-                )
+            if exists.first() is None:
+                return False
+            conn.execute(
+                insert(LoginSessionSidRow).values(login_id=login_id, sid=sid, user_id=user_id)
+            )
+            return True
 
-        await self._engine.write(work)
+        return await self._engine.write(work)
 
     async def end_login(self, login_id: str) -> list[tuple[str, str]]:
         def work(conn: Connection) -> list[tuple[str, str]]:
