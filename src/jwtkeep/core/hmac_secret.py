@@ -40,7 +40,7 @@ def is_repetitive(key: bytes) -> bool:
 
 
 def parse_hmac_secret(text: str) -> bytes:
-    """The HMAC key in `text` (base64url), or ValueError saying why it is refused."""
+    """The HMAC key in `text` (base64url), or InvalidValue saying why it is refused."""
     text = text.strip()
     if not text:
         raise InvalidValue(f"the secret is missing: it must be {_HOW}")

@@ -90,7 +90,7 @@ class IdTokenHint:
 
 def read_id_token_hint(token: str, ring: KeyRing, issuer: str) -> IdTokenHint:
     """A hint we issued (signature by a key of the ring, `typ: JWT`, our `iss`); expiry is
-    not checked (RP-Initiated Logout §2 allows an expired hint). ValueError otherwise."""
+    not checked (RP-Initiated Logout §2 allows an expired hint). InvalidValue otherwise."""
     try:
         parsed = parse_compact(token, ID_TOKEN_TYP)
         key = ring.verifier(parsed.kid)

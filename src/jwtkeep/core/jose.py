@@ -148,8 +148,8 @@ def generate_key(alg: str, kid: str, hmac_secret: bytes | None = None) -> JoseKe
 def load_key(alg: str, kid: str, jwk: dict[str, Any]) -> JoseKey:
     """Load a private or public JWK, checking its type matches `alg`.
 
-    Raises ValueError for anything unusable (wrong type, curve, missing members), so
-    callers that read keys from outside (a JWKS) have one error to handle."""
+    Raises InvalidValue (a ValueError) for anything unusable (wrong type, curve, missing
+    members), so callers that read keys from outside (a JWKS) have one error to handle."""
     material = {k: v for k, v in jwk.items() if k not in ("kid", "alg", "use", "key_ops")}
     if alg == "EdDSA" and material.get("crv") != "Ed25519":
         raise InvalidValue("EdDSA keys must be Ed25519")

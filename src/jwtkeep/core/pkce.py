@@ -25,7 +25,7 @@ _VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 
 
 def check_challenge(challenge: str | None, method: str | None) -> str:
-    """The challenge, if well formed and `S256`; else a ValueError saying what is wrong."""
+    """The challenge, if well formed and `S256`; else InvalidValue saying what is wrong."""
     if not challenge:
         raise InvalidValue("code_challenge is required (PKCE, RFC 7636; S256)")
     if method != S256:

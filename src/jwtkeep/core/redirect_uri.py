@@ -29,7 +29,7 @@ def _loopback_http(uri: str) -> bool:
 
 
 def check_redirect_uri(uri: str) -> str:
-    """The URI if it may be registered; else a ValueError saying why."""
+    """The URI if it may be registered; else InvalidValue saying why."""
     if not uri or len(uri) > MAX_REDIRECT_URI or any(c.isspace() or ord(c) < 0x21 for c in uri):
         raise InvalidValue(f"redirect URI must be 1-{MAX_REDIRECT_URI} characters, no spaces")
     parts = urlsplit(uri)
