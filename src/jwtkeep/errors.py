@@ -63,62 +63,6 @@ __all__ = [
     "status_phrase",
 ]
 
-REALM = "jwtkeep"  # the realm of every challenge (RFC 6750 §3, RFC 7617 §2)
-
-
-def oauth_error_body(error: str, description: str = "") -> dict[str, str]:
-    """The RFC 6749 §5.2 error body: `error`, and `error_description` when there is one."""
-    body = {"error": error}
-    if description:
-        body["error_description"] = description
-    return body
-
-
-def bearer_challenge(
-    error: str | None = None,
-    *,
-    description: str | None = None,
-    scope: str | None = None,
-    realm: str = REALM,
-) -> str:
-    """An RFC 6750 §3 `WWW-Authenticate: Bearer` challenge. No `error` when the request
-    had no credentials (§3.1: the resource server SHOULD NOT include an error code)."""
-    challenge = f'Bearer realm="{realm}"'
-    if error is not None:
-        challenge += f', error="{error}"'
-    if description is not None:
-        challenge += f', error_description="{description}"'
-    if scope is not None:
-        challenge += f', scope="{scope}"'
-    return challenge
-
-
-def problem_body(
-    status: int,
-    detail: str | None = None,
-    *,
-    error: str | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """An RFC 9457 problem details body. `type` is `about:blank`, so `title` is the HTTP
-    status phrase (§4.2.1); the OAuth error code, if any, is the `error` extension member
-    (§3.2)."""
-    body: dict[str, Any] = {"type": "about:blank", "title": status_phrase(status), "status": status}
-    if detail:
-        body["detail"] = detail
-    if error:
-        body["error"] = error
-    body.update(extra or {})
-    return body
-
-
-def status_phrase(status: int) -> str:
-    """The HTTP status phrase (RFC 9110 §15), the `title` of an `about:blank` problem."""
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
 
 class JwtkeepError(Exception):
     """Root of every error jwtkeep raises on purpose."""
@@ -301,3 +245,65 @@ class NoSigningKey(StoreUnavailable):
 
 class ConfigurationError(JwtkeepError):
     """Settings are wrong or incomplete; raised at start-up, never per request."""
+
+
+# --- the wire formats (one renderer each) ----------------------------------------------
+
+REALM = "jwtkeep"  # the realm of every challenge (RFC 6750 §3, RFC 7617 §2)
+
+
+def oauth_error_body(error: str, description: str = "") -> dict[str, str]:
+    """The RFC 6749 §5.2 error body: `error`, and `error_description` when there is one."""
+    body = {"error": error}
+    if description:
+        body["error_description"] = description
+    return body
+
+
+def bearer_challenge(
+    error: str | None = None,
+    *,
+    description: str | None = None,
+    scope: str | None = None,
+    realm: str = REALM,
+) -> str:
+    """An RFC 6750 §3 `WWW-Authenticate: Bearer` challenge. No `error` when the request
+    had no credentials (§3.1: the resource server SHOULD NOT include an error code).
+
+    The values are jwtkeep's own fixed texts and scope tokens (RFC 6749 §3.3, checked
+    where rules are read), which hold no `"` or `\\` (RFC 6750 §3), so none is escaped."""
+    challenge = f'Bearer realm="{realm}"'
+    if error is not None:
+        challenge += f', error="{error}"'
+    if description is not None:
+        challenge += f', error_description="{description}"'
+    if scope is not None:
+        challenge += f', scope="{scope}"'
+    return challenge
+
+
+def problem_body(
+    status: int,
+    detail: str | None = None,
+    *,
+    error: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An RFC 9457 problem details body. `type` is `about:blank`, so `title` is the HTTP
+    status phrase (§4.2.1); the OAuth error code, if any, is the `error` extension member
+    (§3.2)."""
+    body: dict[str, Any] = {"type": "about:blank", "title": status_phrase(status), "status": status}
+    if detail:
+        body["detail"] = detail
+    if error:
+        body["error"] = error
+    body.update(extra or {})
+    return body
+
+
+def status_phrase(status: int) -> str:
+    """The HTTP status phrase (RFC 9110 §15), the `title` of an `about:blank` problem."""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

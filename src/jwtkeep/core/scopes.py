@@ -45,7 +45,7 @@ MAX_SCOPES = 64
 
 
 def parse_scope(text: str | None) -> frozenset[str]:
-    """Space-delimited scope string to a set; raises ValueError on bad tokens."""
+    """Space-delimited scope string to a set; raises InvalidValue on bad tokens."""
     if text is None or text.strip() == "":
         return frozenset()
     tokens = text.split(" ")
@@ -85,7 +85,7 @@ class RouteRule:
 
 
 def parse_route_rule(text: str) -> RouteRule:
-    """Parse `"METHOD /path/*=scope"`; raises ValueError with what is wrong."""
+    """Parse `"METHOD /path/*=scope"`; raises InvalidValue with what is wrong."""
     target, sep, scope = text.rpartition("=")
     method, _, path = target.strip().partition(" ")
     method, path, scope = method.upper(), path.strip(), scope.strip()
