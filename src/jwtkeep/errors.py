@@ -7,11 +7,34 @@ outage never turns into a 4xx (or a 200) that hides it.
 
 The message given to a client is generic; `reason` is the detail for the audit trail and
 logs. Neither ever contains a raw token, password or key.
+
+The tree (CONVENTIONS "Errors": every exception jwtkeep raises on purpose, the core's
+included, is a `JwtkeepError`):
+
+- `OAuthError` and its codes: what a client is told (RFC 6749 §5.2, RFC 6750 §3.1).
+- `TokenError`: why the core refused a token (`core.compact.MalformedToken`,
+  `core.jose.SignatureInvalid`, `core.claims.ClaimError`, `core.access_token.TokenRejected`
+  and `UnknownKeyId`); for the audit log, turned into `InvalidToken` at the edge.
+- `InvalidValue`: a value given to jwtkeep breaks a rule (a password, redirect URI, scope,
+  route rule, key, secret); also a `ValueError`, so settings validators and callers that
+  check input keep working. `UnusableKey`: a key brought from outside.
+- `core.sealing.SealError`: a sealed private key does not open (wrong master key).
+- `NotFound`, `Conflict` (`DuplicateSession`).
+- `StoreUnavailable` (`NoSigningKey`), `ConfigurationError`: internal; never a 4xx or 200.
+
+The one renderer of each wire format lives here too, framework-free, so the server and
+the SDK (which adapt them to their frameworks) cannot drift apart: `oauth_error_body`
+(RFC 6749 §5.2), `bearer_challenge` (RFC 6750 §3), `problem_body` (RFC 9457 §3).
 """
 
 from __future__ import annotations
 
+import http
+from collections.abc import Mapping
+from typing import Any
+
 __all__ = [
+    "REALM",
     "AccessDenied",
     "ConfigurationError",
     "Conflict",
@@ -22,16 +45,22 @@ __all__ = [
     "InvalidRequest",
     "InvalidScope",
     "InvalidToken",
+    "InvalidValue",
     "JwtkeepError",
     "MissingToken",
     "NoSigningKey",
     "NotFound",
     "OAuthError",
     "StoreUnavailable",
+    "TokenError",
     "UnauthorizedClient",
     "UnsupportedGrantType",
     "UnsupportedTokenType",
     "UnusableKey",
+    "bearer_challenge",
+    "oauth_error_body",
+    "problem_body",
+    "status_phrase",
 ]
 
 
@@ -55,10 +84,7 @@ class OAuthError(JwtkeepError):
         return {}
 
     def body(self) -> dict[str, str]:
-        body = {"error": self.error}
-        if self.description:
-            body["error_description"] = self.description
-        return body
+        return oauth_error_body(self.error, self.description)
 
 
 class InvalidRequest(OAuthError):
@@ -78,7 +104,7 @@ class InvalidClient(OAuthError):
     status_code = 401
 
     def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": 'Basic realm="jwtkeep"'}
+        return {"WWW-Authenticate": f'Basic realm="{REALM}"'}  # RFC 7617 §2
 
 
 class InvalidGrant(OAuthError):
@@ -119,10 +145,8 @@ class InvalidToken(OAuthError):
         super().__init__("The access token is invalid.", reason=reason)
 
     def headers(self) -> dict[str, str]:
-        return {
-            "WWW-Authenticate": 'Bearer realm="jwtkeep", error="invalid_token", '
-            'error_description="The access token is invalid"'
-        }
+        challenge = bearer_challenge(self.error, description="The access token is invalid")
+        return {"WWW-Authenticate": challenge}
 
 
 class MissingToken(OAuthError):
@@ -136,7 +160,7 @@ class MissingToken(OAuthError):
         super().__init__("A bearer access token is required in the Authorization header.")
 
     def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": 'Bearer realm="jwtkeep"'}
+        return {"WWW-Authenticate": bearer_challenge()}
 
 
 class InsufficientScope(OAuthError):
@@ -157,15 +181,27 @@ class InsufficientScope(OAuthError):
         self.required = required
 
     def headers(self) -> dict[str, str]:
-        challenge = 'Bearer realm="jwtkeep", error="insufficient_scope"'
-        if self.required is None:
-            return {"WWW-Authenticate": challenge}
-        return {"WWW-Authenticate": f'{challenge}, scope="{self.required}"'}
+        return {"WWW-Authenticate": bearer_challenge(self.error, scope=self.required)}
 
 
 class AccessDenied(OAuthError):
     error = "access_denied"
     status_code = 403
+
+
+class TokenError(JwtkeepError):
+    """The core refused a token (malformed, bad signature, unknown key, wrong claims).
+
+    The message is the reason, for the audit log only: a client is told `invalid_token`
+    and nothing more (RFC 6750 §3.1; no oracle). Never holds the token itself."""
+
+
+class InvalidValue(JwtkeepError, ValueError):
+    """A value given to jwtkeep breaks a rule: a password, a redirect URI, a scope, a
+    route rule, a key or a secret. The message says which rule and never quotes a secret.
+
+    Also a `ValueError`, so a settings validator (pydantic) and a caller that checks input
+    both handle it as they handle any bad value."""
 
 
 class NotFound(JwtkeepError):
@@ -209,3 +245,65 @@ class NoSigningKey(StoreUnavailable):
 
 class ConfigurationError(JwtkeepError):
     """Settings are wrong or incomplete; raised at start-up, never per request."""
+
+
+# --- the wire formats (one renderer each) ----------------------------------------------
+
+REALM = "jwtkeep"  # the realm of every challenge (RFC 6750 §3, RFC 7617 §2)
+
+
+def oauth_error_body(error: str, description: str = "") -> dict[str, str]:
+    """The RFC 6749 §5.2 error body: `error`, and `error_description` when there is one."""
+    body = {"error": error}
+    if description:
+        body["error_description"] = description
+    return body
+
+
+def bearer_challenge(
+    error: str | None = None,
+    *,
+    description: str | None = None,
+    scope: str | None = None,
+    realm: str = REALM,
+) -> str:
+    """An RFC 6750 §3 `WWW-Authenticate: Bearer` challenge. No `error` when the request
+    had no credentials (§3.1: the resource server SHOULD NOT include an error code).
+
+    The values are jwtkeep's own fixed texts and scope tokens (RFC 6749 §3.3, checked
+    where rules are read), which hold no `"` or `\\` (RFC 6750 §3), so none is escaped."""
+    challenge = f'Bearer realm="{realm}"'
+    if error is not None:
+        challenge += f', error="{error}"'
+    if description is not None:
+        challenge += f', error_description="{description}"'
+    if scope is not None:
+        challenge += f', scope="{scope}"'
+    return challenge
+
+
+def problem_body(
+    status: int,
+    detail: str | None = None,
+    *,
+    error: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An RFC 9457 problem details body. `type` is `about:blank`, so `title` is the HTTP
+    status phrase (§4.2.1); the OAuth error code, if any, is the `error` extension member
+    (§3.2)."""
+    body: dict[str, Any] = {"type": "about:blank", "title": status_phrase(status), "status": status}
+    if detail:
+        body["detail"] = detail
+    if error:
+        body["error"] = error
+    body.update(extra or {})
+    return body
+
+
+def status_phrase(status: int) -> str:
+    """The HTTP status phrase (RFC 9110 §15), the `title` of an `about:blank` problem."""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

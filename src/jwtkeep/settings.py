@@ -27,7 +27,7 @@ from pydantic_settings import (
 
 from jwtkeep.core.hmac_secret import parse_hmac_secret
 from jwtkeep.core.hosts import is_loopback
-from jwtkeep.errors import ConfigurationError
+from jwtkeep.errors import ConfigurationError, InvalidValue
 from jwtkeep.logs import LogFormat, LogLevel
 
 __all__ = [
@@ -141,7 +141,7 @@ class Settings(BaseSettings):
             try:
                 return json.loads(value)
             except ValueError:
-                raise ValueError("not a valid JSON list of addresses or networks") from None
+                raise InvalidValue("not a valid JSON list of addresses or networks") from None
         return [entry.strip() for entry in value.split(",") if entry.strip()]
 
     @field_validator("issuer")
@@ -153,9 +153,9 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         loopback_http = parts.scheme == "http" and is_loopback(parts.hostname or "")
         if (parts.scheme != "https" and not loopback_http) or not parts.hostname:
-            raise ValueError("issuer must be an https:// URL (http only on loopback)")
+            raise InvalidValue("issuer must be an https:// URL (http only on loopback)")
         if parts.query or parts.fragment:
-            raise ValueError("issuer must not have a query or fragment")
+            raise InvalidValue("issuer must not have a query or fragment")
         return value.rstrip("/")
 
     @model_validator(mode="after")
@@ -165,18 +165,18 @@ class Settings(BaseSettings):
         # is base64url of >= 32 random bytes, checked after decoding (core.hmac_secret).
         if self.signing_alg == "HS256":
             if not self.allow_hs256:
-                raise ValueError("HS256 needs JWTKEEP_ALLOW_HS256=true")
+                raise InvalidValue("HS256 needs JWTKEEP_ALLOW_HS256=true")
             secret = self.hmac_secret.get_secret_value() if self.hmac_secret else ""
             try:
                 parse_hmac_secret(secret)
             except ValueError as exc:
-                raise ValueError(f"JWTKEEP_HMAC_SECRET: {exc}") from None
+                raise InvalidValue(f"JWTKEEP_HMAC_SECRET: {exc}") from None
         if self.session_absolute_lifetime < self.session_idle_timeout:
-            raise ValueError("session_absolute_lifetime must be >= session_idle_timeout")
+            raise InvalidValue("session_absolute_lifetime must be >= session_idle_timeout")
         if self.audit_ip_retention_days > self.audit_retention_days:
-            raise ValueError("audit_ip_retention_days must be <= audit_retention_days")
+            raise InvalidValue("audit_ip_retention_days must be <= audit_retention_days")
         if self.metrics_port is not None and self.metrics_port == self.port:
-            raise ValueError("metrics_port must differ from port (metrics are not public)")
+            raise InvalidValue("metrics_port must differ from port (metrics are not public)")
         return self
 
     @property

@@ -148,3 +148,15 @@ def test_any_json_header_parses_or_raises_malformed(header: dict[str, object]) -
 def test_strict_json_object_only_raises_malformed(raw: bytes) -> None:
     with contextlib.suppress(MalformedToken):
         assert isinstance(strict_json_object(raw), dict)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"exp": 1' + b"0" * 5000 + b"}", b"[" * 100_000, b'{"a": 1, "a": 2}', b'{"a": NaN}'],
+    ids=["integer-past-the-digit-limit", "deep", "duplicate", "nan"],
+)
+def test_strict_json_object_refuses_what_json_refuses_as_malformed(raw: bytes) -> None:
+    # json raises a bare ValueError (not JSONDecodeError) past its integer digit limit;
+    # it used to escape as a 500 from the SDK's introspection client.
+    with pytest.raises(MalformedToken):
+        strict_json_object(raw)

@@ -21,10 +21,14 @@ from jwtkeep.core.clock import FixedClock
 from jwtkeep.errors import ConfigurationError, StoreUnavailable
 from jwtkeep.sdk import IntrospectionAllowlist, Verifier
 from jwtkeep.sdk.jwks import JwksKeySource
+from tests.sdk.apps import starlette_app
 from tests.sdk.helpers import AUDIENCE, ISSUER, Minter
 from tests.support.refusals import refused_for
 
 URL = f"{ISSUER}/oauth/introspect"
+# Valid JSON that Python's json refuses with a bare ValueError (its integer digit limit),
+# not a JSONDecodeError: it once escaped the SDK as a 500 instead of the 503 of an outage.
+HUGE_INTEGER = b'{"active": true, "exp": 1' + b"0" * 5000 + b"}"
 
 
 @dataclass
@@ -120,7 +124,7 @@ async def test_only_json_true_means_active(
 @pytest.mark.parametrize(
     ("status", "body"),
     [(500, b"{}"), (503, b""), (401, b'{"error":"invalid_client"}'), (302, b""), (200, b"[]"),
-     (200, b"not json")],
+     (200, b"not json"), (200, HUGE_INTEGER)],
 )  # fmt: skip
 async def test_trouble_fails_closed(
     endpoint: IntrospectionEndpoint, minter: Minter, clock: FixedClock, status: int, body: bytes
@@ -198,3 +202,25 @@ async def test_verifier_with_introspection_against_a_stand_in_endpoint(
     endpoint.active.clear()
     with refused_for("not in the allowlist"):
         await verifier.verify(token)
+
+
+async def test_an_unreadable_answer_is_a_503_through_the_middleware_never_a_500(
+    endpoint: IntrospectionEndpoint,
+    minter: Minter,
+    clock: FixedClock,
+    key_source: JwksKeySource,
+) -> None:
+    verifier = Verifier(
+        issuer=ISSUER, audience=AUDIENCE, allowlist=allowlist(endpoint), keys=key_source,
+        clock=clock,
+    )  # fmt: skip
+    token = minter.token(allowlisted=False)
+    endpoint.active.add(token)
+    endpoint.body = HUGE_INTEGER
+    app = starlette_app(verifier, [])
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="https://api.test") as http:
+        response = await http.get("/orders/1", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == str(StoreUnavailable.retry_after_seconds)
+    assert response.json()["error"] == "temporarily_unavailable"

@@ -32,7 +32,7 @@ from jwtkeep.cli.common import (
     resolve_user,
     run_with_runtime,
 )
-from jwtkeep.errors import NotFound
+from jwtkeep.errors import InvalidValue, NotFound
 from jwtkeep.ports import AuditEvent
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ def parse_since(text: str, now: float, option: str = "--since") -> float:
     try:
         moment = datetime.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(
+        raise InvalidValue(
             f"{option} {text!r}: give an ISO 8601 time (2030-01-31T08:00:00Z) "
             "or a duration (30m, 1h, 7d)"
         ) from None

@@ -32,7 +32,6 @@ from jwtkeep.cli.output import (
     iso_time,
 )
 from jwtkeep.core.hosts import is_loopback
-from jwtkeep.core.sealing import SealError
 from jwtkeep.errors import (
     ConfigurationError,
     JwtkeepError,
@@ -57,6 +56,8 @@ __all__ = [
     "JsonOption",
     "ReasonOption",
     "emit_json",
+    "error_line",
+    "exit_code",
     "fail",
     "handled_errors",
     "is_loopback",
@@ -91,25 +92,36 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 
 @contextmanager
 def handled_errors() -> Iterator[None]:
-    """Turn jwtkeep errors into one clear line and an exit code; never a traceback."""
+    """Turn jwtkeep errors into one clear line and an exit code; never a traceback.
+
+    One handler for the whole tree (`jwtkeep.errors`, the core's errors included): the
+    line is the error's own message, the exit code says which kind of trouble."""
     try:
         yield
-    except ConfigurationError as exc:
-        fail(str(exc), EXIT_USAGE)
-    except SealError:
-        # Not a JwtkeepError (yet): the key manager lets the core's error through.
-        fail("cannot unseal the signing keys: wrong master key (JWTKEEP_MASTER_KEY or "
-             "master.key in the data folder)", EXIT_USAGE)  # fmt: skip
-    except NoSigningKey as exc:
-        fail(str(exc), EXIT_UNAVAILABLE)
-    except StoreUnavailable as exc:
-        fail(f"{exc}; is the database / token store running and reachable?", EXIT_UNAVAILABLE)
     except JwtkeepError as exc:
-        fail(str(exc) or type(exc).__name__, EXIT_ERROR)
+        fail(error_line(exc), exit_code(exc))
     except Exception as exc:
         if _is_missing_schema(exc):
             fail("the database has no jwtkeep tables yet: run `jwtkeep init` first", EXIT_USAGE)
         raise  # a bug: let it show
+
+
+def exit_code(exc: JwtkeepError) -> int:
+    """docs/cli.md: 2 bad settings, 3 the store cannot be reached, 1 anything else."""
+    if isinstance(exc, ConfigurationError):
+        return EXIT_USAGE
+    if isinstance(exc, StoreUnavailable):
+        return EXIT_UNAVAILABLE
+    return EXIT_ERROR
+
+
+def error_line(exc: JwtkeepError) -> str:
+    """The one line an error prints (messages never hold a secret: `jwtkeep.errors`)."""
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, StoreUnavailable) and not isinstance(exc, NoSigningKey):
+        # NoSigningKey's message already names the fix; an outage gets the likely cause.
+        return f"{message}; is the database / token store running and reachable?"
+    return message
 
 
 def _is_missing_schema(exc: Exception) -> bool:

@@ -19,11 +19,12 @@ from jwtkeep.core.compact import (
 )
 from jwtkeep.core.jose import JoseKey, SignatureInvalid
 from jwtkeep.core.keyring import KeyRing
+from jwtkeep.errors import TokenError
 
 __all__ = ["TokenRejected", "UnknownKeyId", "issue_access_token", "verify_access_token"]
 
 
-class TokenRejected(Exception):
+class TokenRejected(TokenError):
     """Why a token was refused; for the audit log only, never for the client."""
 
 

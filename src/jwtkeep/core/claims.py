@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jwtkeep.errors import TokenError
+
 __all__ = [
     "JWTKEEP_CLAIMS",
     "MAX_AUDIENCES",
@@ -59,8 +61,9 @@ MAX_AUDIENCE_LENGTH = 512
 _MIN_JTI_LENGTH = 22  # 128 bits in base64url (RFC 9068 §2.2 wants a unique identifier)
 
 
-class ClaimError(ValueError):
-    """The claim set is missing something, mistyped, expired or not for us."""
+class ClaimError(TokenError, ValueError):
+    """The claim set is missing something, mistyped, expired or not for us (or an app's
+    extra claim names collide with registered ones; a `ValueError` for that caller)."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from jwtkeep.errors import TokenError
+
 __all__ = [
     "ACCESS_TOKEN_TYP",
     "FORBIDDEN_HEADERS",
@@ -52,8 +54,9 @@ _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _KID = re.compile(rf"[A-Za-z0-9_.-]{{1,{MAX_KID_LENGTH}}}")
 
 
-class MalformedToken(ValueError):
-    """The token is not a well-formed compact JWS that jwtkeep would ever issue."""
+class MalformedToken(TokenError, ValueError):
+    """The token is not a well-formed compact JWS that jwtkeep would ever issue (also a
+    `ValueError`: strict JSON and base64url parsing refuse bad values)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,11 @@ def strict_json_object(raw: bytes) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8", "strict")
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except MalformedToken:
+        raise  # a duplicate member or a NaN, refused by the hooks above
+    except (ValueError, RecursionError):
+        # ValueError: bad UTF-8, bad JSON, or an integer past Python's digit limit (which
+        # is no JSONDecodeError, and used to escape as a bare ValueError: a 500).
         raise MalformedToken("not JSON") from None
     if not isinstance(value, dict):
         raise MalformedToken("not a JSON object")

@@ -24,6 +24,8 @@ import base64
 import binascii
 import re
 
+from jwtkeep.errors import InvalidValue
+
 __all__ = ["MIN_DISTINCT_BYTES", "MIN_HMAC_SECRET_BYTES", "is_repetitive", "parse_hmac_secret"]
 
 MIN_HMAC_SECRET_BYTES = 32  # RFC 7518 §3.2: the SHA-256 output size
@@ -38,23 +40,23 @@ def is_repetitive(key: bytes) -> bool:
 
 
 def parse_hmac_secret(text: str) -> bytes:
-    """The HMAC key in `text` (base64url), or ValueError saying why it is refused."""
+    """The HMAC key in `text` (base64url), or InvalidValue saying why it is refused."""
     text = text.strip()
     if not text:
-        raise ValueError(f"the secret is missing: it must be {_HOW}")
+        raise InvalidValue(f"the secret is missing: it must be {_HOW}")
     if not _BASE64URL.fullmatch(text):
-        raise ValueError(f"the secret is not base64url (A-Z a-z 0-9 - _): it must be {_HOW}")
+        raise InvalidValue(f"the secret is not base64url (A-Z a-z 0-9 - _): it must be {_HOW}")
     unpadded = text.rstrip("=")
     try:
         key = base64.urlsafe_b64decode(unpadded + "=" * (-len(unpadded) % 4))
     except (binascii.Error, ValueError):
-        raise ValueError(f"the secret is not valid base64url: it must be {_HOW}") from None
+        raise InvalidValue(f"the secret is not valid base64url: it must be {_HOW}") from None
     if len(key) < MIN_HMAC_SECRET_BYTES:
-        raise ValueError(f"the secret decodes to {len(key)} bytes: it must be {_HOW}")
+        raise InvalidValue(f"the secret decodes to {len(key)} bytes: it must be {_HOW}")
     if is_repetitive(key):
-        raise ValueError(f"the secret is not random (too few distinct bytes): it must be {_HOW}")
+        raise InvalidValue(f"the secret is not random (too few distinct bytes): it must be {_HOW}")
     if unpadded.lower() == unpadded or unpadded.upper() == unpadded:
-        raise ValueError(
+        raise InvalidValue(
             f"the secret looks like text, not random base64url (it does not mix upper- and "
             f"lower-case letters): it must be {_HOW}"
         )

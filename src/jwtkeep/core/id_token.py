@@ -29,6 +29,7 @@ from jwtkeep.core.compact import (
 )
 from jwtkeep.core.jose import JoseKey, SignatureInvalid
 from jwtkeep.core.keyring import KeyRing
+from jwtkeep.errors import InvalidValue
 
 __all__ = ["IdClaims", "IdTokenHint", "at_hash", "issue_id_token", "read_id_token_hint"]
 
@@ -89,19 +90,19 @@ class IdTokenHint:
 
 def read_id_token_hint(token: str, ring: KeyRing, issuer: str) -> IdTokenHint:
     """A hint we issued (signature by a key of the ring, `typ: JWT`, our `iss`); expiry is
-    not checked (RP-Initiated Logout §2 allows an expired hint). ValueError otherwise."""
+    not checked (RP-Initiated Logout §2 allows an expired hint). InvalidValue otherwise."""
     try:
         parsed = parse_compact(token, ID_TOKEN_TYP)
         key = ring.verifier(parsed.kid)
         if key is None or parsed.alg != key.alg:  # RFC 8725 §3.1: the key decides the alg
-            raise ValueError("unknown key or algorithm")
+            raise InvalidValue("unknown key or algorithm")
         key.verify_signature(parsed.signing_input, parsed.signature)
         payload = strict_json_object(b64url_decode(parsed.payload_segment))
     except (MalformedToken, SignatureInvalid) as exc:
-        raise ValueError(f"not an ID token of this issuer: {exc}") from None
+        raise InvalidValue(f"not an ID token of this issuer: {exc}") from None
     values = [payload.get(name) for name in ("iss", "sub", "aud", "sid")]
     if not all(isinstance(v, str) and 0 < len(v) <= 512 for v in values):
-        raise ValueError("ID token hint lacks iss, sub, aud or sid")
+        raise InvalidValue("ID token hint lacks iss, sub, aud or sid")
     if payload["iss"] != issuer or "auth_time" not in payload:
-        raise ValueError("not an ID token of this issuer")
+        raise InvalidValue("not an ID token of this issuer")
     return IdTokenHint(sub=payload["sub"], aud=payload["aud"], sid=payload["sid"])

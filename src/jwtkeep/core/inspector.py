@@ -38,6 +38,7 @@ from typing import Any
 from jwtkeep.core.claims import PERSONAL_DATA_CLAIMS
 from jwtkeep.core.compact import b64url_decode
 from jwtkeep.core.hmac_secret import MIN_DISTINCT_BYTES, is_repetitive
+from jwtkeep.errors import InvalidValue, JwtkeepError
 
 __all__ = [
     "LONG_LIFETIME_SECONDS",
@@ -112,8 +113,8 @@ class Report:
 _SEVERITY_ORDER = list(Severity)
 
 
-class _NotAJwt(Exception):
-    pass
+class _NotAJwt(JwtkeepError):
+    """Why the input is no JWT; never escapes `inspect_token` (it becomes the report)."""
 
 
 def inspect_token(token: str, now: float, *, hmac_secret: bytes | None = None) -> Report:
@@ -191,13 +192,13 @@ class _TolerantJson:
 
 
 def _refuse(name: str) -> Any:
-    raise ValueError(f"non-standard JSON constant {name}")  # RFC 8259 §6
+    raise InvalidValue(f"non-standard JSON constant {name}")  # RFC 8259 §6
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError("number out of range")  # RFC 8259 §6: 1e999 is no number
+        raise InvalidValue("number out of range")  # RFC 8259 §6: 1e999 is no number
     return value
 
 

@@ -25,7 +25,7 @@ from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
 from jwtkeep.core.hmac_secret import MIN_HMAC_SECRET_BYTES
-from jwtkeep.errors import UnusableKey
+from jwtkeep.errors import InvalidValue, TokenError, UnusableKey
 
 __all__ = [
     "ASYMMETRIC_ALGS",
@@ -53,7 +53,7 @@ _AnyKey = OKPKey | ECKey | RSAKey | OctKey
 _EDDSA_WARNING = ".*EdDSA.*"
 
 
-class SignatureInvalid(Exception):
+class SignatureInvalid(TokenError):
     """The JOSE library refused the signature (or the serialization)."""
 
 
@@ -79,7 +79,7 @@ class JoseKey:
     def public_jwk(self) -> dict[str, Any]:
         """RFC 7517 public JWK with `kid`, `alg` and `use: sig`. Never for HMAC keys."""
         if self.alg == "HS256":
-            raise ValueError("an HMAC key has no public form")
+            raise InvalidValue("an HMAC key has no public form")
         data: dict[str, Any] = dict(self._key.as_dict(private=False))
         data.update({"kid": self.kid, "alg": self.alg, "use": "sig"})
         return data
@@ -138,27 +138,27 @@ def generate_key(alg: str, kid: str, hmac_secret: bytes | None = None) -> JoseKe
         key = RSAKey.generate_key(RSA_BITS)
     elif alg == "HS256":
         if hmac_secret is None or len(hmac_secret) < MIN_HMAC_SECRET_BYTES:
-            raise ValueError("HS256 needs a secret of at least 32 random bytes")
+            raise InvalidValue("HS256 needs a secret of at least 32 random bytes")
         key = OctKey.import_key(hmac_secret)
     else:
-        raise ValueError(f"unsupported algorithm {alg!r}")
+        raise InvalidValue(f"unsupported algorithm {alg!r}")
     return _bind(kid, alg, key)
 
 
 def load_key(alg: str, kid: str, jwk: dict[str, Any]) -> JoseKey:
     """Load a private or public JWK, checking its type matches `alg`.
 
-    Raises ValueError for anything unusable (wrong type, curve, missing members), so
-    callers that read keys from outside (a JWKS) have one error to handle."""
+    Raises InvalidValue (a ValueError) for anything unusable (wrong type, curve, missing
+    members), so callers that read keys from outside (a JWKS) have one error to handle."""
     material = {k: v for k, v in jwk.items() if k not in ("kid", "alg", "use", "key_ops")}
     if alg == "EdDSA" and material.get("crv") != "Ed25519":
-        raise ValueError("EdDSA keys must be Ed25519")
+        raise InvalidValue("EdDSA keys must be Ed25519")
     if alg == "ES256" and material.get("crv") != "P-256":
-        raise ValueError("ES256 keys must be P-256")
+        raise InvalidValue("ES256 keys must be P-256")
     try:
         key = _import_key(alg, json.loads(json.dumps(material)))
     except (JoseError, KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"unusable {alg} key: {type(exc).__name__}") from None
+        raise InvalidValue(f"unusable {alg} key: {type(exc).__name__}") from None
     return _bind(kid, alg, key)
 
 
@@ -171,7 +171,7 @@ def _import_key(alg: str, data: dict[str, Any]) -> _AnyKey:
         return RSAKey.import_key(data)
     if alg == "HS256":
         return OctKey.import_key(data)
-    raise ValueError(f"unsupported algorithm {alg!r}")
+    raise InvalidValue(f"unsupported algorithm {alg!r}")
 
 
 def load_private_pem(pem: bytes, alg: str, kid: str) -> JoseKey:

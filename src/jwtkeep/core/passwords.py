@@ -19,6 +19,8 @@ from argon2 import PasswordHasher as _Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from jwtkeep.errors import InvalidValue
+
 __all__ = [
     "MAX_PASSWORD_BYTES",
     "MIN_PASSWORD_CHARS",
@@ -85,19 +87,19 @@ def check_password_acceptable(password: str, *, username: str | None = None) -> 
     """
     _check_length(password)
     if not password.strip():
-        raise ValueError("password must not be only whitespace")
+        raise InvalidValue("password must not be only whitespace")
     folded = password.strip().casefold()
     if username is not None and folded == username.strip().casefold():
-        raise ValueError("password must not be the username")
+        raise InvalidValue("password must not be the username")
     if folded in _common_passwords():
-        raise ValueError("password is too common: it is on a list of leaked passwords")
+        raise InvalidValue("password is too common: it is on a list of leaked passwords")
 
 
 def _check_length(password: str) -> None:
     if len(password) < MIN_PASSWORD_CHARS:
-        raise ValueError(f"password must be at least {MIN_PASSWORD_CHARS} characters")
+        raise InvalidValue(f"password must be at least {MIN_PASSWORD_CHARS} characters")
     if len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
-        raise ValueError(f"password must be at most {MAX_PASSWORD_BYTES} bytes")
+        raise InvalidValue(f"password must be at most {MAX_PASSWORD_BYTES} bytes")
 
 
 @functools.cache

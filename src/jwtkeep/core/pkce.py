@@ -15,6 +15,8 @@ import hashlib
 import hmac
 import re
 
+from jwtkeep.errors import InvalidValue
+
 __all__ = ["S256", "check_challenge", "s256_challenge", "verifier_matches"]
 
 S256 = "S256"
@@ -23,13 +25,13 @@ _VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 
 
 def check_challenge(challenge: str | None, method: str | None) -> str:
-    """The challenge, if well formed and `S256`; else a ValueError saying what is wrong."""
+    """The challenge, if well formed and `S256`; else InvalidValue saying what is wrong."""
     if not challenge:
-        raise ValueError("code_challenge is required (PKCE, RFC 7636; S256)")
+        raise InvalidValue("code_challenge is required (PKCE, RFC 7636; S256)")
     if method != S256:
-        raise ValueError("code_challenge_method must be S256 (plain is not allowed)")
+        raise InvalidValue("code_challenge_method must be S256 (plain is not allowed)")
     if not _CHALLENGE.fullmatch(challenge):
-        raise ValueError("code_challenge must be 43 base64url characters (RFC 7636 §4.2)")
+        raise InvalidValue("code_challenge must be 43 base64url characters (RFC 7636 §4.2)")
     return challenge
 
 

@@ -15,6 +15,7 @@ import re
 from urllib.parse import urlsplit
 
 from jwtkeep.core.hosts import is_loopback
+from jwtkeep.errors import InvalidValue
 
 __all__ = ["MAX_REDIRECT_URI", "check_redirect_uri", "origin_of", "redirect_uri_matches"]
 
@@ -28,23 +29,23 @@ def _loopback_http(uri: str) -> bool:
 
 
 def check_redirect_uri(uri: str) -> str:
-    """The URI if it may be registered; else a ValueError saying why."""
+    """The URI if it may be registered; else InvalidValue saying why."""
     if not uri or len(uri) > MAX_REDIRECT_URI or any(c.isspace() or ord(c) < 0x21 for c in uri):
-        raise ValueError(f"redirect URI must be 1-{MAX_REDIRECT_URI} characters, no spaces")
+        raise InvalidValue(f"redirect URI must be 1-{MAX_REDIRECT_URI} characters, no spaces")
     parts = urlsplit(uri)
     if parts.fragment or "#" in uri:
-        raise ValueError("redirect URI must not have a fragment (RFC 6749 §3.1.2)")
+        raise InvalidValue("redirect URI must not have a fragment (RFC 6749 §3.1.2)")
     if parts.scheme in ("https", "http"):
         if not parts.hostname or "@" in parts.netloc:
-            raise ValueError("redirect URI needs a host and no user information")
+            raise InvalidValue("redirect URI needs a host and no user information")
         if parts.scheme == "http" and not _loopback_http(uri):
-            raise ValueError(
+            raise InvalidValue(
                 "redirect URI must be https, or http on a loopback address (RFC 8252 §7.3)"
             )
         return uri
     if _PRIVATE_SCHEME.fullmatch(parts.scheme) and not parts.netloc.startswith("/"):
         return uri  # RFC 8252 §7.1: reverse-domain private-use scheme
-    raise ValueError(
+    raise InvalidValue(
         "redirect URI must be https, http on loopback, or a private-use scheme with a dot "
         "(com.example.app:/callback, RFC 8252 §7.1)"
     )

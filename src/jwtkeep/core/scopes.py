@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from jwtkeep.errors import InvalidValue
+
 __all__ = [
     "ACCOUNT_SCOPE",
     "ACCOUNT_SCOPES",
@@ -43,19 +45,19 @@ MAX_SCOPES = 64
 
 
 def parse_scope(text: str | None) -> frozenset[str]:
-    """Space-delimited scope string to a set; raises ValueError on bad tokens."""
+    """Space-delimited scope string to a set; raises InvalidValue on bad tokens."""
     if text is None or text.strip() == "":
         return frozenset()
     tokens = text.split(" ")
     if len(tokens) > MAX_SCOPES or any(not _SCOPE_TOKEN.fullmatch(t) for t in tokens):
-        raise ValueError("malformed scope")
+        raise InvalidValue("malformed scope")
     return frozenset(tokens)
 
 
 def check_scope_tokens(scopes: Iterable[str]) -> None:
     for scope in scopes:
         if not _SCOPE_TOKEN.fullmatch(scope):
-            raise ValueError(f"malformed scope token {scope!r}")
+            raise InvalidValue(f"malformed scope token {scope!r}")
 
 
 @dataclass(frozen=True)
@@ -83,14 +85,14 @@ class RouteRule:
 
 
 def parse_route_rule(text: str) -> RouteRule:
-    """Parse `"METHOD /path/*=scope"`; raises ValueError with what is wrong."""
+    """Parse `"METHOD /path/*=scope"`; raises InvalidValue with what is wrong."""
     target, sep, scope = text.rpartition("=")
     method, _, path = target.strip().partition(" ")
     method, path, scope = method.upper(), path.strip(), scope.strip()
     if not sep or method not in _METHODS:
-        raise ValueError(f"route rule must read 'METHOD /path=scope', got {text!r}")
+        raise InvalidValue(f"route rule must read 'METHOD /path=scope', got {text!r}")
     if not path.startswith("/") or "*" in path[:-1] or " " in path:
-        raise ValueError(f"route path must start with / and may only end in *: {text!r}")
+        raise InvalidValue(f"route path must start with / and may only end in *: {text!r}")
     check_scope_tokens([scope])
     return RouteRule(method=method, path=path, scope=scope)
 

@@ -20,6 +20,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from jwtkeep.core.clock import RandomBytes, system_random
+from jwtkeep.errors import InvalidValue, JwtkeepError
 
 __all__ = ["MASTER_KEY_BYTES", "SealError", "Sealer", "parse_master_key"]
 
@@ -28,7 +29,7 @@ _VERSION = b"jk1"
 _NONCE_BYTES = 12  # SP 800-38D §8.2.2: 96-bit random nonces, far below the 2^32 bound
 
 
-class SealError(Exception):
+class SealError(JwtkeepError):
     """A sealed blob could not be opened: wrong master key, or tampered with."""
 
 
@@ -36,9 +37,9 @@ def parse_master_key(text: str) -> bytes:
     try:
         raw = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
     except (binascii.Error, ValueError):
-        raise ValueError("master key must be base64url") from None
+        raise InvalidValue("master key must be base64url") from None
     if len(raw) != MASTER_KEY_BYTES:
-        raise ValueError("master key must be 32 bytes (base64url of 32 random bytes)")
+        raise InvalidValue("master key must be 32 bytes (base64url of 32 random bytes)")
     return raw
 
 
@@ -51,7 +52,7 @@ class Sealer:
         previous: tuple[bytes, ...] = (),
     ) -> None:
         if any(len(key) != MASTER_KEY_BYTES for key in (master_key, *previous)):
-            raise ValueError("master key must be 32 bytes")
+            raise InvalidValue("master key must be 32 bytes")
         self._aead = AESGCM(master_key)
         self._previous = tuple(AESGCM(key) for key in previous if key != master_key)
         self._random = random

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.revocation_events import EventKind, RevocationEvent
+from jwtkeep.errors import InvalidValue
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -76,7 +77,7 @@ class VerdictCache:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_entries < 1 or max_bytes < ENTRY_OVERHEAD or not silence > 0:
-            raise ValueError("verdict cache: max_entries >= 1, max_bytes >= 600, silence > 0")
+            raise InvalidValue("verdict cache: max_entries >= 1, max_bytes >= 600, silence > 0")
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.silence = silence

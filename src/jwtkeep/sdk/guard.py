@@ -32,6 +32,7 @@ from jwtkeep.errors import (
     JwtkeepError,
     OAuthError,
     StoreUnavailable,
+    oauth_error_body,
 )
 from jwtkeep.sdk.bearer import (
     MissingToken,
@@ -55,10 +56,7 @@ __all__ = [
 MAX_FORM_SCAN_BYTES = 64 * 1024
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
-_UNAVAILABLE_BODY = {
-    "error": "temporarily_unavailable",
-    "error_description": "Access tokens cannot be checked right now; try again shortly.",
-}
+_UNAVAILABLE = "Access tokens cannot be checked right now; try again shortly."
 
 
 @dataclass(frozen=True)
@@ -157,7 +155,7 @@ def error_response(exc: JwtkeepError) -> tuple[int, dict[str, str], bytes]:
     if isinstance(exc, OAuthError):
         status, headers, body = exc.status_code, exc.headers(), exc.body()
     elif isinstance(exc, StoreUnavailable):
-        status, body = 503, dict(_UNAVAILABLE_BODY)
+        status, body = 503, oauth_error_body("temporarily_unavailable", _UNAVAILABLE)
         headers = {"Retry-After": str(exc.retry_after_seconds)}
     else:
         raise TypeError(f"no HTTP rendering for {type(exc).__name__}")

@@ -35,7 +35,7 @@ from jwtkeep.core.compact import strict_json_object
 from jwtkeep.core.hosts import is_loopback
 from jwtkeep.core.jose import ASYMMETRIC_ALGS, JoseKey, load_key
 from jwtkeep.core.keyring import KeyRing, KeyStatus, RingKey
-from jwtkeep.errors import ConfigurationError, StoreUnavailable
+from jwtkeep.errors import ConfigurationError, InvalidValue, StoreUnavailable
 
 __all__ = [
     "DEFAULT_MAX_AGE",
@@ -93,7 +93,7 @@ def parse_jwks(document: dict[str, Any]) -> KeyRing:
     """The usable keys of a JWK Set; a `kid` listed twice is dropped (ambiguous)."""
     entries = document.get("keys")
     if not isinstance(entries, list):
-        raise TypeError("JWKS has no keys array")
+        raise InvalidValue("JWKS has no keys array")
     keys = [k for k in (_jwk_to_key(jwk) for jwk in entries[:MAX_KEYS]) if k is not None]
     kids = [k.kid for k in keys]
     unique = [k for k in keys if kids.count(k.kid) == 1]
@@ -237,12 +237,12 @@ class JwksKeySource:
         response = await self._client.send(request, stream=True, follow_redirects=False)
         try:
             if response.status_code != 200:
-                raise ValueError(f"JWKS answered {response.status_code}")
+                raise InvalidValue(f"JWKS answered {response.status_code}")
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > MAX_JWKS_BYTES:
-                    raise ValueError("JWKS document too large")
+                    raise InvalidValue("JWKS document too large")
         finally:
             await response.aclose()
         return strict_json_object(bytes(body)), response.headers.get("cache-control")

@@ -27,7 +27,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.scopes import ACCOUNT_SCOPE, OPENID_SCOPE
-from jwtkeep.errors import InsufficientScope, InvalidRequest, InvalidToken, MissingToken
+from jwtkeep.errors import (
+    InsufficientScope,
+    InvalidRequest,
+    InvalidToken,
+    MissingToken,
+    bearer_challenge,
+)
 from jwtkeep.sdk.bearer import token_from_header
 from jwtkeep.server.state import RuntimeDep
 
@@ -50,7 +56,7 @@ class BearerInvalidRequest(InvalidRequest):
     """RFC 6750 §3.1 `invalid_request` on a protected route, with its challenge."""
 
     def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": 'Bearer realm="jwtkeep", error="invalid_request"'}
+        return {"WWW-Authenticate": bearer_challenge(self.error)}
 
 
 def bearer_token(request: Request) -> str:

@@ -1,5 +1,9 @@
 """Every error the server sends, in the shape the route's contract promises.
 
+The bodies and challenges come from the one renderer of each wire format in
+`jwtkeep.errors` (`oauth_error_body`, `problem_body`, `bearer_challenge`), which the SDK
+uses too; this module only adapts them to Starlette responses and picks one per route:
+
 - Routes under `/oauth/`: RFC 6749 §5.2 JSON, `{"error", "error_description"}`; an outage
   there is `temporarily_unavailable` (the RFC 6749 §4.1.2.1 code for it).
 - Everywhere else: RFC 9457 problem details (`application/problem+json`, `type`
@@ -20,7 +24,6 @@ Nothing here echoes request input: no token, password or secret can reach a resp
 
 from __future__ import annotations
 
-import http
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,7 +35,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jwtkeep.errors import Conflict, NoSigningKey, NotFound, OAuthError, StoreUnavailable
+from jwtkeep.errors import (
+    Conflict,
+    NoSigningKey,
+    NotFound,
+    OAuthError,
+    StoreUnavailable,
+    oauth_error_body,
+    problem_body,
+    status_phrase,
+)
 from jwtkeep.server.schemas import MEDIA_PROBLEM
 
 __all__ = [
@@ -67,13 +79,6 @@ def is_oauth_path(path: str) -> bool:
     return path.startswith(OAUTH_PREFIX)
 
 
-def _phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
 def problem(
     status: int,
     detail: str | None = None,
@@ -83,12 +88,7 @@ def problem(
     extra: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     """An RFC 9457 problem details response."""
-    body: dict[str, Any] = {"type": "about:blank", "title": _phrase(status), "status": status}
-    if detail:
-        body["detail"] = detail
-    if error:
-        body["error"] = error
-    body.update(extra or {})
+    body = problem_body(status, detail, error=error, extra=extra)
     return JSONResponse(body, status, headers=dict(headers or {}), media_type=MEDIA_PROBLEM)
 
 
@@ -96,10 +96,7 @@ def oauth_error(
     status: int, error: str, description: str = "", headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     """An RFC 6749 §5.2 error response."""
-    body = {"error": error}
-    if description:
-        body["error_description"] = description
-    return JSONResponse(body, status, headers=dict(headers or {}))
+    return JSONResponse(oauth_error_body(error, description), status, headers=dict(headers or {}))
 
 
 def render_oauth_error(path: str, exc: OAuthError) -> JSONResponse:
@@ -122,7 +119,7 @@ def render_status(
     path: str, status: int, detail: str | None = None, headers: Mapping[str, str] | None = None
 ) -> Response:
     """A plain status (404, 405, 413, 500 ...) in the route's error shape."""
-    detail = detail or _phrase(status)
+    detail = detail or status_phrase(status)
     if is_oauth_path(path):
         code = "server_error" if status >= 500 else "invalid_request"
         return oauth_error(status, code, detail, headers)

@@ -127,14 +127,7 @@ class KeyManager:
         status = KeyStatus(stored.status)
         key: JoseKey | None = None
         if status in (KeyStatus.ACTIVE, KeyStatus.RETIRING):
-            try:
-                private = json.loads(self._sealer.unseal(stored.sealed_private, stored.kid))
-            except SealError:
-                raise ConfigurationError(
-                    f"cannot unseal signing key {stored.kid}: wrong master key "
-                    "(JWTKEEP_MASTER_KEY or master.key in the data folder) or tampered data"
-                ) from None
-            key = load_key(stored.alg, stored.kid, private)
+            key = load_key(stored.alg, stored.kid, self._private_jwk(stored))
         return RingKey(kid=stored.kid, alg=stored.alg, status=status,
                        created_at=stored.created_at, key=key,
                        activates_at=stored.activates_at)  # fmt: skip
@@ -317,12 +310,26 @@ class KeyManager:
             await self._audit("keys.resealed", None, actor, reason, kids=kids)
         return kids
 
+    def _private_jwk(self, stored: StoredKey) -> dict[str, Any]:
+        """The unsealed private JWK; a master key that does not open it is a setting to fix
+        (ConfigurationError: one line and exit code 2 in the CLI)."""
+        try:
+            private: dict[str, Any] = json.loads(
+                self._sealer.unseal(stored.sealed_private, stored.kid)
+            )
+        except SealError:
+            raise ConfigurationError(
+                f"cannot unseal signing key {stored.kid}: wrong master key "
+                "(JWTKEEP_MASTER_KEY or master.key in the data folder) or tampered data"
+            ) from None
+        return private
+
     def _keeps_secret_of(self, target: StoredKey) -> bool:
         """HS256: would the keys after the drill still sign with the leaked secret? (RFC
         7518 §3.2: the HMAC key is the secret; a new kid on the same secret is no new key.)"""
         if target.alg != "HS256" or self._hmac_secret is None:
             return False
-        leaked = json.loads(self._sealer.unseal(target.sealed_private, target.kid))
+        leaked = self._private_jwk(target)
         configured = generate_key("HS256", target.kid, self._hmac_secret).private_jwk()
         return bool(leaked.get("k") == configured.get("k"))
 

@@ -62,7 +62,7 @@ from jwtkeep.adapters.redis.layout import (
 from jwtkeep.adapters.redis.scripts import load_scripts
 from jwtkeep.core.fingerprint import Fingerprint
 from jwtkeep.core.revocation_events import EVERYTHING, RevocationEvent
-from jwtkeep.errors import DuplicateSession, StoreUnavailable
+from jwtkeep.errors import DuplicateSession, InvalidValue, StoreUnavailable
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
 from jwtkeep.ports.token_store import Progress
 
@@ -267,7 +267,7 @@ class RedisTokenStore:
         no script can check both); the user's own keys are checked inside the script."""
         user, sid, code = session.user_id, session.sid, sid_code(session.sid)
         if access.sub != user or access.sid != sid:
-            raise ValueError("the first access token must belong to the session it starts")
+            raise InvalidValue("the first access token must belong to the session it starts")
         expires = session.expires_at()
         mapping, owner = map_key(sid), user.encode("utf-8")
         # Written first: a session never exists without its mapping. A mapping left by a
