@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from jwtkeep.adapters.sql import access_tokens, sessions
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
-from jwtkeep.adapters.sql.revocation_events import SqlRevocationFeed, publish
+from jwtkeep.adapters.sql.revocation_events import SqlRevocationFeed, publish, wake_feeds
 from jwtkeep.core.fingerprint import Fingerprint
 from jwtkeep.core.revocation_events import EVERYTHING, RevocationEvent
 from jwtkeep.errors import DuplicateSession
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 __all__ = ["PURGE_BATCH", "PURGE_EVERY", "SqlTokenStore"]
+
+T = TypeVar("T")
 
 # Every PURGE_EVERY-th timed write deletes up to PURGE_BATCH expired rows per table. A write
 # adds at most two rows, and PURGE_BATCH > 2 * PURGE_EVERY, so expired rows cannot pile up.
@@ -89,7 +92,7 @@ class SqlTokenStore:
                 publish(conn, RevocationEvent.token(fp))
             return removed
 
-        return await self._engine.write(work)
+        return await self._publishing(work)
 
     async def revoke_signed_by(self, kid: str, now: float) -> int:
         """The key-leak drill: every access token `kid` signed, and its event, at once."""
@@ -99,7 +102,7 @@ class SqlTokenStore:
             publish(conn, RevocationEvent.signed_by(kid))
             return killed
 
-        return await self._engine.write(work)
+        return await self._publishing(work)
 
     def revocation_feed(self) -> SqlRevocationFeed:
         return SqlRevocationFeed(self._engine)
@@ -171,7 +174,10 @@ class SqlTokenStore:
                 access_tokens.put_access(conn, access)
             return RotationOutcome.ROTATED
 
-        return await self._engine.write(work)
+        outcome = await self._engine.write(work)
+        if outcome is RotationOutcome.REUSED:
+            wake_feeds(self._engine)  # the family's session event
+        return outcome
 
     async def refresh_state(
         self, user_id: str, sid: str, fp: Fingerprint, now: float
@@ -200,7 +206,7 @@ class SqlTokenStore:
                 publish(conn, RevocationEvent.session(sid, user_id))
             return ended
 
-        return await self._engine.write(work)
+        return await self._publishing(work)
 
     async def end_user_sessions(self, user_id: str, except_sid: str | None = None) -> list[str]:
         """End every session of the user but `except_sid`, and revoke every access token
@@ -213,7 +219,7 @@ class SqlTokenStore:
                 publish(conn, RevocationEvent.user(user_id))
             return sids
 
-        return await self._engine.write(work)
+        return await self._publishing(work)
 
     async def end_everything(self, now: float, progress: Progress | None = None) -> int:
         """One transaction empties the three tables, so there is nothing to sweep: on
@@ -227,7 +233,7 @@ class SqlTokenStore:
             publish(conn, EVERYTHING)
             return ended
 
-        ended = await self._engine.write(work)
+        ended = await self._publishing(work)
         if progress is not None:
             progress(ended, ended)
         return ended
@@ -245,12 +251,19 @@ class SqlTokenStore:
             publish(conn, EVERYTHING)
             return ended
 
-        ended = await self._engine.write(work)
+        ended = await self._publishing(work)
         if progress is not None:
             progress(ended, ended)
         return ended
 
     # -- housekeeping ----------------------------------------------------------------
+
+    async def _publishing(self, work: Callable[[Connection], T]) -> T:
+        """A write that may publish a revocation event: once it has committed, this
+        process's SQLite feeds read it at once (`wake_feeds`), not at their next poll."""
+        result = await self._engine.write(work)
+        wake_feeds(self._engine)
+        return result
 
     def _maybe_purge(self, conn: Connection, now: float) -> None:
         if next(self._writes) % self._purge_every == 0:
