@@ -154,7 +154,8 @@ async def test_sqlite_feed_reads_an_event_before_its_poll(tmp_path: Path, writer
             assert await anext(signals) is None  # subscribed
             login = await log_in(other.tokens)
             assert await other.tokens.end_session(login.user_id, login.sid)
-            assert await anext(signals) == RevocationEvent.session(login.sid, login.user_id)
+            expected = RevocationEvent.session(login.sid, login.user_id, ["web"])
+            assert await anext(signals) == expected
     finally:
         await signals.aclose()  # type: ignore[attr-defined]
         await other.close()

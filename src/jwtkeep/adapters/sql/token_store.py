@@ -87,10 +87,10 @@ class SqlTokenStore:
         """Revoke one access token (RFC 7009 §2.1). True if a record was present."""
 
         def work(conn: Connection) -> bool:
-            removed = access_tokens.delete_access(conn, fp, sub, sid)
-            if removed:
-                publish(conn, RevocationEvent.token(fp))
-            return removed
+            client = access_tokens.delete_access(conn, fp, sub, sid)
+            if client is not None:
+                publish(conn, RevocationEvent.token(fp, client))
+            return client is not None
 
         return await self._publishing(work)
 
@@ -164,8 +164,8 @@ class SqlTokenStore:
             if state is RefreshState.USED:
                 # A replayed refresh token: attacker or victim, we cannot tell which, so
                 # the whole family goes (RFC 9700 §4.14.2).
-                _end_session(conn, user_id, sid)
-                publish(conn, RevocationEvent.session(sid, user_id))
+                clients = _end_session(conn, user_id, sid)
+                publish(conn, RevocationEvent.session(sid, user_id, clients))
                 return RotationOutcome.REUSED
             sessions.mark_used(conn, sid, presented_fp, now)
             sessions.insert_refresh(conn, sid, new_refresh_fp, absolute)
@@ -201,10 +201,10 @@ class SqlTokenStore:
         True if anything was removed."""
 
         def work(conn: Connection) -> bool:
-            ended = _end_session(conn, user_id, sid)
-            if ended:
-                publish(conn, RevocationEvent.session(sid, user_id))
-            return ended
+            clients = _end_session(conn, user_id, sid)
+            if clients:
+                publish(conn, RevocationEvent.session(sid, user_id, clients))
+            return bool(clients)
 
         return await self._publishing(work)
 
@@ -213,10 +213,10 @@ class SqlTokenStore:
         of the user outside `except_sid`; return the sids of the sessions ended, sorted."""
 
         def work(conn: Connection) -> list[str]:
-            sids = sessions.delete_user_sessions(conn, user_id, except_sid)
-            revoked = access_tokens.delete_user_access(conn, user_id, except_sid)
-            if sids or revoked:
-                publish(conn, RevocationEvent.user(user_id))
+            sids, clients = sessions.delete_user_sessions(conn, user_id, except_sid)
+            clients |= access_tokens.delete_user_access(conn, user_id, except_sid)
+            if clients:
+                publish(conn, RevocationEvent.user(user_id, clients))
             return sids
 
         return await self._publishing(work)
@@ -270,9 +270,11 @@ class SqlTokenStore:
             access_tokens.purge_expired(conn, now, self._purge_batch)
 
 
-def _end_session(conn: Connection, user_id: str, sid: str) -> bool:
+def _end_session(conn: Connection, user_id: str, sid: str) -> set[str]:
+    """End the session and its access tokens; the clients of what was deleted (empty if
+    nothing was), for the revocation event."""
     # The session row first: on PostgreSQL this waits for a rotation holding its lock, so
     # the access token that rotation adds is committed before, and caught by, the delete.
-    ended = sessions.delete_session(conn, user_id, sid)
-    revoked = access_tokens.delete_session_access(conn, user_id, sid)
-    return ended or revoked > 0
+    client = sessions.delete_session(conn, user_id, sid)
+    clients = access_tokens.delete_session_access(conn, user_id, sid)
+    return clients | {client} if client is not None else clients
