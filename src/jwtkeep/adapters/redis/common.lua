@@ -128,7 +128,7 @@ end
 -- `ends(member)` says which sessions; returns the members of those that held anything,
 -- their clients (distinct) and whether any one's client was not known (for the event).
 local function end_sessions(ukey, ends)
-  local ended, seen, clients, named, unknown = {}, {}, {}, {}, false
+  local ended, seen, clients, noted, listed, unknown = {}, {}, {}, {}, {}, false
   local function mark(member)
     if not seen[member] then
       seen[member] = true
@@ -136,13 +136,13 @@ local function end_sessions(ukey, ends)
     end
   end
   local function note(member) -- before its details go
-    if named[member] == nil then
+    if not noted[member] then
+      noted[member] = true
       local client = client_in(session_key(ukey, member, 'm'))
-      named[member] = true
       if client == nil then
         unknown = true
-      elseif named['c' .. client] == nil then
-        named['c' .. client] = true
+      elseif not listed[client] then
+        listed[client] = true
         clients[#clients + 1] = client
       end
     end
