@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from jwtkeep.adapters.sql import Database, SqlTokenStore
+from jwtkeep.adapters.sql.revocation_events import SqlRevocationFeed
 from jwtkeep.adapters.sql.schema import AccessTokenRow, RefreshTokenRow, SessionRow
+from jwtkeep.core.revocation_events import RevocationEvent
 from jwtkeep.errors import Conflict, StoreUnavailable
 from jwtkeep.ports import RotationOutcome
 from tests.contract.builders import NOW, access_for, log_in, new_fp, new_user
@@ -134,3 +136,27 @@ async def test_a_sqlite_write_that_waited_past_the_timeout_never_runs(tmp_path: 
     finally:
         release.set()
         await database.close()
+
+
+@pytest.mark.parametrize("writer", ["this process", "another process"])
+async def test_sqlite_feed_reads_an_event_before_its_poll(tmp_path: Path, writer: str) -> None:
+    """With the poll interval an hour, only the wake-up (this process committed the event:
+    `wake_feeds`) or the check of the WAL file (another process, here another engine on
+    the same file, as the CLI is) can deliver it; a stuck feed fails the bounded wait."""
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    listener = Database.connect(url)
+    await listener.migrate()
+    other = Database.connect(url) if writer == "another process" else listener
+    feed = SqlRevocationFeed(listener.engine, poll=3600)
+    signals = feed.listen()
+    try:
+        async with asyncio.timeout(10):
+            assert await anext(signals) is None  # subscribed
+            login = await log_in(other.tokens)
+            assert await other.tokens.end_session(login.user_id, login.sid)
+            expected = RevocationEvent.session(login.sid, login.user_id, ["web"])
+            assert await anext(signals) == expected
+    finally:
+        await signals.aclose()  # type: ignore[attr-defined]
+        await other.close()
+        await listener.close()

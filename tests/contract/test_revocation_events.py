@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 
 from jwtkeep.core.fingerprint import fingerprint
@@ -24,9 +25,17 @@ from tests.contract.builders import (
     new_fp,
     new_sid,
     new_user,
+    session_for,
 )
 
 WAIT = 10.0
+
+
+async def log_in_to(store: TokenStore, client_id: str, user: str) -> None:
+    """A session of another app (`log_in` makes those of "web")."""
+    session = dataclasses.replace(session_for(user), client_id=client_id)
+    access = dataclasses.replace(access_for(user, session.sid), client_id=client_id)
+    await store.start_session(session, new_fp(), access, NOW)
 
 
 class Subscription:
@@ -59,38 +68,54 @@ async def subscribed(store: TokenStore) -> AsyncIterator[Subscription]:
 
 
 async def test_rfc7009_revocation_publishes_the_fingerprint(token_store: TokenStore) -> None:
+    record = (await log_in(token_store)).access
+    async with subscribed(token_store) as events:
+        assert await token_store.remove_access(record.fingerprint, record.sub, record.sid)
+        assert await events.next_event() == RevocationEvent.token(record.fingerprint, "web")
+
+
+async def test_a_token_of_no_session_names_its_client_or_none(token_store: TokenStore) -> None:
+    """A client_credentials token has no session: SQL stores its client with it, Redis
+    only in a session's details. Not knowing it (None: every stream subscriber gets the
+    event) is safe; naming a wrong one would not be."""
     record = access_for(new_user(), new_sid())
     await token_store.add_access(record, NOW)
     async with subscribed(token_store) as events:
         assert await token_store.remove_access(record.fingerprint, record.sub, record.sid)
-        assert await events.next_event() == RevocationEvent.token(record.fingerprint)
+        event = await events.next_event()
+    assert event.without_clients() == RevocationEvent.token(record.fingerprint)
+    if event.clients is not None:  # the contract allows "not known", never a wrong app
+        assert event.clients == ("web",)
 
 
 async def test_a_removal_that_removed_nothing_publishes_nothing(token_store: TokenStore) -> None:
-    record = access_for(new_user(), new_sid())
-    await token_store.add_access(record, NOW)
+    record = (await log_in(token_store)).access
     async with subscribed(token_store) as events:
         assert not await token_store.remove_access(new_fp(), record.sub, record.sid)
         assert await token_store.remove_access(record.fingerprint, record.sub, record.sid)
-        await events.nothing_before(RevocationEvent.token(record.fingerprint))
+        await events.nothing_before(RevocationEvent.token(record.fingerprint, "web"))
 
 
 async def test_logout_publishes_the_session(token_store: TokenStore) -> None:
     login = await log_in(token_store)
     async with subscribed(token_store) as events:
         assert await token_store.end_session(login.user_id, login.sid)
-        assert await events.next_event() == RevocationEvent.session(login.sid, login.user_id)
+        assert await events.next_event() == RevocationEvent.session(
+            login.sid, login.user_id, ["web"]
+        )
 
 
 async def test_logout_all_and_password_change_publish_the_user(token_store: TokenStore) -> None:
+    """The event names the apps of the sessions it ended (for the HTTPS stream's filter)."""
     user = new_user()
     kept = await log_in(token_store, user)
     await log_in(token_store, user)
+    await log_in_to(token_store, "blog", user)
     async with subscribed(token_store) as events:
         await token_store.end_user_sessions(user, except_sid=kept.sid)
-        assert await events.next_event() == RevocationEvent.user(user)
+        assert await events.next_event() == RevocationEvent.user(user, ["blog", "web"])
         await token_store.end_user_sessions(user)
-        assert await events.next_event() == RevocationEvent.user(user)
+        assert await events.next_event() == RevocationEvent.user(user, ["web"])
 
 
 async def test_refresh_reuse_publishes_the_session(token_store: TokenStore) -> None:
@@ -108,7 +133,9 @@ async def test_refresh_reuse_publishes_the_session(token_store: TokenStore) -> N
             access_for(login.user_id, login.sid), NOW + 2, IDLE_TIMEOUT,
         )  # fmt: skip
         assert reused is RotationOutcome.REUSED
-        assert await events.next_event() == RevocationEvent.session(login.sid, login.user_id)
+        assert await events.next_event() == RevocationEvent.session(
+            login.sid, login.user_id, ["web"]
+        )
 
 
 async def test_the_key_leak_drill_kills_what_the_key_signed_and_publishes_it(

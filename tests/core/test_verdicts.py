@@ -134,3 +134,39 @@ def test_events_read_back() -> None:
               RevocationEvent.user("u"), RevocationEvent.signed_by("k"), EVERYTHING]  # fmt: skip
     for event in events:
         assert decode_event(event.encode()) == event
+
+
+def test_events_read_back_with_the_apps_they_name() -> None:
+    events = [RevocationEvent.token(b"\x02" * 32, "web"),
+              RevocationEvent.session("s", "u", ["web"]),
+              RevocationEvent.user("u", ["web", "blog", "web"])]  # fmt: skip
+    for event in events:
+        assert decode_event(event.encode()) == event
+    assert events[2].clients == ("blog", "web")  # distinct, sorted
+    assert b'"clients":["blog","web"]' in events[2].encode()
+
+
+@pytest.mark.parametrize("clients", [None, [], [None], ["web", None], ["web", ""]], ids=repr)
+def test_an_app_not_known_names_no_apps(clients: list[str | None] | None) -> None:
+    """Any app not known, and the event names none (the HTTPS stream's "everyone")."""
+    event = RevocationEvent.user("u", clients)
+    assert event.clients is None
+    assert b"clients" not in event.encode()
+
+
+@pytest.mark.parametrize("listed", ['"web"', "[7]", '["web",""]', "{}", "null"], ids=repr)
+def test_malformed_apps_read_as_not_known_and_drop_the_same(listed: str) -> None:
+    raw = '{"v":1,"type":"session","sid":"s","sub":"u","clients":' + listed + "}"
+    assert decode_event(raw) == RevocationEvent.session("s", "u")
+
+
+def test_too_many_apps_go_out_without_them() -> None:
+    """An event never outgrows MAX_EVENT_BYTES (readers would take it for `all`)."""
+    many = [f"client-{i:04d}-{'x' * 30}" for i in range(40)]
+    raw = RevocationEvent.user("u", many).encode()
+    assert decode_event(raw) == RevocationEvent.user("u")
+
+
+def test_kid_and_all_events_name_no_apps() -> None:
+    raw = '{"v":1,"type":"kid","kid":"k","clients":["web"]}'
+    assert decode_event(raw) == RevocationEvent.signed_by("k")

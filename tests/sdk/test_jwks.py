@@ -105,6 +105,21 @@ async def test_new_key_is_found_on_kid_miss(jwks: JwksEndpoint, clock: FixedCloc
     assert ring.verifier("kid-2").alg == "ES256"  # type: ignore[union-attr]
 
 
+async def test_withdrawn_kid_is_refused_without_a_fetch_and_keeps_the_next_one(
+    jwks: JwksEndpoint, clock: FixedClock
+) -> None:
+    keys = source(jwks, clock)
+    await keys.ring()
+    keys.withdraw("kid-1")  # the drill's kid event
+    for _ in range(3):  # its tokens keep coming: refused from the ring at hand
+        assert (await keys.ring_after_miss("kid-1")).verifier("kid-1") is None
+    assert jwks.requests == 1
+    jwks.keys.append(generate_key("ES256", "kid-2"))  # the drill's new signing key
+    assert (await keys.ring_after_miss("kid-2")).verifier("kid-2") is not None
+    assert jwks.requests == 2
+    assert (await keys.ring()).verifier("kid-1") is None  # the JWKS still lists it
+
+
 async def test_concurrent_kid_misses_share_one_fetch(jwks: JwksEndpoint, clock: FixedClock) -> None:
     keys = source(jwks, clock)
     await keys.ring()

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
+from jwtkeep.core.revocation_events import EVERYTHING, RevocationEvent
 from jwtkeep.errors import InvalidRequest
 from jwtkeep.ports import App
 from jwtkeep.usecases.context import RequestInfo
-from jwtkeep.usecases.introspection import introspect
+from jwtkeep.usecases.introspection import introspect, may_learn_of
 from jwtkeep.usecases.password_grant import password_grant
 from jwtkeep.usecases.registration import AppSpec, create_app
 from tests.usecases.conftest import ISSUER, PASSWORD, World
@@ -116,3 +117,20 @@ async def test_a_grant_names_an_audience_some_app_has(world: World) -> None:
     with pytest.raises(InvalidRequest, match=r"no app has the audience 'api\.nobody'"):
         await create_app(world.ctx, spec)
     assert {a.name for a in await world.ctx.apps.list_apps()} == {"web", "mobile", "svc"}
+
+
+async def test_the_event_stream_follows_the_same_rule(world: World) -> None:
+    """`may_learn_of`: a token/session/user event reaches a subscriber only if it may
+    introspect a token the event ended; `kid`, `all` and events naming no app reach all."""
+    api = await _web_api(world)
+    web, mobile = world.app.client_id, world.other_app.client_id
+    session = RevocationEvent.session("sid", world.user.id, [web])
+    assert await may_learn_of(world.ctx, world.app, session)  # its own
+    assert await may_learn_of(world.ctx, api, session)  # granted web's audience
+    assert not await may_learn_of(world.ctx, world.service, session)
+    assert not await may_learn_of(world.ctx, api, RevocationEvent.user("u", [mobile]))
+    assert await may_learn_of(world.ctx, api, RevocationEvent.user("u", [mobile, web]))
+    for everyone in (RevocationEvent.signed_by("kid"), EVERYTHING,
+                     RevocationEvent.token(b"\x01" * 32),  # its app not known
+                     RevocationEvent.token(b"\x01" * 32, "deleted-app")):  # fmt: skip
+        assert await may_learn_of(world.ctx, world.service, everyone), everyone

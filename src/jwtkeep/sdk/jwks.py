@@ -176,7 +176,11 @@ class JwksKeySource:
         return await self._refresh(self._generation, kid=None)
 
     async def ring_after_miss(self, kid: str) -> KeyRing:
-        """Reload on an unknown `kid`, at most once per `min_refresh_interval`."""
+        """Reload on an unknown `kid`, at most once per `min_refresh_interval`. A withdrawn
+        kid is no unknown one: its tokens are refused from the ring at hand, without a
+        JWKS round trip (and without using up the fetch the drill's new key needs)."""
+        if kid in self._withdrawn:
+            return await self.ring()
         return await self._refresh(self._generation, kid=kid)
 
     async def aclose(self) -> None:

@@ -7,15 +7,22 @@ over RFC 8935/8936 Security Event Token delivery and OpenID SSF/CAEP).
 
 - Only an authenticated confidential client (HTTP Basic or the form fields are not
   possible on a GET, so Basic only, RFC 6749 §2.3.1), like introspection (RFC 7662 §2.1).
-- What a client may learn: fingerprints (SHA-256 of tokens, worthless without the token)
-  and kids (public in the JWKS) as they are; sids and subs only as a keyed hash
-  (HMAC-SHA256 under a random salt of this connection, sent in the first `hello` event),
-  so a client can match the sessions and users of tokens it holds and learns nothing
-  about anyone else's.
-- `: hb` comment lines every `HEARTBEAT` seconds (WHATWG HTML "Server-sent events":
-  lines starting with a colon are comments), so a client can tell an idle stream from a
-  dead one; the stream ends when the replica's own subscription is lost or restarted
-  (the client then reconnects and distrusts its cache meanwhile).
+- Which events a client gets: those of its audience. A `token`, `session` or `user`
+  event goes only to a client that may introspect a token it ends (RFC 7662 §4: issued
+  to that client, or to an app whose audience is the client's own or granted with
+  `--introspect-audience`; `usecases.introspection.may_learn_of`), by the apps the event
+  names; one whose apps the store could not name goes to every client. `kid` and `all`
+  events (no user in them, and every verifier must act on them) go to every client.
+- What a client may learn from them: fingerprints (SHA-256 of tokens, worthless without
+  the token) and kids (public in the JWKS) as they are; sids and subs only as a keyed
+  hash (HMAC-SHA256 under a random salt of this connection, sent in the first `hello`
+  event), so a client can match the sessions and users of tokens it holds and learns
+  nothing more about anyone else's; the apps an event names are not sent.
+- `: hb` comment lines when nothing was sent for `HEARTBEAT` seconds (WHATWG HTML
+  "Server-sent events": lines starting with a colon are comments), so a client can tell
+  an idle stream from a dead one, also while it is sent none of many events; the stream
+  ends when the replica's own subscription is lost or restarted (the client then
+  reconnects and distrusts its cache meanwhile).
 - `Cache-Control: no-store`; one `text/event-stream` response per connection.
 """
 
@@ -27,6 +34,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
@@ -34,11 +42,14 @@ from fastapi.responses import StreamingResponse
 
 from jwtkeep.core.revocation_events import EVENT_VERSION, EventKind, RevocationEvent
 from jwtkeep.errors import InvalidClient, StoreUnavailable
+from jwtkeep.ports import App
 from jwtkeep.runtime import Runtime
 from jwtkeep.server.forms import Form, client_credentials
 from jwtkeep.server.schemas import oauth_errors
 from jwtkeep.server.state import RuntimeDep
 from jwtkeep.usecases.clients import authenticate_client
+from jwtkeep.usecases.context import AuthContext
+from jwtkeep.usecases.introspection import may_learn_of
 from jwtkeep.usecases.subscription import RevocationFollower
 
 __all__ = ["HEARTBEAT", "PATH", "keyed", "revocation_events", "router"]
@@ -60,11 +71,13 @@ def _wire(event: RevocationEvent, salt: bytes) -> str:
     elif event.kind is EventKind.USER:
         body = RevocationEvent(event.kind, keyed(salt, event.value))
     else:
-        body = event
+        body = event.without_clients()
     return "data: " + body.encode().decode("utf-8") + "\n\n"
 
 
-async def _stream(follower: RevocationFollower, salt: bytes) -> AsyncIterator[str]:
+async def _stream(
+    follower: RevocationFollower, ctx: AuthContext, client: App, salt: bytes
+) -> AsyncIterator[str]:
     # The relay starts before `hello`: the client's cache starts empty at `hello`, so
     # nothing it could hold was revoked by an event it did not get.
     relay = follower.relay()
@@ -72,18 +85,31 @@ async def _stream(follower: RevocationFollower, salt: bytes) -> AsyncIterator[st
         salt_text = base64.urlsafe_b64encode(salt).rstrip(b"=").decode("ascii")
         hello = json.dumps({"v": EVENT_VERSION, "salt": salt_text}, separators=(",", ":"))
         yield f"event: hello\ndata: {hello}\n\n"
+        sent = time.monotonic()
         while not relay.broken:
             try:
-                event = await asyncio.wait_for(relay.queue.get(), HEARTBEAT)
+                wait = max(0.0, sent + HEARTBEAT - time.monotonic())
+                event = await asyncio.wait_for(relay.queue.get(), wait)
             except TimeoutError:
+                event = None
+            try:
+                learns = event is not None and await may_learn_of(ctx, client, event)
+            except StoreUnavailable:
+                # The apps cannot be looked up: end the stream, so the client distrusts
+                # its cache and reconnects (fail closed).
+                return
+            if learns and event is not None:
+                yield _wire(event, salt)
+            elif time.monotonic() - sent >= HEARTBEAT:
                 yield ": hb\n\n"
+            else:
                 continue
-            yield _wire(event, salt)
+            sent = time.monotonic()
     finally:
         relay.close()
 
 
-async def _client(request: Request, runtime: Runtime) -> None:
+async def _client(request: Request, runtime: Runtime) -> App:
     credentials = client_credentials(request.headers.getlist("authorization"), Form({}))
     client = await authenticate_client(
         runtime.context.apps, credentials.client_id, credentials.client_secret
@@ -91,6 +117,7 @@ async def _client(request: Request, runtime: Runtime) -> None:
     if not client.confidential:
         raise InvalidClient("The event stream needs a confidential client.",
                             reason="public client on the event stream")  # fmt: skip
+    return client
 
 
 @router.get(
@@ -100,13 +127,14 @@ async def _client(request: Request, runtime: Runtime) -> None:
     responses={200: {"content": {"text/event-stream": {}}}, **oauth_errors(400, 401, 503)},
 )
 async def revocation_events(request: Request, runtime: RuntimeDep) -> StreamingResponse:
-    await _client(request, runtime)
+    client = await _client(request, runtime)
     follower = runtime.follower
     if not follower.connected.is_set():
         # The replica itself is not subscribed: it has nothing trustworthy to relay.
         raise StoreUnavailable("the revocation subscription is down")
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(
-        _stream(follower, secrets.token_bytes(16)), media_type="text/event-stream",
+        _stream(follower, runtime.context, client, secrets.token_bytes(16)),
+        media_type="text/event-stream",
         headers=headers,
     )  # fmt: skip

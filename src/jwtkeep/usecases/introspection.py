@@ -8,7 +8,9 @@ about refresh tokens issued to it; anything else is `{"active": false}`, exactly
 invalid token. An audience belongs to one app only (app registration refuses a taken one,
 and the issuer URL), and the issuer URL (the account API's audience) never counts, so a
 token whose only audience is the account API is seen by its own client alone. Store
-trouble is not "inactive": it raises StoreUnavailable (503).
+trouble is not "inactive": it raises StoreUnavailable (503). The same rule says which
+revocation events the issuer's HTTPS stream sends a client (`may_learn_of`): those of
+the tokens it may introspect.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from typing import Any
 from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.core.refresh_token import refresh_token_session
+from jwtkeep.core.revocation_events import RevocationEvent
 from jwtkeep.errors import InvalidClient, InvalidToken
 from jwtkeep.ports import App, RefreshState
 from jwtkeep.usecases.context import AuthContext
 from jwtkeep.usecases.verification import TokenVerifier
 
-__all__ = ["INACTIVE", "introspect"]
+__all__ = ["INACTIVE", "introspect", "may_learn_of"]
 
 INACTIVE: dict[str, Any] = {"active": False}
 
@@ -63,11 +66,36 @@ def _may_introspect(ctx: AuthContext, client: App, claims: AccessClaims) -> bool
     """
     if claims.client_id == client.client_id:
         return True
+    return not _visible_audiences(ctx, client).isdisjoint(claims.audiences)
+
+
+def _visible_audiences(ctx: AuthContext, client: App) -> set[str]:
     issuer = ctx.issuer.issuer.rstrip("/")
-    visible = {
-        a for a in (client.audience, *client.introspect_audiences) if a.rstrip("/") != issuer
-    }
-    return not visible.isdisjoint(claims.audiences)
+    return {a for a in (client.audience, *client.introspect_audiences) if a.rstrip("/") != issuer}
+
+
+async def may_learn_of(ctx: AuthContext, client: App, event: RevocationEvent) -> bool:
+    """Whether the issuer's HTTPS event stream sends `event` to `client`: only if the
+    client may introspect (RFC 7662 §4, `_may_introspect`) a token the event ends, i.e.
+    one of the event's apps (`clients`) is the client itself or an app whose audience the
+    client may see. Every token an app issues carries the app's audience (issuance
+    `audience_for`), and an app's audience never changes, so this is exactly the tokens
+    a subscriber's verdict cache can hold. `kid` and `all` events name no user and go to
+    everyone; so does an event whose apps are not known, or one naming an app that no
+    longer exists (safe: it may only tell a subscriber more than it needs)."""
+    if event.clients is None:
+        return True
+    visible: set[str] | None = None
+    for client_id in event.clients:
+        if client_id == client.client_id:
+            return True
+        app = await ctx.apps.app_by_client_id(client_id)
+        if app is None:
+            return True
+        visible = visible if visible is not None else _visible_audiences(ctx, client)
+        if app.audience in visible:
+            return True
+    return False
 
 
 async def _introspect_refresh(ctx: AuthContext, client: App, token: str) -> dict[str, Any]:

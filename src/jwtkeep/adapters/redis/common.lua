@@ -15,10 +15,45 @@
 local EVENTS = 'jwtkeep:revocations'
 local HEAD = 9 -- exp (5 bytes) and kid tag (4 bytes) before the session member
 
+local MAX_EVENT_BYTES = 1024 -- jwtkeep.core.revocation_events.MAX_EVENT_BYTES
+
 local function announce(payload)
   if payload ~= nil and payload ~= '' then
     redis.call('PUBLISH', EVENTS, payload)
   end
+end
+
+-- The event (encoded by the caller, without `clients`) with the apps whose tokens the
+-- change ended, so the issuer's HTTPS stream sends it only to the apps that may know it.
+-- When one is not known (a token of no session, client_credentials: its app is not
+-- stored here), or the list would make the event too long, it goes out without them,
+-- and the stream sends it to every subscriber (the safe reading).
+local function announce_for(payload, clients, unknown)
+  if payload ~= nil and payload ~= '' and not unknown and #clients > 0 then
+    table.sort(clients)
+    local quoted = {}
+    for i, client in ipairs(clients) do
+      quoted[i] = cjson.encode(client)
+    end
+    local named = string.sub(payload, 1, -2) .. ',"clients":[' .. table.concat(quoted, ',') .. ']}'
+    if #named <= MAX_EVENT_BYTES then
+      payload = named
+    end
+  end
+  announce(payload)
+end
+
+-- The client (app) of a session, from its details string ([client_id, scope, ...]); nil
+-- if there are none.
+local function client_in(details_key)
+  local details = redis.call('GET', details_key)
+  if details then
+    local ok, fixed = pcall(cjson.decode, details)
+    if ok and type(fixed) == 'table' and type(fixed[1]) == 'string' and fixed[1] ~= '' then
+      return fixed[1]
+    end
+  end
+  return nil
 end
 
 local function ttl_ms(until_t, now)
@@ -90,13 +125,26 @@ local function session_key(ukey, member, kind)
 end
 
 -- End sessions: their hashes (refresh families), their access tokens and index entries.
--- `ends(member)` says which sessions; returns the members of those that held anything.
+-- `ends(member)` says which sessions; returns the members of those that held anything,
+-- their clients (distinct) and whether any one's client was not known (for the event).
 local function end_sessions(ukey, ends)
-  local ended, seen = {}, {}
+  local ended, seen, clients, noted, listed, unknown = {}, {}, {}, {}, {}, false
   local function mark(member)
     if not seen[member] then
       seen[member] = true
       ended[#ended + 1] = member
+    end
+  end
+  local function note(member) -- before its details go
+    if not noted[member] then
+      noted[member] = true
+      local client = client_in(session_key(ukey, member, 'm'))
+      if client == nil then
+        unknown = true
+      elseif not listed[client] then
+        listed[client] = true
+        clients[#clients + 1] = client
+      end
     end
   end
   local fields = redis.call('HGETALL', ukey)
@@ -108,6 +156,7 @@ local function end_sessions(ukey, ends)
       member = string.sub(field, 2)
     end
     if ends(member) then
+      note(member)
       redis.call('HDEL', ukey, field)
       if kind == 's' then
         redis.call('DEL', session_key(ukey, member, 's'), session_key(ukey, member, 'm'))
@@ -115,7 +164,16 @@ local function end_sessions(ukey, ends)
       mark(member)
     end
   end
-  return ended
+  return ended, clients, unknown
+end
+
+-- End one session (logout, refresh-token reuse): its hash and details (`skey`, `dkey`),
+-- its refresh family and access tokens. How many things went, and its client (nil if
+-- not known), read before its details go.
+local function end_one_session(skey, dkey, ukey, member)
+  local client = client_in(dkey)
+  local ended = end_sessions(ukey, function(m) return m == member end)
+  return redis.call('DEL', skey, dkey) + #ended, client
 end
 
 -- Keep at most `kept` used-up refresh fingerprints ("u" .. time) in a session hash: drop

@@ -27,9 +27,8 @@ if state[3] and string.sub(state[3], 1, 1) == 'u' then
   end
   -- A used-up refresh token came back: someone holds a copy. End the whole family and
   -- every access token it issued.
-  redis.call('DEL', KEYS[1], KEYS[2])
-  end_sessions(KEYS[3], function(member) return member == ARGV[2] end)
-  announce(ARGV[9])
+  local _, client = end_one_session(KEYS[1], KEYS[2], KEYS[3], ARGV[2])
+  announce_for(ARGV[9], {client}, client == nil)
   return 'reused'
 end
 if state[3] ~= 'c' then

@@ -79,32 +79,36 @@ def is_allowed(conn: Connection, fp: Fingerprint, sub: str, sid: str, now: float
     return bool(conn.execute(_IS_ALLOWED, params).scalar())
 
 
-def delete_access(conn: Connection, fp: Fingerprint, sub: str, sid: str) -> bool:
+def delete_access(conn: Connection, fp: Fingerprint, sub: str, sid: str) -> str | None:
+    """Revoke one access token; the client it was issued to, None if it was not there."""
     result = conn.execute(
-        delete(AccessTokenRow).where(
+        delete(AccessTokenRow)
+        .where(
             AccessTokenRow.fingerprint == bytes(fp),
             AccessTokenRow.sub == sub,
             AccessTokenRow.sid == sid,
         )
+        .returning(AccessTokenRow.client_id)
     )
-    return result.rowcount > 0
+    return result.scalar()
 
 
-def delete_session_access(conn: Connection, user_id: str, sid: str) -> int:
-    """Revoke every access token issued in session `sid`; the number revoked."""
-    result = conn.execute(
-        delete(AccessTokenRow).where(AccessTokenRow.sid == sid, AccessTokenRow.sub == user_id)
-    )
-    return result.rowcount
+def delete_session_access(conn: Connection, user_id: str, sid: str) -> set[str]:
+    """Revoke every access token issued in session `sid`; the clients they were issued
+    to (what was deleted, for the revocation event: `RETURNING`, no second read)."""
+    query = delete(AccessTokenRow).where(AccessTokenRow.sid == sid, AccessTokenRow.sub == user_id)
+    return set(conn.execute(query.returning(AccessTokenRow.client_id)).scalars())
 
 
-def delete_user_access(conn: Connection, user_id: str, except_sid: str | None) -> int:
+def delete_user_access(conn: Connection, user_id: str, except_sid: str | None) -> set[str]:
     """Revoke every access token of the user, but those of `except_sid`: also the tokens of
-    a session that already expired, whose access tokens may outlive it by minutes."""
+    a session that already expired, whose access tokens may outlive it by minutes. The
+    clients they were issued to."""
     condition = AccessTokenRow.sub == user_id
     if except_sid is not None:
         condition = and_(condition, AccessTokenRow.sid != except_sid)
-    return conn.execute(delete(AccessTokenRow).where(condition)).rowcount
+    query = delete(AccessTokenRow).where(condition).returning(AccessTokenRow.client_id)
+    return set(conn.execute(query).scalars())
 
 
 def delete_signed_by(conn: Connection, kid: str) -> int:

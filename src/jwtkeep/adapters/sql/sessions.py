@@ -200,28 +200,32 @@ def touch_session(
     conn.execute(_TOUCH_SESSION, params)
 
 
-def delete_session(conn: Connection, user_id: str, sid: str) -> bool:
-    """Delete the user's session `sid` and its whole refresh family; True if it existed."""
-    result = conn.execute(
-        delete(SessionRow).where(SessionRow.sid == sid, SessionRow.user_id == user_id)
-    )
-    if result.rowcount == 0:
-        return False
+def delete_session(conn: Connection, user_id: str, sid: str) -> str | None:
+    """Delete the user's session `sid` and its whole refresh family; its client, None if
+    it did not exist."""
+    query = delete(SessionRow).where(SessionRow.sid == sid, SessionRow.user_id == user_id)
+    client: str | None = conn.execute(query.returning(SessionRow.client_id)).scalar()
+    if client is None:
+        return None
     # ON DELETE CASCADE does this too; saying it keeps the rule visible and independent
     # of the SQLite foreign_keys pragma.
     conn.execute(delete(RefreshTokenRow).where(RefreshTokenRow.sid == sid))
-    return True
+    return client
 
 
-def delete_user_sessions(conn: Connection, user_id: str, except_sid: str | None) -> list[str]:
-    """Delete every session of the user but `except_sid` and their refresh families."""
+def delete_user_sessions(
+    conn: Connection, user_id: str, except_sid: str | None
+) -> tuple[list[str], set[str]]:
+    """Delete every session of the user but `except_sid` and their refresh families; the
+    sids (sorted) and the clients of the sessions deleted."""
     query = delete(SessionRow).where(SessionRow.user_id == user_id)
     if except_sid is not None:
         query = query.where(SessionRow.sid != except_sid)
-    sids = sorted((conn.execute(query.returning(SessionRow.sid))).scalars())
+    rows = conn.execute(query.returning(SessionRow.sid, SessionRow.client_id)).all()
+    sids = sorted(row.sid for row in rows)
     if sids:
         conn.execute(delete(RefreshTokenRow).where(RefreshTokenRow.sid.in_(sids)))
-    return sids
+    return sids, {row.client_id for row in rows}
 
 
 def delete_client_sessions(conn: Connection, client_id: str, now: float) -> int:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from jwtkeep.adapters.sql import access_tokens, sessions
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
-from jwtkeep.adapters.sql.revocation_events import SqlRevocationFeed, publish
+from jwtkeep.adapters.sql.revocation_events import SqlRevocationFeed, publish, wake_feeds
 from jwtkeep.core.fingerprint import Fingerprint
 from jwtkeep.core.revocation_events import EVERYTHING, RevocationEvent
 from jwtkeep.errors import DuplicateSession
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 __all__ = ["PURGE_BATCH", "PURGE_EVERY", "SqlTokenStore"]
+
+T = TypeVar("T")
 
 # Every PURGE_EVERY-th timed write deletes up to PURGE_BATCH expired rows per table. A write
 # adds at most two rows, and PURGE_BATCH > 2 * PURGE_EVERY, so expired rows cannot pile up.
@@ -84,12 +87,12 @@ class SqlTokenStore:
         """Revoke one access token (RFC 7009 §2.1). True if a record was present."""
 
         def work(conn: Connection) -> bool:
-            removed = access_tokens.delete_access(conn, fp, sub, sid)
-            if removed:
-                publish(conn, RevocationEvent.token(fp))
-            return removed
+            client = access_tokens.delete_access(conn, fp, sub, sid)
+            if client is not None:
+                publish(conn, RevocationEvent.token(fp, client))
+            return client is not None
 
-        return await self._engine.write(work)
+        return await self._publishing(work)
 
     async def revoke_signed_by(self, kid: str, now: float) -> int:
         """The key-leak drill: every access token `kid` signed, and its event, at once."""
@@ -99,7 +102,7 @@ class SqlTokenStore:
             publish(conn, RevocationEvent.signed_by(kid))
             return killed
 
-        return await self._engine.write(work)
+        return await self._publishing(work)
 
     def revocation_feed(self) -> SqlRevocationFeed:
         return SqlRevocationFeed(self._engine)
@@ -161,8 +164,8 @@ class SqlTokenStore:
             if state is RefreshState.USED:
                 # A replayed refresh token: attacker or victim, we cannot tell which, so
                 # the whole family goes (RFC 9700 §4.14.2).
-                _end_session(conn, user_id, sid)
-                publish(conn, RevocationEvent.session(sid, user_id))
+                clients = _end_session(conn, user_id, sid)
+                publish(conn, RevocationEvent.session(sid, user_id, clients))
                 return RotationOutcome.REUSED
             sessions.mark_used(conn, sid, presented_fp, now)
             sessions.insert_refresh(conn, sid, new_refresh_fp, absolute)
@@ -171,7 +174,10 @@ class SqlTokenStore:
                 access_tokens.put_access(conn, access)
             return RotationOutcome.ROTATED
 
-        return await self._engine.write(work)
+        outcome = await self._engine.write(work)
+        if outcome is RotationOutcome.REUSED:
+            wake_feeds(self._engine)  # the family's session event
+        return outcome
 
     async def refresh_state(
         self, user_id: str, sid: str, fp: Fingerprint, now: float
@@ -195,25 +201,25 @@ class SqlTokenStore:
         True if anything was removed."""
 
         def work(conn: Connection) -> bool:
-            ended = _end_session(conn, user_id, sid)
-            if ended:
-                publish(conn, RevocationEvent.session(sid, user_id))
-            return ended
+            clients = _end_session(conn, user_id, sid)
+            if clients:
+                publish(conn, RevocationEvent.session(sid, user_id, clients))
+            return bool(clients)
 
-        return await self._engine.write(work)
+        return await self._publishing(work)
 
     async def end_user_sessions(self, user_id: str, except_sid: str | None = None) -> list[str]:
         """End every session of the user but `except_sid`, and revoke every access token
         of the user outside `except_sid`; return the sids of the sessions ended, sorted."""
 
         def work(conn: Connection) -> list[str]:
-            sids = sessions.delete_user_sessions(conn, user_id, except_sid)
-            revoked = access_tokens.delete_user_access(conn, user_id, except_sid)
-            if sids or revoked:
-                publish(conn, RevocationEvent.user(user_id))
+            sids, clients = sessions.delete_user_sessions(conn, user_id, except_sid)
+            clients |= access_tokens.delete_user_access(conn, user_id, except_sid)
+            if clients:
+                publish(conn, RevocationEvent.user(user_id, clients))
             return sids
 
-        return await self._engine.write(work)
+        return await self._publishing(work)
 
     async def end_everything(self, now: float, progress: Progress | None = None) -> int:
         """One transaction empties the three tables, so there is nothing to sweep: on
@@ -227,7 +233,7 @@ class SqlTokenStore:
             publish(conn, EVERYTHING)
             return ended
 
-        ended = await self._engine.write(work)
+        ended = await self._publishing(work)
         if progress is not None:
             progress(ended, ended)
         return ended
@@ -245,21 +251,30 @@ class SqlTokenStore:
             publish(conn, EVERYTHING)
             return ended
 
-        ended = await self._engine.write(work)
+        ended = await self._publishing(work)
         if progress is not None:
             progress(ended, ended)
         return ended
 
     # -- housekeeping ----------------------------------------------------------------
 
+    async def _publishing(self, work: Callable[[Connection], T]) -> T:
+        """A write that may publish a revocation event: once it has committed, this
+        process's SQLite feeds read it at once (`wake_feeds`), not at their next poll."""
+        result = await self._engine.write(work)
+        wake_feeds(self._engine)
+        return result
+
     def _maybe_purge(self, conn: Connection, now: float) -> None:
         if next(self._writes) % self._purge_every == 0:
             access_tokens.purge_expired(conn, now, self._purge_batch)
 
 
-def _end_session(conn: Connection, user_id: str, sid: str) -> bool:
+def _end_session(conn: Connection, user_id: str, sid: str) -> set[str]:
+    """End the session and its access tokens; the clients of what was deleted (empty if
+    nothing was), for the revocation event."""
     # The session row first: on PostgreSQL this waits for a rotation holding its lock, so
     # the access token that rotation adds is committed before, and caught by, the delete.
-    ended = sessions.delete_session(conn, user_id, sid)
-    revoked = access_tokens.delete_session_access(conn, user_id, sid)
-    return ended or revoked > 0
+    client = sessions.delete_session(conn, user_id, sid)
+    clients = access_tokens.delete_session_access(conn, user_id, sid)
+    return clients | {client} if client is not None else clients
