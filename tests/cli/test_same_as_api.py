@@ -169,3 +169,31 @@ def test_user_create_is_the_apis_registration(ready: Cli, monkeypatch: pytest.Mo
     )
     assert (registered["target"], created["target"]) == (f"user:{alice}", f"user:{bob}")
     assert (registered["actor"], created["actor"]) == (None, OPERATOR)
+
+
+def test_every_change_by_the_cli_is_audited_with_the_operator(ready: Cli) -> None:
+    """The commands without an API twin (apps, users, keys) go through their use cases
+    too: each writes its event with the operator as `actor` and their `reason`."""
+    client_id = web_app(ready)
+    new_user(ready, "alice")
+    token = account_token(ready, client_id, "alice")
+    (signing,) = [k["kid"] for k in one_json(ready.ok("keys", "list", "--json"))]
+    because = ("--reason", "ticket 7")
+    ready.ok("keys", "compromised", signing, *because)
+    assert not verifies(ready, token)
+    ready.ok("keys", "rotate", *because)
+    ready.ok("app", "update", "web", "--ttl", "120", *because)
+    ready.ok("app", "disable", "web", *because)
+    ready.ok("user", "disable", "alice", *because)
+    ready.ok("user", "delete", "alice", *because)
+
+    trail = one_json(ready.ok("audit", "--json"))
+    by_operator = [(one["event"], one["actor"], one["reason"]) for one in reversed(trail)
+                   if not one["event"].startswith("login.")]  # fmt: skip
+    assert by_operator == [
+        ("key.generated", OPERATOR, None),  # by `jwtkeep init`
+        ("app.created", OPERATOR, None), ("user.created", OPERATOR, None),
+        ("key.compromised", OPERATOR, "ticket 7"), ("key.rotated", OPERATOR, "ticket 7"),
+        ("app.updated", OPERATOR, "ticket 7"), ("app.disabled", OPERATOR, "ticket 7"),
+        ("user.disabled", OPERATOR, "ticket 7"), ("user.deleted", OPERATOR, "ticket 7"),
+    ]  # fmt: skip
