@@ -202,3 +202,12 @@ def test_parse_since_iso_times() -> None:
     assert parse_since("2030-01-01T01:00:00+01:00", 0) == 1893456000
     with pytest.raises(ValueError, match="ISO 8601"):
         parse_since("next tuesday", 0)
+
+
+def test_key_ids_starting_with_a_dash_are_arguments(ready: Cli) -> None:
+    """A kid is base64url: one in 64 starts with `-` (the key-leak drill must take it)."""
+    for command in ("retire", "compromised"):
+        for args in (("-abc",), ("--", "-abc")):
+            result = ready("keys", command, *args)
+            assert result.exit_code == 1, result.output
+            assert result.stderr == "error: no key with kid '-abc'\n"

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from jwtkeep.cli.common import (
+    ID_ARGUMENT,
     JsonOption,
     ReasonOption,
     emit_json,
@@ -150,7 +151,7 @@ def rotate(
                "automatically once they have expired.")  # fmt: skip
 
 
-@app.command("retire")
+@app.command("retire", context_settings=ID_ARGUMENT)
 def retire(ctx: typer.Context, kid: KidArgument, reason: ReasonOption = None) -> None:
     """Stop verifying with KID now (the schedule retires keys by itself once their tokens
     have expired; this is for doing it earlier).
@@ -167,7 +168,7 @@ def retire(ctx: typer.Context, kid: KidArgument, reason: ReasonOption = None) ->
                f"signed are refused ({done.tokens_killed} still live were revoked).")  # fmt: skip
 
 
-@app.command("compromised")
+@app.command("compromised", context_settings=ID_ARGUMENT)
 def compromised(
     ctx: typer.Context, kid: KidArgument, reason: ReasonOption = None, as_json: JsonOption = False
 ) -> None:
