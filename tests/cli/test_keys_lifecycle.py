@@ -72,8 +72,8 @@ def test_rotate_publishes_the_next_key_before_it_signs(ready: Cli) -> None:
     assert statuses(ready) == {old: "retiring", new: "active"}
     rotations = [e for e in key_events(ready) if e.event == "key.rotated"]
     assert [e.detail["kid"] for e in rotations] == [new, new]  # newest first
-    assert rotations[-1].detail["reason"] == "quarterly"
-    assert str(rotations[-1].detail["actor"]).startswith("cli")
+    assert rotations[-1].reason == "quarterly"
+    assert str(rotations[-1].actor).startswith("cli")
 
 
 # --- import ---------------------------------------------------------------------------

@@ -402,7 +402,7 @@ def test_sessions_revoke_is_audited_with_the_operator(op: Cli) -> None:
     assert op.ok("sessions", "list", "alice").stdout.split()[:2] == ["SID", "CLIENT_ID"]
     op.ok("sessions", "revoke", session["sid"], "--reason", "lost phone")
     assert not verifies(op, token)
-    (event,) = events(op, "--event", "session.revoked")
+    (event,) = events(op, "--event", "session.ended")
     assert event["sid"] == session["sid"]
     assert event["reason"] == "lost phone"
     assert event["actor"].startswith("cli:")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import secrets
 import shutil
@@ -36,7 +35,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-import redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -49,10 +47,11 @@ from tests.support.serve_process import (
     PASSWORD,
     Server,
     clean_environment,
-    run_cli,
-    start_server,
-    stop,
-    wait_until_healthy,
+    cli_ok,
+    create_app,
+    create_user,
+    issuer_of,
+    serving,
 )
 from tests.support.services import service_missing
 
@@ -137,74 +136,26 @@ class BrowserDeployment:
         return httpx.AsyncClient(base_url=self.server.url, verify=context, timeout=10)
 
 
-def _created(result: Any, key: str = "client_id") -> str:
-    assert result.returncode == 0, result.stderr
-    value: str = json.loads(result.stdout)[key]
-    return value
-
-
 @pytest.fixture(scope="module")
 def browser_deployment(
     tmp_path_factory: pytest.TempPathFactory,
     postgres_server: PostgresServer,
     redis_server: RedisProcess,
 ) -> Iterator[BrowserDeployment]:
-    database = postgres_server.take_empty_database()
-    redis_url = redis_server.url.replace("/0", f"/{REDIS_DB}")
-    with redis.Redis.from_url(redis_url) as client:
-        client.flushdb()
+    redis_url = redis_server.empty_database(REDIS_DB)
     data_dir = tmp_path_factory.mktemp("browser") / "data"
     env = clean_environment(data_dir)
-    env.update(
-        JWTKEEP_DATABASE_URL=postgres_server.url(database), JWTKEEP_TOKEN_STORE_URL=redis_url
-    )
-    try:
-        assert run_cli(env, "init").returncode == 0
-        shop = _created(
-            run_cli(
-                env,
-                "app",
-                "create",
-                "shop",
-                "--audience",
-                SHOP_AUDIENCE,
-                "--scope",
-                "read",
-                "--redirect-uri",
-                "http://127.0.0.1/callback",
-                "--json",
-            )
-        )
-        portal = _created(
-            run_cli(
-                env,
-                "app",
-                "create",
-                "portal",
-                "--audience",
-                "https://api.portal.e2e",
-                "--first-party",
-                "--redirect-uri",
-                "http://127.0.0.1/portal",
-                "--json",
-            )
-        )
-        user = _created(
-            run_cli(
-                env, "user", "create", USERNAME, "--password-stdin", "--json", stdin=PASSWORD + "\n"
-            ),
-            "id",
-        )
-        server = start_server(data_dir, env)
-        try:
-            wait_until_healthy(server)
-            with server.client() as client:
-                issuer = client.get("/.well-known/openid-configuration").json()["issuer"]
+    with postgres_server.borrow_database() as database_url:
+        env.update(JWTKEEP_DATABASE_URL=database_url, JWTKEEP_TOKEN_STORE_URL=redis_url)
+        cli_ok(env, "init")
+        shop = create_app(env, "shop", SHOP_AUDIENCE, "--scope", "read",
+                          "--redirect-uri", "http://127.0.0.1/callback")["client_id"]  # fmt: skip
+        portal = create_app(env, "portal", "https://api.portal.e2e", "--first-party",
+                            "--redirect-uri", "http://127.0.0.1/portal")["client_id"]  # fmt: skip
+        user = create_user(env, USERNAME, PASSWORD + "\n")
+        with serving(data_dir, env) as server:
+            issuer = issuer_of(server, "openid-configuration")
             yield BrowserDeployment(server, issuer, redis_url, shop, portal, user)
-        finally:
-            stop(server.process)
-    finally:
-        postgres_server.give_back(database)
 
 
 # -- the browser ---------------------------------------------------------------------------

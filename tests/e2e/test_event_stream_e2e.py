@@ -22,15 +22,17 @@ import pytest
 from jwtkeep.sdk import IntrospectionAllowlist, JwksKeySource, Verifier
 from tests.support.refusals import refused_for
 from tests.support.serve_process import (
-    PASSWORD,
     PASSWORD_GRANT,
     SERVICE_GRANTS,
     Server,
     clean_environment,
+    cli_ok,
+    create_app,
+    create_user,
+    issuer_of,
+    password_grant,
     run_cli,
-    start_server,
-    stop,
-    wait_until_healthy,
+    serving,
 )
 
 pytestmark = [pytest.mark.e2e]
@@ -52,44 +54,19 @@ class Issuer:
 def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Issuer]:
     data_dir = tmp_path_factory.mktemp("stream") / "data"
     env = clean_environment(data_dir)
-    assert run_cli(env, "init").returncode == 0
-    svc = run_cli(
-        env,
-        "app",
-        "create",
-        "svc",
-        "--audience",
-        AUDIENCE,
-        "--confidential",
-        *SERVICE_GRANTS,
-        "--json",
-    )
-    assert svc.returncode == 0, svc.stderr
-    web = run_cli(
-        env, "app", "create", "web", "--audience", "https://api.other", *PASSWORD_GRANT, "--json"
-    )
-    assert web.returncode == 0, web.stderr
-    user = run_cli(env, "user", "create", "sam", "--password-stdin", stdin=PASSWORD)
-    assert user.returncode == 0, user.stderr
-    server = start_server(data_dir, env)
-    try:
-        wait_until_healthy(server)
-        with server.client() as client:
-            url = client.get("/.well-known/oauth-authorization-server").json()["issuer"]
-        created = json.loads(svc.stdout)
-        yield Issuer(server, created["client_id"], created["client_secret"],
-                     json.loads(web.stdout)["client_id"], url)  # fmt: skip
-    finally:
-        stop(server.process)
+    cli_ok(env, "init")
+    svc = create_app(env, "svc", AUDIENCE, "--confidential", *SERVICE_GRANTS)
+    web = create_app(env, "web", "https://api.other", *PASSWORD_GRANT)
+    create_user(env, "sam")
+    with serving(data_dir, env) as server:
+        yield Issuer(server, svc["client_id"], svc["client_secret"], web["client_id"],
+                     issuer_of(server))  # fmt: skip
 
 
 def log_in(issuer: Issuer) -> str:
-    form = {"grant_type": "password", "username": "sam", "password": PASSWORD,
-            "client_id": issuer.client_id, "client_secret": issuer.secret}  # fmt: skip
     with issuer.server.client() as client:
-        response = client.post("/oauth/token", data=form)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
+        tokens = password_grant(client, issuer.client_id, "sam", secret=issuer.secret)
+    token: str = tokens["access_token"]
     return token
 
 

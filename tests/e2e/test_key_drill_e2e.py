@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import secrets
 import ssl
 import time
 from collections.abc import Iterator
@@ -24,21 +23,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from jwtkeep.sdk import JwksKeySource, Verifier
 from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisProcess
 from tests.support.refusals import refused_for
 from tests.support.serve_process import (
-    PASSWORD,
     PASSWORD_GRANT,
     Server,
-    clean_environment,
+    create_app,
+    create_user,
+    new_master_key,
+    password_grant,
+    replica_environments,
     run_cli,
-    start_server,
-    stop,
-    wait_until_healthy,
+    serving,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres]
@@ -63,55 +62,29 @@ def drill(
     postgres_server: PostgresServer,
     redis_server: RedisProcess,
 ) -> Iterator[Drill]:
-    database = postgres_server.take_empty_database()
-    try:
-        yield from _deploy(tmp_path_factory.mktemp("drill"), postgres_server.url(database),
-                           redis_server.url.replace("/0", "/6"))  # fmt: skip
-    finally:
-        postgres_server.give_back(database)
+    with postgres_server.borrow_database() as database_url:
+        yield from _deploy(tmp_path_factory.mktemp("drill"), database_url,
+                           redis_server.empty_database(6))  # fmt: skip
 
 
 def _deploy(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[Drill]:
-    with redis.Redis.from_url(redis_url) as client:
-        client.flushdb()
     shared = {
         "JWTKEEP_DATABASE_URL": database_url,
         "JWTKEEP_TOKEN_STORE_URL": redis_url,
-        "JWTKEEP_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "JWTKEEP_MASTER_KEY": new_master_key(),
         "JWTKEEP_ISSUER": ISSUER,
         "JWTKEEP_KEY_REFRESH_SECONDS": "3600",
     }
-    shared["JWTKEEP_MASTER_KEY"] = shared["JWTKEEP_MASTER_KEY"].rstrip("=")
-    envs = []
-    for name in ("a", "b"):
-        env = clean_environment(tmp_path / name)
-        env.update(shared)
-        assert run_cli(env, "init").returncode == 0
-        envs.append(env)
-    app = run_cli(
-        envs[0], "app", "create", "web", "--audience", AUDIENCE, *PASSWORD_GRANT, "--json"
-    )
-    assert app.returncode == 0, app.stderr
-    user = run_cli(envs[0], "user", "create", "dora", "--password-stdin", stdin=PASSWORD)
-    assert user.returncode == 0, user.stderr
-    servers = [start_server(tmp_path / name, env) for name, env in zip("ab", envs, strict=True)]
-    try:
-        for server in servers:
-            wait_until_healthy(server)
-        client_id = json.loads(app.stdout)["client_id"]
-        yield Drill(servers[0], servers[1], client_id, redis_url, envs[0])
-    finally:
-        for server in servers:
-            stop(server.process)
+    env_a, env_b = replica_environments(tmp_path, shared)
+    client_id = create_app(env_a, "web", AUDIENCE, *PASSWORD_GRANT)["client_id"]
+    create_user(env_a, "dora")
+    with serving(tmp_path / "a", env_a) as a, serving(tmp_path / "b", env_b) as b:
+        yield Drill(a, b, client_id, redis_url, env_a)
 
 
 def log_in(server: Server, client_id: str) -> str:
-    form = {"grant_type": "password", "username": "dora", "password": PASSWORD,
-            "client_id": client_id, "scope": "account"}  # fmt: skip
     with server.client() as client:
-        response = client.post("/oauth/token", data=form)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
+        token: str = password_grant(client, client_id, "dora", scope="account")["access_token"]
     return token
 
 

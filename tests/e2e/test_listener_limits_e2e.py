@@ -20,10 +20,8 @@ import pytest
 from tests.support.serve_process import (
     Server,
     clean_environment,
-    run_cli,
-    start_server,
-    stop,
-    wait_until_healthy,
+    cli_ok,
+    serving,
 )
 from tests.support.services import free_port
 
@@ -47,19 +45,15 @@ SECURITY_HEADERS = {
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("listener") / "data"
     env = clean_environment(data_dir)
-    assert run_cli(env, "init").returncode == 0
+    cli_ok(env, "init")
     env.update(
         JWTKEEP_TLS_HANDSHAKE_TIMEOUT=str(DEADLINE), JWTKEEP_REQUEST_HEADER_TIMEOUT=str(DEADLINE),
         JWTKEEP_REQUEST_BODY_TIMEOUT=str(DEADLINE), JWTKEEP_KEEP_ALIVE_TIMEOUT="1",
         JWTKEEP_MAX_HEADER_BYTES=str(MAX_HEADER_BYTES), JWTKEEP_MAX_HEADERS=str(MAX_HEADERS),
         JWTKEEP_METRICS_PORT=str(free_port()),
     )  # fmt: skip
-    served = start_server(data_dir, env)
-    try:
-        wait_until_healthy(served)
+    with serving(data_dir, env) as served:
         yield served
-    finally:
-        stop(served.process)
 
 
 def _context(server: Server) -> ssl.SSLContext:

@@ -32,10 +32,10 @@ from tests.support.serve_process import (
     SERVICE_GRANTS,
     Server,
     clean_environment,
-    run_cli,
-    start_server,
-    stop,
-    wait_until_healthy,
+    cli_ok,
+    create_app,
+    create_user,
+    serving,
 )
 
 pytestmark = pytest.mark.e2e
@@ -70,11 +70,7 @@ class Deployment:
 
 
 def _create_app(env: dict[str, str], name: str, *extra: str) -> dict[str, str]:
-    created = run_cli(env, "app", "create", name, "--audience", f"https://api.{name}",
-                      "--scope", "read", *extra, "--json")  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    app: dict[str, str] = json.loads(created.stdout)
-    return app
+    return create_app(env, name, f"https://api.{name}", "--scope", "read", *extra)
 
 
 @pytest.fixture(scope="module", params=["json", "console"])
@@ -84,25 +80,20 @@ def deployment(
     data_dir = tmp_path_factory.mktemp(f"logs-{request.param}") / "data"
     env = clean_environment(data_dir)
     env["JWTKEEP_LOG_FORMAT"] = request.param
-    assert run_cli(env, "init").returncode == 0
+    cli_ok(env, "init")
     apps = {
         "web": _create_app(env, "web", *PASSWORD_GRANT),
         # never used before its row is corrupted
         "fresh": _create_app(env, "fresh", *PASSWORD_GRANT),
         "machine": _create_app(env, "machine", "--confidential", *SERVICE_GRANTS),
     }
-    user = run_cli(env, "user", "create", USERNAME, "--password-stdin", stdin=PASSWORD)
-    assert user.returncode == 0, user.stderr
-    server = start_server(data_dir, env)
-    try:
-        wait_until_healthy(server)
+    create_user(env, USERNAME)
+    with serving(data_dir, env) as server:
         deployment = Deployment(server, request.param, apps)
         deployment.remember(PASSWORD, NEW_PASSWORD, apps["machine"]["client_secret"])
         machine = f"{apps['machine']['client_id']}:{apps['machine']['client_secret']}"
         deployment.remember(base64.b64encode(machine.encode()).decode())
         yield deployment
-    finally:
-        stop(server.process)
 
 
 @contextmanager

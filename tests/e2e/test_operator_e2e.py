@@ -12,16 +12,13 @@ audit trail says who did it and why.
 from __future__ import annotations
 
 import getpass
-import json
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from jwtkeep.sdk import IntrospectionAllowlist, JwksKeySource, Verifier
 from tests.support.postgres_server import PostgresServer
@@ -32,10 +29,12 @@ from tests.support.serve_process import (
     PASSWORD_GRANT,
     Server,
     clean_environment,
-    run_cli,
-    start_server,
-    stop,
-    wait_until_healthy,
+    cli_json,
+    cli_ok,
+    create_app,
+    create_user,
+    issuer_of,
+    serving,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres]
@@ -56,31 +55,13 @@ class Deployment:
 def deployment(
     tmp_path: Path, postgres_server: PostgresServer, redis_server: RedisProcess
 ) -> Iterator[Deployment]:
-    database = postgres_server.take_empty_database()
-    redis_url = redis_server.url.replace("/0", f"/{REDIS_DB}")
-    with redis.Redis.from_url(redis_url) as client:
-        client.flushdb()
+    redis_url = redis_server.empty_database(REDIS_DB)
     env = clean_environment(tmp_path / "data")
-    env.update(JWTKEEP_DATABASE_URL=postgres_server.url(database),
-               JWTKEEP_TOKEN_STORE_URL=redis_url)  # fmt: skip
-    try:
-        assert run_cli(env, "init").returncode == 0
-        server = start_server(tmp_path / "data", env)
-        try:
-            wait_until_healthy(server)
-            with server.client() as client:
-                issuer = client.get("/.well-known/oauth-authorization-server").json()["issuer"]
-            yield Deployment(server, redis_url, issuer)
-        finally:
-            stop(server.process)
-    finally:
-        postgres_server.give_back(database)
-
-
-def cli_json(deployment: Deployment, *args: str, stdin: str | None = None) -> Any:
-    result = run_cli(deployment.server.env, *args, stdin=stdin)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    with postgres_server.borrow_database() as database_url:
+        env.update(JWTKEEP_DATABASE_URL=database_url, JWTKEEP_TOKEN_STORE_URL=redis_url)
+        cli_ok(env, "init")
+        with serving(tmp_path / "data", env) as server:
+            yield Deployment(server, redis_url, issuer_of(server))
 
 
 def password_login(client: httpx.Client, client_id: str, secret: str | None = None,
@@ -96,13 +77,11 @@ def password_login(client: httpx.Client, client_id: str, secret: str | None = No
 async def test_disabling_a_user_from_the_cli_refuses_both_apps_tokens_at_once(
     deployment: Deployment,
 ) -> None:
-    web = cli_json(deployment, "app", "create", "op-web", "--audience", AUD_A, "--scope", "read",
-                   *PASSWORD_GRANT, "--json")  # fmt: skip
-    api = cli_json(deployment, "app", "create", "op-api", "--audience", AUD_B, "--scope", "read",
-                   "--confidential", *PASSWORD_GRANT, "--json")  # fmt: skip
-    user = cli_json(deployment, "user", "create", "dora", "--password-stdin", "--json",
-                    stdin=PASSWORD + "\n")  # fmt: skip
     server = deployment.server
+    web = create_app(server.env, "op-web", AUD_A, "--scope", "read", *PASSWORD_GRANT)
+    api = create_app(server.env, "op-api", AUD_B, "--scope", "read", "--confidential",
+                     *PASSWORD_GRANT)  # fmt: skip
+    user_id = create_user(server.env, "dora", PASSWORD + "\n")
     context = ssl.create_default_context(cafile=str(server.cert))
     async with httpx.AsyncClient(verify=context) as http:
         keys = JwksKeySource(jwks_url=f"{server.url}/.well-known/jwks.json", http_client=http)
@@ -122,11 +101,10 @@ async def test_disabling_a_user_from_the_cli_refuses_both_apps_tokens_at_once(
                 for token in (token_a, token_b):
                     bearer = {"Authorization": f"Bearer {token}"}
                     assert client.get("/userinfo", headers=bearer).status_code == 200
-                assert (await by_redis.verify(token_a)).sub == user["id"]
-                assert (await by_introspection.verify(token_b)).sub == user["id"]
+                assert (await by_redis.verify(token_a)).sub == user_id
+                assert (await by_introspection.verify(token_b)).sub == user_id
 
-                disabled = run_cli(server.env, "user", "disable", "dora", "--reason", REASON)
-                assert disabled.returncode == 0, disabled.stderr
+                disabled = cli_ok(server.env, "user", "disable", "dora", "--reason", REASON)
                 assert "2 session(s) ended" in disabled.stdout
 
                 for token in (token_a, token_b):
@@ -149,9 +127,9 @@ async def test_disabling_a_user_from_the_cli_refuses_both_apps_tokens_at_once(
         finally:
             await by_redis.aclose()
 
-    (event,) = cli_json(deployment, "audit", "--user", "dora", "--event", "user.disabled",
+    (event,) = cli_json(server.env, "audit", "--user", "dora", "--event", "user.disabled",
                         "--json")  # fmt: skip
     assert event["actor"] == f"cli:{getpass.getuser()}"
     assert event["reason"] == REASON
-    assert event["target"] == f"user:{user['id']}"
+    assert event["target"] == f"user:{user_id}"
     assert event["detail"]["sessions_ended"] == 2

@@ -14,13 +14,7 @@ from pathlib import Path
 import pytest
 
 from jwtkeep.cli.apps import RISKY_GRANT_WARNING
-from tests.support.serve_process import (
-    clean_environment,
-    run_cli,
-    start_server,
-    stop,
-    wait_until_healthy,
-)
+from tests.support.serve_process import clean_environment, cli_ok, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -41,10 +35,8 @@ def test_the_readme_tour_can_be_pasted_twice(tmp_path: Path) -> None:
     data_dir = tmp_path / ".jwtkeep"  # the tour's CACERT is .jwtkeep/tls/cert.pem
     env = clean_environment(data_dir)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    assert run_cli(env, "init").returncode == 0
-    server = start_server(data_dir, env)
-    try:
-        wait_until_healthy(server)
+    cli_ok(env, "init")
+    with serving(data_dir, env) as server:
         for expected_stderr in (RISKY_GRANT_WARNING + "\n", ""):
             ran = subprocess.run(
                 ["bash", "-c", tour(server.port)], cwd=tmp_path, env=env,
@@ -56,5 +48,3 @@ def test_the_readme_tour_can_be_pasted_twice(tmp_path: Path) -> None:
             statuses = re.findall(r"(?m)(?:^| )(\d{3})$", calls)  # curl -w, not an id
             assert statuses == ["200", "204", "401"], ran.stdout
             assert "Payload:" in ran.stdout  # token inspect ran on a real token
-    finally:
-        stop(server.process)

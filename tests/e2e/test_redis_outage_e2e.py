@@ -9,7 +9,6 @@ accepted again afterwards; a Redis that comes back empty logs everyone out inste
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 import time
@@ -27,10 +26,10 @@ from tests.support.serve_process import (
     PASSWORD_GRANT,
     Server,
     clean_environment,
-    run_cli,
-    start_server,
-    stop,
-    wait_until_healthy,
+    cli_ok,
+    create_app,
+    create_user,
+    serving,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -51,17 +50,13 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, redis_executable: str)
     redis.start()
     env = clean_environment(tmp_path / "data")
     env["JWTKEEP_TOKEN_STORE_URL"] = redis.url
-    assert run_cli(env, "init").returncode == 0
-    app = run_cli(
-        env, "app", "create", "web", "--audience", "https://api.web", *PASSWORD_GRANT, "--json"
-    )
-    assert run_cli(env, "user", "create", "uma", "--password-stdin", stdin=PASSWORD).returncode == 0
-    server = start_server(tmp_path / "data", env)
     try:
-        wait_until_healthy(server)
-        yield Stack(server, redis, json.loads(app.stdout)["client_id"])
+        cli_ok(env, "init")
+        client_id = create_app(env, "web", "https://api.web", *PASSWORD_GRANT)["client_id"]
+        create_user(env, "uma")
+        with serving(tmp_path / "data", env) as server:
+            yield Stack(server, redis, client_id)
     finally:
-        stop(server.process)
         redis.terminate()
 
 

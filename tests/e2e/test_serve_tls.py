@@ -8,7 +8,6 @@ access token, the refresh token or the password (DESIGN "Contract: the token sto
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,10 +24,13 @@ from tests.support.serve_process import (
     STARTUP_TIMEOUT,
     Server,
     clean_environment,
+    cli_ok,
+    create_app,
+    create_user,
     run_cli,
+    serving,
     start_server,
     stop,
-    wait_until_healthy,
 )
 from tests.support.services import free_port
 
@@ -39,14 +41,9 @@ pytestmark = pytest.mark.e2e
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("e2e") / "data"
     env = clean_environment(data_dir)
-    init = run_cli(env, "init")
-    assert init.returncode == 0, init.stderr
-    served = start_server(data_dir, env)
-    try:
-        wait_until_healthy(served)
+    cli_ok(env, "init")
+    with serving(data_dir, env) as served:
         yield served
-    finally:
-        stop(served.process)
 
 
 @dataclass
@@ -60,13 +57,8 @@ class Flow:
 @pytest.fixture(scope="module")
 def flow(server: Server) -> Flow:
     """Create an app and a user with the CLI, then log in, read, log out over HTTPS."""
-    app = run_cli(server.env, "app", "create", "e2e", "--audience", "https://api.e2e",
-                  "--scope", "read", *PASSWORD_GRANT, "--json")  # fmt: skip
-    assert app.returncode == 0, app.stderr
-    user = run_cli(server.env, "user", "create", "erin", "--password-stdin", "--json",
-                   stdin=PASSWORD + "\n")  # fmt: skip
-    assert user.returncode == 0, user.stderr
-    result = Flow(json.loads(app.stdout)["client_id"], json.loads(user.stdout)["id"])
+    app = create_app(server.env, "e2e", "https://api.e2e", "--scope", "read", *PASSWORD_GRANT)
+    result = Flow(app["client_id"], create_user(server.env, "erin", PASSWORD + "\n"))
     with server.client() as client:
         login = client.post("/oauth/token", data={
             "grant_type": "password", "client_id": result.client_id, "username": "erin",

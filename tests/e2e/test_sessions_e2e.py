@@ -23,10 +23,12 @@ from tests.support.serve_process import (
     PASSWORD_GRANT,
     Server,
     clean_environment,
+    cli_ok,
+    create_app,
+    create_user,
+    password_grant,
     run_cli,
-    start_server,
-    stop,
-    wait_until_healthy,
+    serving,
 )
 
 pytestmark = pytest.mark.e2e
@@ -43,19 +45,11 @@ def deploy(data_dir: Path, store_url: str | None) -> Iterator[Deployment]:
     env = clean_environment(data_dir)
     if store_url is not None:
         env["JWTKEEP_TOKEN_STORE_URL"] = store_url
-    assert run_cli(env, "init").returncode == 0
-    app = run_cli(
-        env, "app", "create", "web", "--audience", "https://api.web", *PASSWORD_GRANT, "--json"
-    )
-    assert app.returncode == 0, app.stderr
-    user = run_cli(env, "user", "create", "rita", "--password-stdin", stdin=PASSWORD)
-    assert user.returncode == 0, user.stderr
-    server = start_server(data_dir, env)
-    try:
-        wait_until_healthy(server)
-        yield Deployment(server, json.loads(app.stdout)["client_id"])
-    finally:
-        stop(server.process)
+    cli_ok(env, "init")
+    client_id = create_app(env, "web", "https://api.web", *PASSWORD_GRANT)["client_id"]
+    create_user(env, "rita")
+    with serving(data_dir, env) as server:
+        yield Deployment(server, client_id)
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
@@ -70,13 +64,7 @@ def deployment(
 
 
 def login(client: httpx.Client, client_id: str) -> dict[str, str]:
-    response = client.post("/oauth/token", data={
-        "grant_type": "password", "client_id": client_id, "username": "rita",
-        "password": PASSWORD, "scope": "account",
-    })  # fmt: skip
-    assert response.status_code == 200, response.text
-    body: dict[str, str] = response.json()
-    return body
+    return password_grant(client, client_id, "rita", scope="account")
 
 
 def refresh(client: httpx.Client, client_id: str, token: str) -> httpx.Response:

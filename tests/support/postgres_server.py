@@ -75,6 +75,15 @@ class PostgresServer:
         self.run("createdb", "--template=template0", name)
         return name
 
+    @contextmanager
+    def borrow_database(self) -> Iterator[str]:
+        """The URL of an empty database for the block; given back after it."""
+        name = self.take_empty_database()
+        try:
+            yield self.url(name)
+        finally:
+            self.give_back(name)
+
     def give_back(self, name: str) -> None:
         """Empty the database (ending its connections) for the next test, or drop it."""
         try:
@@ -174,8 +183,5 @@ def postgres_server() -> Iterator[PostgresServer]:
 def fresh_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     """A URL to an empty database for this test (synchronous on purpose: async fixtures
     may call `request.getfixturevalue` for it)."""
-    name = postgres_server.take_empty_database()
-    try:
-        yield postgres_server.url(name)
-    finally:
-        postgres_server.give_back(name)
+    with postgres_server.borrow_database() as url:
+        yield url

@@ -210,6 +210,13 @@ class RedisProcess:
         with self.client() as client:
             client.flushall()
 
+    def empty_database(self, db: int) -> str:
+        """The URL of logical database `db`, emptied: a deployment's own on this server."""
+        url = self.url.replace("/0", f"/{db}")
+        with redis.Redis.from_url(url) as client:
+            client.flushdb()
+        return url
+
 
 class RedisCluster:
     """Three masters, no replicas, slots split evenly; config files in a tmp dir."""

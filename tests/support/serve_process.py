@@ -1,16 +1,26 @@
 """Run a real `jwtkeep` process for end-to-end tests and benchmarks: the CLI, and
-`jwtkeep serve` over TLS on a free loopback port with the certificate `init` made."""
+`jwtkeep serve` over TLS on a free loopback port with the certificate `init` made.
+
+The set-up the end-to-end tests share: `cli_ok` / `cli_json` (a command that must
+succeed), `create_app` and `create_user` (the real CLI, `--json`), `serving` (a server
+started, healthy, stopped when the block ends), `issuer_of` and `password_grant`."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import secrets
 import signal
 import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -24,8 +34,17 @@ __all__ = [
     "STARTUP_TIMEOUT",
     "Server",
     "clean_environment",
+    "cli_json",
+    "cli_ok",
+    "create_app",
+    "create_user",
+    "issuer_of",
     "jwtkeep_command",
+    "new_master_key",
+    "password_grant",
+    "replica_environments",
     "run_cli",
+    "serving",
     "start_server",
     "stop",
     "wait_until_healthy",
@@ -56,6 +75,25 @@ def clean_environment(data_dir: Path) -> dict[str, str]:
     return env
 
 
+def new_master_key() -> str:
+    """A random `JWTKEEP_MASTER_KEY`: 32 bytes, base64url without padding."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
+def replica_environments(
+    root: Path, shared: dict[str, str], names: tuple[str, ...] = ("a", "b")
+) -> list[dict[str, str]]:
+    """One data folder per replica (`root/NAME`), each with `jwtkeep init` run, on the
+    `shared` settings (the database, the token store, the master key, ...)."""
+    envs = []
+    for name in names:
+        env = clean_environment(root / name)
+        env.update(shared)
+        cli_ok(env, "init")
+        envs.append(env)
+    return envs
+
+
 def run_cli(
     env: dict[str, str], *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -63,6 +101,35 @@ def run_cli(
         [*jwtkeep_command(), *args], env=env, input=stdin, capture_output=True, text=True,
         timeout=120, check=False,
     )  # fmt: skip
+
+
+def cli_ok(
+    env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`jwtkeep ARGS...`, which must succeed (its standard error says why not)."""
+    result = run_cli(env, *args, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def cli_json(env: dict[str, str], *args: str, stdin: str | None = None) -> Any:
+    """The one JSON value a successful `jwtkeep ARGS...` printed."""
+    return json.loads(cli_ok(env, *args, stdin=stdin).stdout)
+
+
+def create_app(env: dict[str, str], name: str, audience: str, *flags: str) -> dict[str, str]:
+    """`jwtkeep app create NAME --audience AUDIENCE FLAGS... --json`: the client id (and
+    the secret of a confidential app)."""
+    created: dict[str, str] = cli_json(env, "app", "create", name, "--audience", audience,
+                                       *flags, "--json")  # fmt: skip
+    return created
+
+
+def create_user(env: dict[str, str], username: str, password_stdin: str = PASSWORD) -> str:
+    """`jwtkeep user create USERNAME --password-stdin --json`: the user's id."""
+    user_id: str = cli_json(env, "user", "create", username, "--password-stdin", "--json",
+                            stdin=password_stdin)["id"]  # fmt: skip
+    return user_id
 
 
 @dataclass
@@ -118,6 +185,41 @@ def wait_until_healthy(server: Server) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"jwtkeep serve not healthy after {STARTUP_TIMEOUT}s")
         time.sleep(0.1)
+
+
+@contextmanager
+def serving(data_dir: Path, env: dict[str, str], *args: str) -> Iterator[Server]:
+    """`jwtkeep serve ARGS...` for the block: started, healthy, then stopped."""
+    server = start_server(data_dir, env, *args)
+    try:
+        wait_until_healthy(server)
+        yield server
+    finally:
+        stop(server.process)
+
+
+def issuer_of(server: Server, document: str = "oauth-authorization-server") -> str:
+    """The `issuer` of the server's metadata (RFC 8414, or `openid-configuration`)."""
+    with server.client() as client:
+        issuer: str = client.get(f"/.well-known/{document}").json()["issuer"]
+    return issuer
+
+
+def password_grant(
+    client: httpx.Client, client_id: str, username: str, *, scope: str | None = None,
+    password: str = PASSWORD, secret: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A password grant at the token endpoint, which must succeed: the token response."""
+    form = {"grant_type": "password", "client_id": client_id, "username": username,
+            "password": password}  # fmt: skip
+    if scope is not None:
+        form["scope"] = scope
+    if secret is not None:
+        form["client_secret"] = secret
+    response = client.post("/oauth/token", data=form)
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    return tokens
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -37,8 +37,10 @@ async def stored(world: World) -> dict[str, StoredKey]:
 
 
 async def events(world: World) -> list[tuple[str, dict[str, object]]]:
+    """The key events, oldest first: the name, and the detail with who and why."""
     found = await world.database.audit.query(limit=100)
-    return [(e.event, dict(e.detail)) for e in reversed(found) if e.event.startswith("key")]
+    return [(e.event, {**e.detail, "actor": e.actor, "reason": e.reason})
+            for e in reversed(found) if e.event.startswith("key")]  # fmt: skip
 
 
 def test_the_derived_lead_and_retirement_cover_caches_reloads_and_token_lifetimes() -> None:

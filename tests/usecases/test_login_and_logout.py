@@ -89,7 +89,8 @@ async def test_logout_all_ends_every_session_of_the_user_only(world: World) -> N
     mine = [await login(world) for _ in range(3)]
     theirs = await login(world, "bob")
     claims = await world.verifier.verify(mine[0].access_token)
-    ended = await logout_all(world.ctx, claims, INFO)
+    ended = await logout_all(world.ctx, claims.sub, logins=world.database.logins, info=INFO,
+                             jti=claims.jti)  # fmt: skip
     assert len(ended) == 3
     for response in mine:
         with pytest.raises(InvalidToken):
@@ -101,9 +102,9 @@ async def test_a_user_cannot_end_another_users_session(world: World) -> None:
     theirs = await login(world, "bob")
     their_sid = (await world.verifier.verify(theirs.access_token)).sid
     with pytest.raises(NotFound):
-        await end_one_session(world.ctx, world.user.id, their_sid, INFO)
+        await end_one_session(world.ctx, their_sid, owner=world.user.id, info=INFO)
     assert (await world.verifier.verify(theirs.access_token)).sid == their_sid
-    await end_one_session(world.ctx, world.other_user.id, their_sid, INFO)
+    await end_one_session(world.ctx, their_sid, owner=world.other_user.id, info=INFO)
     with pytest.raises(InvalidToken):
         await world.verifier.verify(theirs.access_token)
 

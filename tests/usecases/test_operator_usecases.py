@@ -15,7 +15,7 @@ from jwtkeep.usecases.clients import authenticate_client
 from jwtkeep.usecases.context import Operator, RequestInfo
 from jwtkeep.usecases.password_grant import password_grant
 from jwtkeep.usecases.refresh_grant import INVALID_REFRESH, refresh_grant
-from jwtkeep.usecases.sessions import list_sessions, revoke_everything, revoke_user_sessions
+from jwtkeep.usecases.sessions import list_sessions, logout_all, revoke_everything
 from jwtkeep.usecases.token_response import TokenResponse
 from jwtkeep.usecases.users import delete_user, disable_user, reset_password
 from tests.usecases.conftest import PASSWORD, World
@@ -140,7 +140,7 @@ async def test_the_operators_logout_of_a_user_ends_their_browser_sign_ins(
     bob = await _signed_in(world, world.other_user.id, "bob")
     logins = world.database.logins
     if action == "revoke-all":
-        await revoke_user_sessions(world.ctx, world.user, OPERATOR, logins=logins)
+        await logout_all(world.ctx, world.user.id, logins=logins, op=OPERATOR)
     elif action == "disable":
         await disable_user(world.ctx, world.user, OPERATOR, logins=logins)
     elif action == "delete":

@@ -165,7 +165,9 @@ def create(
     with handled_errors():
         settings = load_cli_settings(ctx)
         require_initialized(settings)
-        created = run_with_runtime(settings, lambda rt: create_app(rt.context, spec))
+        created = run_with_runtime(
+            settings, lambda rt: create_app(rt.context, spec, operator(None))
+        )
     if as_json:
         emit_json({"client_id": created.app.client_id, "client_secret": created.client_secret})
         return

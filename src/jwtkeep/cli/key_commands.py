@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from jwtkeep.cli.common import (
+    ID_ARGUMENT,
     JsonOption,
+    ReasonOption,
     emit_json,
     fail,
     handled_errors,
@@ -44,7 +46,6 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_PEM_BYTES",
     "KidArgument",
-    "ReasonOption",
     "app",
     "compromised",
     "import_key",
@@ -58,9 +59,6 @@ app = typer.Typer(help="List, rotate, retire, import, re-seal signing keys; answ
                   no_args_is_help=True)  # fmt: skip
 
 KidArgument = Annotated[str, typer.Argument(help="The key id (`kid`), see `jwtkeep keys list`.")]
-ReasonOption = Annotated[
-    str, typer.Option("--reason", metavar="TEXT", help="Why, for the audit trail.")
-]
 MAX_PEM_BYTES = 64 * 1024
 
 
@@ -68,11 +66,6 @@ def _settings(ctx: typer.Context) -> Settings:
     settings = load_cli_settings(ctx)
     require_initialized(settings)
     return settings
-
-
-def _actor() -> str:
-    """Who ran the command, for the audit trail: the same actor every CLI command records."""
-    return operator(None).actor
 
 
 async def _new_key(keys: KeyManager, kid: str) -> dict[str, str]:
@@ -128,7 +121,7 @@ def list_keys(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def rotate(
     ctx: typer.Context,
     now: Annotated[bool, typer.Option("--now", help="Sign with the new key at once.")] = False,
-    reason: ReasonOption = "",
+    reason: ReasonOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Publish the next signing key; it signs once every JWKS cache has it.
@@ -143,7 +136,8 @@ def rotate(
 
     async def action(runtime: Runtime) -> dict[str, str]:
         keys = runtime.context.keys
-        kid = await keys.rotate(at_once=now, actor=_actor(), reason=reason)
+        op = operator(reason)
+        kid = await keys.rotate(at_once=now, actor=op.actor, reason=op.reason or "")
         return await _new_key(keys, kid)
 
     with handled_errors():
@@ -157,8 +151,8 @@ def rotate(
                "automatically once they have expired.")  # fmt: skip
 
 
-@app.command("retire")
-def retire(ctx: typer.Context, kid: KidArgument, reason: ReasonOption = "") -> None:
+@app.command("retire", context_settings=ID_ARGUMENT)
+def retire(ctx: typer.Context, kid: KidArgument, reason: ReasonOption = None) -> None:
     """Stop verifying with KID now (the schedule retires keys by itself once their tokens
     have expired; this is for doing it earlier).
 
@@ -174,9 +168,9 @@ def retire(ctx: typer.Context, kid: KidArgument, reason: ReasonOption = "") -> N
                f"signed are refused ({done.tokens_killed} still live were revoked).")  # fmt: skip
 
 
-@app.command("compromised")
+@app.command("compromised", context_settings=ID_ARGUMENT)
 def compromised(
-    ctx: typer.Context, kid: KidArgument, reason: ReasonOption = "", as_json: JsonOption = False
+    ctx: typer.Context, kid: KidArgument, reason: ReasonOption = None, as_json: JsonOption = False
 ) -> None:
     """The key-leak drill: withdraw KID at once (and make a new signing key if needed).
 
@@ -221,7 +215,7 @@ def import_key(
     activate: Annotated[
         bool, typer.Option("--activate", help="Sign with it at once instead of next.")
     ] = False,
-    reason: ReasonOption = "",
+    reason: ReasonOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Bring your own signing key (e.g. from a KMS): an unencrypted PEM private key.
@@ -240,7 +234,9 @@ def import_key(
 
     async def action(runtime: Runtime) -> dict[str, str]:
         keys = runtime.context.keys
-        kid = await keys.import_pem(pem, activate=activate, actor=_actor(), reason=reason)
+        op = operator(reason)
+        kid = await keys.import_pem(pem, activate=activate, actor=op.actor,
+                                    reason=op.reason or "")  # fmt: skip
         return await _new_key(keys, kid)
 
     with handled_errors():
@@ -253,7 +249,7 @@ def import_key(
 
 
 @app.command("reseal")
-def reseal(ctx: typer.Context, reason: ReasonOption = "", as_json: JsonOption = False) -> None:
+def reseal(ctx: typer.Context, reason: ReasonOption = None, as_json: JsonOption = False) -> None:
     """Re-seal every private key under JWTKEEP_MASTER_KEY (the switch to a new master key).
 
     Keys sealed under JWTKEEP_PREVIOUS_MASTER_KEY are rewritten under the current master
@@ -262,9 +258,11 @@ def reseal(ctx: typer.Context, reason: ReasonOption = "", as_json: JsonOption = 
     opens with neither master key (nothing is changed). Runbook: docs/operations.md,
     "Changing the master key". JSON: {"resealed": [kid, ...]}.
     """
+    op = operator(reason)
     with handled_errors():
         kids = run_with_runtime(
-            _settings(ctx), lambda rt: rt.context.keys.reseal(actor=_actor(), reason=reason)
+            _settings(ctx),
+            lambda rt: rt.context.keys.reseal(actor=op.actor, reason=op.reason or ""),
         )
     if as_json:
         emit_json({"resealed": kids})

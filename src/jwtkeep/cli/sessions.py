@@ -6,6 +6,11 @@ on the next request, on every replica (DESIGN "Contract: the token store"). USER
 username or a user id (UUID). `revoke-everything` ends every session and access token of
 every user (a stolen database, an unknown breach): at once, then a sweep with a progress
 bar on a terminal, and the count at the end (`usecases.sessions.revoke_everything`).
+
+`revoke` and `revoke-all` are the use cases behind the account API's
+`DELETE /auth/sessions/{sid}` and `POST /auth/logout-all` (`usecases.sessions`): the
+same store calls, the same revocation events, the same audit event (`session.ended`,
+`logout_all`), whose `actor` is the operator (`cli.common.operator`) and `reason` theirs.
 """
 
 from __future__ import annotations
@@ -92,11 +97,11 @@ def revoke(
     reason: ReasonOption = None,
 ) -> None:
     """End one session: its refresh tokens and access tokens stop working at once."""
-    from jwtkeep.usecases.sessions import revoke_session  # noqa: PLC0415
+    from jwtkeep.usecases.sessions import end_one_session  # noqa: PLC0415
 
     with handled_errors():
-        run_with_runtime(_settings(ctx), lambda rt: revoke_session(rt.context, sid,
-                                                                   operator(reason)))  # fmt: skip
+        run_with_runtime(_settings(ctx), lambda rt: end_one_session(
+            rt.context, sid, owner=None, op=operator(reason)))  # fmt: skip
     typer.echo(f"Session {sid} ended: its tokens are refused from now on.")
 
 
@@ -104,12 +109,12 @@ def revoke(
 def revoke_all(ctx: typer.Context, user: UserArgument, reason: ReasonOption = None) -> None:
     """End every session of USER (log them out everywhere), and their sign-ins at the
     issuer (the browser's login sessions)."""
-    from jwtkeep.usecases.sessions import revoke_user_sessions  # noqa: PLC0415
+    from jwtkeep.usecases.sessions import logout_all  # noqa: PLC0415
 
     async def action(runtime: Runtime) -> list[str]:
         found = await resolve_user(runtime, user)
-        return await revoke_user_sessions(runtime.context, found, operator(reason),
-                                          logins=runtime.sign_in.logins)  # fmt: skip
+        return await logout_all(runtime.context, found.id, logins=runtime.sign_in.logins,
+                                op=operator(reason))  # fmt: skip
 
     with handled_errors():
         ended = run_with_runtime(_settings(ctx), action)

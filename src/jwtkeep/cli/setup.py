@@ -20,6 +20,7 @@ from jwtkeep.cli.common import (
     emit_json,
     handled_errors,
     load_cli_settings,
+    operator,
     run_with_runtime,
     sqlite_file,
 )
@@ -95,7 +96,7 @@ def _prepare_folder(settings: Settings, steps: _Steps) -> None:
 
 async def _prepare_database(runtime: Runtime, steps: _Steps) -> None:
     steps.checked("database schema is at the newest version")
-    kid = await runtime.context.keys.ensure_signing_key()
+    kid = await runtime.context.keys.ensure_signing_key(actor=operator(None).actor)
     if kid is None:
         steps.done("signing key", changed=False)
     else:

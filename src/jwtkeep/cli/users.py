@@ -90,7 +90,9 @@ def create(
         settings = load_cli_settings(ctx)
         require_initialized(settings)
         password = _read_password()
-        user = run_with_runtime(settings, lambda rt: create_user(rt.context, username, password))
+        user = run_with_runtime(
+            settings, lambda rt: create_user(rt.context, username, password, operator(None))
+        )
     if as_json:
         emit_json({"id": user.id})
     else:
@@ -139,11 +141,11 @@ def list_users(
 @app.command("show", context_settings=ID_ARGUMENT)
 def show(ctx: typer.Context, user: _UserArgument, as_json: JsonOption = False) -> None:
     """Show one user and how many live sessions it has."""
+    from jwtkeep.usecases.sessions import list_sessions  # noqa: PLC0415
 
     async def action(runtime: Runtime) -> tuple[User, int]:
         found = await resolve_user(runtime, user)
-        sessions = await runtime.context.store.list_sessions(found.id, runtime.context.clock())
-        return found, len(sessions)
+        return found, len(await list_sessions(runtime.context, found.id))
 
     found, live = _run(ctx, action)
     summary = {**user_summary(found), "live_sessions": live}

@@ -40,7 +40,6 @@ from jwtkeep.server.schemas import (
     problems,
 )
 from jwtkeep.server.state import RuntimeDep, StateDep
-from jwtkeep.usecases.login_session import end_user_logins
 from jwtkeep.usecases.registration import create_user
 from jwtkeep.usecases.sessions import (
     change_password,
@@ -95,9 +94,8 @@ async def logout_route(
 async def logout_all_route(
     request: Request, claims: AccountClaimsDep, runtime: RuntimeDep, state: StateDep
 ) -> Response:
-    info = request_info(request, state.proxies)
-    await logout_all(runtime.context, claims, info)
-    await end_user_logins(runtime.sign_in, claims.sub, info)  # and the SSO sign-ins
+    await logout_all(runtime.context, claims.sub, logins=runtime.sign_in.logins,
+                     info=request_info(request, state.proxies), jti=claims.jti)  # fmt: skip
     return Response(status_code=204)
 
 
@@ -128,8 +126,8 @@ async def end_session_route(
 ) -> Response:
     if not sid or len(sid) > MAX_SID:
         raise NotFound("no such session")
-    info = request_info(request, state.proxies)
-    await end_one_session(runtime.context, claims.sub, sid, info, actor_jti=claims.jti)
+    await end_one_session(runtime.context, sid, owner=claims.sub, jti=claims.jti,
+                          info=request_info(request, state.proxies))  # fmt: skip
     return Response(status_code=204)
 
 

@@ -346,9 +346,11 @@ class KeyManager:
                      **detail: Any) -> None:  # fmt: skip
         if self._audit_log is None:
             return
-        fields = {"kid": kid, "actor": actor, "reason": reason, **detail}
+        # Who and why in their columns, as every operator event has them (`AuthContext.record`).
+        fields = {"kid": kid, **detail}
         record = {k: v for k, v in fields.items() if v is not None and v != ""}
-        await self._audit_log.record(AuditEvent(at=self._clock(), event=event, detail=record))
+        await self._audit_log.record(AuditEvent(at=self._clock(), event=event, detail=record,
+                                                actor=actor, reason=reason or None))  # fmt: skip
 
     def _stamped(self, new: StoredKey | None, activates_at: float) -> StoredKey:
         """The key generated for this step, signing from `activates_at` (made now if the

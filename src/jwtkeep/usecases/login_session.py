@@ -36,7 +36,6 @@ __all__ = [
     "LoggedOut",
     "current_login",
     "end_login_session",
-    "end_user_logins",
     "give_consent",
     "login_still_valid",
     "needs_consent",
@@ -89,13 +88,6 @@ async def end_login_session(ctx: SignInContext, login: LoginSession, info: Reque
     for user_id, sid in await ctx.logins.end_login(login.id):
         await ctx.auth.store.end_session(user_id, sid)
     await ctx.auth.record("login_session.ended", info, user_id=login.user_id)
-
-
-async def end_user_logins(ctx: SignInContext, user_id: str, info: RequestInfo) -> None:
-    """Logout everywhere ends the user's sign-ins at the issuer too: no browser may then
-    start a session without the password (OWASP ASVS V3.3.1)."""
-    if await ctx.logins.end_user_logins(user_id):
-        await ctx.auth.record("login_session.ended", info, user_id=user_id, reason="logout-all")
 
 
 def _scope_key(scope: str) -> str:

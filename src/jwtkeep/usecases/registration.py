@@ -33,7 +33,7 @@ from jwtkeep.core.scopes import ACCOUNT_SCOPES, check_scope_tokens, parse_route_
 from jwtkeep.errors import Conflict, InvalidRequest
 from jwtkeep.ports import DEFAULT_GRANTS, GRANT_TYPE_NAMES, App, User
 from jwtkeep.usecases.clients import hash_client_secret, new_client_secret
-from jwtkeep.usecases.context import AuthContext
+from jwtkeep.usecases.context import AuthContext, Operator
 
 __all__ = [
     "MAX_REDIRECT_URIS",
@@ -156,7 +156,8 @@ async def _check_introspect_audiences(ctx: AuthContext, granted: tuple[str, ...]
         )
 
 
-async def create_app(ctx: AuthContext, spec: AppSpec) -> CreatedApp:
+async def create_app(ctx: AuthContext, spec: AppSpec, op: Operator | None = None) -> CreatedApp:
+    """Register the app; `op` is who did it (`jwtkeep app create`), for the audit trail."""
     validate_app(spec, ctx.issuer.max_ttl)
     await _check_audience_free(ctx, spec.audience)
     await _check_introspect_audiences(ctx, spec.introspect_audiences)
@@ -176,7 +177,8 @@ async def create_app(ctx: AuthContext, spec: AppSpec) -> CreatedApp:
         grants=effective_grants(spec.grants, spec.refresh_enabled),
     )  # fmt: skip
     await ctx.apps.add_app(app)
-    await ctx.record("app.created", client_id=app.client_id, name=app.name)
+    await ctx.record("app.created", client_id=app.client_id, target=f"app:{app.client_id}",
+                     name=app.name, op=op)  # fmt: skip
     return CreatedApp(app=app, client_secret=secret)
 
 
@@ -187,7 +189,11 @@ def effective_grants(grants: tuple[str, ...], refresh_enabled: bool) -> tuple[st
     return tuple(name for name in GRANT_TYPE_NAMES if name in kept)
 
 
-async def create_user(ctx: AuthContext, username: str, password: str) -> User:
+async def create_user(
+    ctx: AuthContext, username: str, password: str, op: Operator | None = None
+) -> User:
+    """A new user: self-registration (`POST /users`) or the operator (`jwtkeep user
+    create`, `op`): one use case and one audit event, `user.created`."""
     _check_name("username", username)
     try:
         check_password_acceptable(password, username=username)
@@ -200,5 +206,5 @@ async def create_user(ctx: AuthContext, username: str, password: str) -> User:
         password_changed_at=now,
     )  # fmt: skip
     await ctx.users.add_user(user)
-    await ctx.record("user.created", user_id=user.id)
+    await ctx.record("user.created", user_id=user.id, target=f"user:{user.id}", op=op)
     return user

@@ -1,5 +1,7 @@
 """Logout that really logs out (the article), session listing, and password change;
-and the operator's side: end one session, every session of a user, or everyone's.
+ending one session or every session of a user, by the user (the account API) or by the
+operator (`jwtkeep sessions`): one use case and one audit event per action, the
+operator's only differing in `actor` and `reason`; and the operator's revoke-everything.
 
 Ending a session removes its access-token fingerprints and its refresh family at once, so
 every token of that session stops working on the next request, on every replica.
@@ -12,7 +14,7 @@ from __future__ import annotations
 from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.passwords import check_password_acceptable
 from jwtkeep.errors import Conflict, InvalidGrant, InvalidRequest, NotFound
-from jwtkeep.ports import LoginSessionStore, Progress, Session, User
+from jwtkeep.ports import LoginSessionStore, Progress, Session
 from jwtkeep.usecases.context import AuthContext, Operator, RequestInfo
 
 __all__ = [
@@ -22,8 +24,6 @@ __all__ = [
     "logout",
     "logout_all",
     "revoke_everything",
-    "revoke_session",
-    "revoke_user_sessions",
 ]
 
 
@@ -33,9 +33,18 @@ async def logout(ctx: AuthContext, claims: AccessClaims, info: RequestInfo) -> N
                      sid=claims.sid, jti=claims.jti)  # fmt: skip
 
 
-async def logout_all(ctx: AuthContext, claims: AccessClaims, info: RequestInfo) -> list[str]:
-    ended = await ctx.store.end_user_sessions(claims.sub)
-    await ctx.record("logout_all", info, user_id=claims.sub, jti=claims.jti, sessions=len(ended))
+async def logout_all(
+    ctx: AuthContext, user_id: str, *, logins: LoginSessionStore,
+    info: RequestInfo | None = None, jti: str | None = None, op: Operator | None = None,
+) -> list[str]:  # fmt: skip
+    """Every session of the user, and its sign-ins at the issuer (the browser's login
+    sessions): no browser may then start a session without the password (OWASP ASVS
+    V3.3.1). The user's own `POST /auth/logout-all` (`jti`: the token it came with) and
+    the operator's `sessions revoke-all` (`op`) are this one action and one audit event."""
+    logins_ended = await logins.end_user_logins(user_id)  # first: no new session from one
+    ended = await ctx.store.end_user_sessions(user_id)
+    await ctx.record("logout_all", info, user_id=user_id, jti=jti, target=f"user:{user_id}",
+                     sessions=len(ended), logins_ended=logins_ended, op=op)  # fmt: skip
     return ended
 
 
@@ -44,14 +53,21 @@ async def list_sessions(ctx: AuthContext, user_id: str) -> list[Session]:
 
 
 async def end_one_session(
-    ctx: AuthContext, user_id: str, sid: str, info: RequestInfo, actor_jti: str | None = None
-) -> None:
-    """End `sid` if it is the user's; NotFound otherwise (no probing other users' sids)."""
+    ctx: AuthContext, sid: str, *, owner: str | None, info: RequestInfo | None = None,
+    jti: str | None = None, op: Operator | None = None,
+) -> Session:  # fmt: skip
+    """End the live session `sid`. As the user (`owner`, `DELETE /auth/sessions/{sid}`,
+    `jti` the token it came with): NotFound unless it is theirs, so no one probes other
+    users' sids. As the operator (`owner` None, `op`, `sessions revoke`): any user's.
+    One action, one audit event."""
     session = await ctx.store.get_session(sid, ctx.clock())
-    if session is None or session.user_id != user_id:
-        raise NotFound("no such session")
-    await ctx.store.end_session(user_id, sid)
-    await ctx.record("session.ended", info, user_id=user_id, sid=sid, jti=actor_jti)
+    if session is None or (owner is not None and session.user_id != owner):
+        raise NotFound("no such session" if owner is not None else f"no live session {sid!r}")
+    await ctx.store.end_session(session.user_id, sid)
+    await ctx.record("session.ended", info, user_id=session.user_id,
+                     client_id=session.client_id, sid=sid, jti=jti,
+                     target=f"session:{sid}", op=op)  # fmt: skip
+    return session
 
 
 async def change_password(
@@ -82,30 +98,6 @@ async def change_password(
     ended = await ctx.store.end_user_sessions(user.id, except_sid=claims.sid)
     await ctx.record("password.changed", info, user_id=user.id, sid=claims.sid,
                      jti=claims.jti, sessions_ended=len(ended))  # fmt: skip
-    return ended
-
-
-async def revoke_session(ctx: AuthContext, sid: str, op: Operator) -> Session:
-    """End one live session (any user's: the operator's call); NotFound if none."""
-    session = await ctx.store.get_session(sid, ctx.clock())
-    if session is None:
-        raise NotFound(f"no live session {sid!r}")
-    await ctx.store.end_session(session.user_id, sid)
-    await ctx.record("session.revoked", user_id=session.user_id, client_id=session.client_id,
-                     sid=sid, target=f"session:{sid}", op=op)  # fmt: skip
-    return session
-
-
-async def revoke_user_sessions(
-    ctx: AuthContext, user: User, op: Operator, *, logins: LoginSessionStore
-) -> list[str]:
-    """Every session of the user, and its sign-ins at the issuer (the browser's login
-    sessions), as the user's own logout-all does: no browser may then start a session
-    without the password (OWASP ASVS V3.3.1)."""
-    logins_ended = await logins.end_user_logins(user.id)  # first: no new session from one
-    ended = await ctx.store.end_user_sessions(user.id)
-    await ctx.record("sessions.revoked_all", user_id=user.id, target=f"user:{user.id}",
-                     sessions=len(ended), logins_ended=logins_ended, op=op)  # fmt: skip
     return ended
 
 
