@@ -87,6 +87,8 @@ class EventStreamFeed:
     async def listen(self) -> AsyncIterator[RevocationEvent | None]:
         if self._client is None:
             self._client = httpx.AsyncClient()
+        if self._client.is_closed:  # a caller's client closed under us: httpx would raise
+            raise StoreUnavailable("revocation stream: its HTTP client is closed")
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
         try:
             async with self._client.stream(
