@@ -35,7 +35,6 @@ from typing import Any
 
 __all__ = [
     "REALM",
-    "AccessDenied",
     "ConfigurationError",
     "Conflict",
     "DuplicateSession",
@@ -55,7 +54,6 @@ __all__ = [
     "TokenError",
     "UnauthorizedClient",
     "UnsupportedGrantType",
-    "UnsupportedTokenType",
     "UnusableKey",
     "bearer_challenge",
     "oauth_error_body",
@@ -121,12 +119,6 @@ class UnsupportedGrantType(OAuthError):
     error = "unsupported_grant_type"
 
 
-class UnsupportedTokenType(OAuthError):
-    """RFC 7009 §2.2.1 `unsupported_token_type`."""
-
-    error = "unsupported_token_type"
-
-
 class InvalidScope(OAuthError):
     error = "invalid_scope"
 
@@ -182,11 +174,6 @@ class InsufficientScope(OAuthError):
 
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": bearer_challenge(self.error, scope=self.required)}
-
-
-class AccessDenied(OAuthError):
-    error = "access_denied"
-    status_code = 403
 
 
 class TokenError(JwtkeepError):

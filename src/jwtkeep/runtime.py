@@ -22,7 +22,6 @@ import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import structlog
 
@@ -51,7 +50,6 @@ __all__ = [
     "REDIS_SCHEMES",
     "Runtime",
     "build_runtime",
-    "data_file",
     "open_runtime",
     "open_token_store",
     "prepare_data_dir",
@@ -308,7 +306,3 @@ def _form_key(master_key: bytes) -> bytes:
     """A key of its own for the CSRF tokens (NIST SP 800-108 style derivation with HMAC):
     never the sealing key itself; the same on every replica that shares the master key."""
     return hmac.new(master_key, b"jwtkeep hosted-page CSRF v1", hashlib.sha256).digest()
-
-
-def data_file(settings: Settings, name: str) -> Path:
-    return settings.data_dir / name

@@ -10,10 +10,9 @@ from __future__ import annotations
 import hashlib
 from typing import NewType
 
-__all__ = ["FINGERPRINT_BYTES", "Fingerprint", "fingerprint"]
+__all__ = ["Fingerprint", "fingerprint"]
 
 Fingerprint = NewType("Fingerprint", bytes)
-FINGERPRINT_BYTES = 32
 
 
 def fingerprint(token: str) -> Fingerprint:

@@ -32,7 +32,6 @@ __all__ = [
     "MIN_HMAC_SECRET_BYTES",
     "MIN_IMPORTED_RSA_BITS",
     "RSA_BITS",
-    "SUPPORTED_ALGS",
     "JoseKey",
     "SignatureInvalid",
     "generate_key",
@@ -41,7 +40,6 @@ __all__ = [
 ]
 
 ASYMMETRIC_ALGS = ("EdDSA", "ES256", "PS256", "RS256")
-SUPPORTED_ALGS = (*ASYMMETRIC_ALGS, "HS256")
 RSA_BITS = 3072  # NIST SP 800-57: 128-bit security
 MIN_IMPORTED_RSA_BITS = 2048  # RFC 7518 §3.3 and §3.5: 2048 bits or larger
 
