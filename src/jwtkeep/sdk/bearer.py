@@ -42,6 +42,10 @@ MAX_AUTHORIZATION_BYTES = MAX_TOKEN_BYTES + 64
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _SCHEME = "bearer"
+# The common case, a well-formed `Bearer` credential, in one match (the whole value,
+# scheme case-insensitive); anything else takes the step-by-step path, which names what
+# is wrong. Both accept exactly the same credentials.
+_WELL_FORMED = re.compile(r"[ \t]*[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)[ \t]*")
 
 # RFC 6750 §2.3 / RFC 9111 §5.2.2.5 and the article: a page fetched with a token in its
 # URL must not be cached, nor leak its URL through `Referer`.
@@ -58,6 +62,10 @@ def token_from_header(values: Sequence[str]) -> str | None:
     Raises InvalidRequest for a malformed `Bearer` credential or repeated header, and
     InvalidToken for a well-formed but oversized token (RFC 8725 §3: bound the input).
     """
+    if len(values) == 1 and len(values[0]) <= MAX_AUTHORIZATION_BYTES:
+        match = _WELL_FORMED.fullmatch(values[0])
+        if match is not None and len(match[1]) <= MAX_TOKEN_BYTES:
+            return match[1]
     if not values:
         return None
     if len(values) > 1:
