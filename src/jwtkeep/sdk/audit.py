@@ -52,10 +52,8 @@ RequestHook = Callable[[RequestEvent], Awaitable[None] | None]
 def make_event(
     claims: AccessClaims, method: str, path: str, status: int, *, token_in_query: bool
 ) -> RequestEvent:
-    return RequestEvent(
-        jti=claims.jti, sub=claims.sub, client_id=claims.client_id, sid=claims.sid,
-        method=method, path=path, status=status, token_in_query=token_in_query,
-    )  # fmt: skip
+    c = claims  # positional: one per request, and keywords cost more
+    return RequestEvent(c.jti, c.sub, c.client_id, c.sid, method, path, status, token_in_query)
 
 
 def log_request(event: RequestEvent) -> None:

@@ -64,8 +64,10 @@ def token_from_header(values: Sequence[str]) -> str | None:
     """
     if len(values) == 1 and len(values[0]) <= MAX_AUTHORIZATION_BYTES:
         match = _WELL_FORMED.fullmatch(values[0])
-        if match is not None and len(match[1]) <= MAX_TOKEN_BYTES:
-            return match[1]
+        if match is not None:
+            token: str = match[1]
+            if len(token) <= MAX_TOKEN_BYTES:
+                return token
     if not values:
         return None
     if len(values) > 1:
