@@ -405,9 +405,10 @@ class RedisTokenStore:
 
     async def end_everything(self, now: float, progress: Progress | None = None) -> int:
         """Step 1, at once: the cut-off `now` goes into one hash that every allowlist
-        check and session lookup reads in the same round trip as its own key, so from
-        then on no token issued and no session started at or before `now` is accepted,
-        by any replica or SDK verifier (a cut-off only ever moves forward). Step 2, the
+        check and session lookup reads, so from then on no token issued and no session
+        started at or before `now` is accepted, by any replica or SDK verifier (a cut-off
+        only ever moves forward; a process that remembers cut-offs while subscribed,
+        `CutoffMemo`, forgets them on the `all` event published with the raise). Step 2, the
         sweep: every user's hash is scanned and the sessions started before the cut-off
         are deleted with their refresh families and access tokens (one script per user,
         many in flight), so the memory is freed now rather than when the TTLs end. An
