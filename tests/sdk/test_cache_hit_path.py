@@ -10,21 +10,35 @@ deleted behind the verifier's back (no event), so the store alone would refuse i
 from __future__ import annotations
 
 import asyncio
+import re
+import string
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jwtkeep.adapters.factory import open_token_store
 from jwtkeep.adapters.redis.keys import ACCESS, user_key
 from jwtkeep.core.clock import FixedClock
+from jwtkeep.core.compact import MAX_TOKEN_BYTES
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.ports import AccessRecord, TokenStore
 from jwtkeep.sdk import JwksKeySource, RequestEvent, Verifier
+from jwtkeep.sdk.bearer import token_for_lookup, token_from_header
+from jwtkeep.sdk.guard import RequestGuard
 from jwtkeep.sdk.rules import MEMO_ENTRIES, MEMO_PATH_CHARS, RouteTable, scope_for
 from tests.sdk.apps import ROUTES, starlette_app
+from tests.sdk.authorization_values import (
+    VISIBLE_LATIN1,
+    empty_bearer,
+    malformed_bearer,
+    other_scheme,
+    well_formed_bearer,
+)
 from tests.sdk.helpers import AUDIENCE, ISSUER, Minter
 from tests.support.redis_server import CORRECTNESS_TIMEOUT, RedisProcess
 
@@ -49,21 +63,28 @@ async def store(fresh_redis_url: str) -> AsyncIterator[TokenStore]:
 
 
 @pytest.fixture
-async def client(
-    fresh_redis_url: str, key_source: JwksKeySource, clock: FixedClock, events: list[RequestEvent]
-) -> AsyncIterator[httpx.AsyncClient]:
+async def redis_verifier(
+    fresh_redis_url: str, key_source: JwksKeySource, clock: FixedClock
+) -> AsyncIterator[Verifier]:
     verifier = Verifier.with_redis(
         issuer=ISSUER, audience=AUDIENCE, redis_url=fresh_redis_url, keys=key_source,
         clock=clock,
     )  # fmt: skip
     async with asyncio.timeout(WAIT):
         await verifier.wait_subscribed()
-    transport = httpx.ASGITransport(app=starlette_app(verifier, events))
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
-            yield http
+        yield verifier
     finally:
         await verifier.aclose()
+
+
+@pytest.fixture
+async def client(
+    redis_verifier: Verifier, events: list[RequestEvent]
+) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=starlette_app(redis_verifier, events))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+        yield http
 
 
 @pytest.fixture
@@ -98,6 +119,19 @@ async def test_a_repeat_token_is_answered_from_the_cache(
     assert response.status_code == 200
     assert response.json()["jti"] == minter.issued[-1].jti
     assert [(e.path, e.status) for e in events][-1] == ("/orders/1", 200)
+
+
+async def test_a_repeat_token_needs_no_await(
+    cached_token: CachedToken, redis_verifier: Verifier, minter: Minter
+) -> None:
+    token = await cached_token()
+    guard = RequestGuard(redis_verifier, routes=ROUTES)
+    route = guard.route("GET", "/orders/1")
+    outcome = guard.cached_outcome(route, f"bearer {token}")  # synchronous
+    assert outcome is not None
+    assert outcome.claims is not None
+    assert outcome.claims.jti == minter.issued[-1].jti
+    assert guard.cached_outcome(route, f"Bearer {token}x") is None  # a miss: `check`
 
 
 async def test_a_cache_hit_still_meets_the_route_rules(
@@ -165,3 +199,29 @@ def test_the_route_table_answers_as_the_rules_and_stays_bounded() -> None:
     before = table.remembered
     assert table.route("GET", long_path).scope == "admin"
     assert table.remembered == before
+
+
+# What every verified token is (RFC 7515 §7.1 compact serialization, jwtkeep.core.compact).
+VERIFIED_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_segment = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1, max_size=80)
+_compact = st.lists(_segment, min_size=3, max_size=3).map(".".join)
+_schemes = st.sampled_from(["Bearer ", "bearer ", "BEARER ", "Bearer  "])
+_prefixed = st.tuples(_schemes, st.one_of(_compact, st.text(alphabet=VISIBLE_LATIN1)))
+
+
+@given(
+    value=st.one_of(
+        _prefixed.map("".join),
+        other_scheme,
+        well_formed_bearer,
+        malformed_bearer,
+        empty_bearer,
+        st.text(alphabet=VISIBLE_LATIN1, max_size=120),
+    )
+)
+def test_a_lookup_token_that_could_hit_is_the_one_the_parser_takes(value: str) -> None:
+    """`token_for_lookup` skips the character check: sound only because a cache hit needs
+    a token shaped like a verified one, and then the full parser agrees."""
+    token = token_for_lookup(value)
+    if token is not None and VERIFIED_SHAPE.fullmatch(token) and len(token) <= MAX_TOKEN_BYTES:
+        assert token_from_header((value,)) == token

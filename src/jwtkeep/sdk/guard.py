@@ -38,6 +38,7 @@ from jwtkeep.sdk.bearer import (
     MissingToken,
     query_tokens,
     single_query_token,
+    token_for_lookup,
     token_from_header,
 )
 from jwtkeep.sdk.rules import PathRule, Route, RouteTable, check_scope
@@ -122,10 +123,7 @@ class RequestGuard:
         refusal before the token is verified): then call `check`, which applies the whole
         policy. It is that policy's common case, not a second one: with no query, no form
         and one header, `check` takes exactly these steps."""
-        try:
-            token = token_from_header((authorization,))
-        except OAuthError:
-            return None
+        token = token_for_lookup(authorization)  # a hit proves it well formed
         claims = None if token is None else self.verifier.cached(token)
         if claims is None:
             return None
