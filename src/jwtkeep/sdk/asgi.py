@@ -1,6 +1,8 @@
 """`JwtkeepMiddleware`: pure ASGI token verification (Starlette, FastAPI, Litestar, ...).
 
-Applies `jwtkeep.sdk.guard.RequestGuard` to every HTTP request and WebSocket handshake:
+Applies `jwtkeep.sdk.guard.RequestGuard` to every HTTP request and WebSocket handshake
+(a repeat token on a plain request, the common case, is answered without an await:
+`RequestGuard.cached_outcome`):
 bearer token from the `Authorization` header only (RFC 6750 §2.1), token-in-URL refusal
 with per-route opt-in (RFC 6750 §2.3, the article), route scope rules, 401/403/503 as
 RFC 6750 §3.1 says, fail closed. Verified claims go to `scope["state"]["jwtkeep"]`
@@ -16,13 +18,13 @@ then replayed to the app unchanged. A refused WebSocket handshake is closed with
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, MutableMapping
 from typing import Any
 
 from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.scopes import RouteRule
 from jwtkeep.errors import StoreUnavailable
-from jwtkeep.sdk.audit import RequestHook, call_hook, log_request, make_event
+from jwtkeep.sdk.audit import RequestHook, log_request, make_event, start_hook
 from jwtkeep.sdk.bearer import URL_TOKEN_RESPONSE_HEADERS, form_has_token
 from jwtkeep.sdk.guard import (
     FORM_CONTENT_TYPE,
@@ -45,6 +47,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _URL_TOKEN_HEADER_NAMES = frozenset(name.encode() for name, _ in URL_TOKEN_RESPONSE_HEADERS)
 _URL_TOKEN_RAW_HEADERS = [(n.encode(), v.encode()) for n, v in URL_TOKEN_RESPONSE_HEADERS]
+_FORM_TYPE = FORM_CONTENT_TYPE.encode()
 _WS_POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1
 _WS_TRY_AGAIN_LATER = 1013
 
@@ -77,67 +80,97 @@ class JwtkeepMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        method = str(scope.get("method", "GET")) if kind == "http" else "GET"
+        if kind != "http":
+            if kind == "websocket":
+                await self._websocket(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        method = str(scope.get("method", "GET"))
         path = str(scope.get("path", "/"))
-        if kind not in ("http", "websocket") or self.guard.is_public(method, path):
+        route = self.guard.route(method, path)
+        if route.public:
             await self.app(scope, receive, send)
             return
-        form_token = False
-        if kind == "http" and self._scannable_form(scope):
-            receive, form_token = await self._scan_form(receive)
-        outcome = await self.guard.check(_request_info(scope, method, path, form_token=form_token))
-        if kind == "websocket":
-            await self._websocket(scope, receive, send, outcome)
-            return
+        authorization, form = _scan_headers(scope, self.max_form_scan_bytes)
+        query = bytes(scope.get("query_string", b""))
+        outcome = None
+        if len(authorization) == 1 and not query and not form:
+            outcome = self.guard.cached_outcome(route, authorization[0])  # awaits nothing
+        if outcome is None:
+            outcome, receive = await self._check(method, path, authorization, query, form, receive)
         if outcome.error is not None:
             status = await _send_error(send, outcome)
         else:
             status = await self._call_app(_with_claims(scope, outcome), receive, send, outcome)
-        await self._audit(outcome, method, path, status)
+        pending = self._audit(outcome, method, path, status)
+        if pending is not None:  # an async hook
+            await pending
+
+    async def _check(
+        self,
+        method: str,
+        path: str,
+        authorization: list[str],
+        query: bytes,
+        form: bool,
+        receive: Receive,
+    ) -> tuple[Outcome, Receive]:
+        """The whole policy (`RequestGuard.check`), after scanning a form body if any."""
+        form_token = False
+        if form:
+            receive, form_token = await self._scan_form(receive)
+        info = RequestInfo(method, path, authorization, query.decode("latin-1"), form_token)
+        return await self.guard.check(info), receive
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send, outcome: Outcome) -> int:
         status = 500
+        no_cache = outcome.token_in_query
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                if outcome.token_in_query:
+                if no_cache:
                     message = {**message, "headers": _no_cache(message.get("headers", []))}
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception:
-            await self._audit(outcome, str(scope.get("method")), str(scope.get("path")), 500)
+            await _finish(
+                self._audit(outcome, str(scope.get("method")), str(scope.get("path")), 500)
+            )
             raise
         return status
 
-    async def _websocket(
-        self, scope: Scope, receive: Receive, send: Send, outcome: Outcome
-    ) -> None:
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", "/"))
+        if self.guard.route("GET", path).public:
+            await self.app(scope, receive, send)
+            return
+        authorization, _ = _scan_headers(scope, self.max_form_scan_bytes)
+        query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        outcome = await self.guard.check(RequestInfo("GET", path, authorization, query))
         if outcome.error is not None:
             unavailable = isinstance(outcome.error, StoreUnavailable)
             code = _WS_TRY_AGAIN_LATER if unavailable else _WS_POLICY_VIOLATION
             await send({"type": "websocket.close", "code": code})
-            await self._audit(outcome, "GET", str(scope.get("path")), 403)
+            await _finish(self._audit(outcome, "GET", path, 403))
             return
         await self.app(_with_claims(scope, outcome), receive, send)
-        await self._audit(outcome, "GET", str(scope.get("path")), 101)
+        await _finish(self._audit(outcome, "GET", path, 101))
 
-    async def _audit(self, outcome: Outcome, method: str, path: str, status: int) -> None:
-        if outcome.claims is not None:  # only requests whose token verified
-            event = make_event(
-                outcome.claims, method, path, status, token_in_query=outcome.token_in_query
-            )
-            await call_hook(self.on_request, event)
-
-    def _scannable_form(self, scope: Scope) -> bool:
-        content_type = _header(scope, b"content-type")
-        if content_type is None or not content_type.lower().startswith(FORM_CONTENT_TYPE):
-            return False
-        length = _header(scope, b"content-length")
-        return length is None or (length.isdigit() and int(length) <= self.max_form_scan_bytes)
+    def _audit(
+        self, outcome: Outcome, method: str, path: str, status: int
+    ) -> Coroutine[Any, Any, None] | None:
+        """Call the hook for a request whose token verified; an async hook's coroutine is
+        returned to be awaited (a plain function's call costs no await)."""
+        if outcome.claims is None:
+            return None
+        event = make_event(outcome.claims, method, path, status,
+                           token_in_query=outcome.token_in_query)  # fmt: skip
+        return start_hook(self.on_request, event)
 
     async def _scan_form(self, receive: Receive) -> tuple[Receive, bool]:
         """Read up to `max_form_scan_bytes` of body, look for `access_token`, replay it."""
@@ -161,21 +194,29 @@ class JwtkeepMiddleware:
         return replay, found
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
+def _scan_headers(scope: Scope, max_form_bytes: int) -> tuple[list[str], bool]:
+    """One pass over the request headers: every `Authorization` value (RFC 6750 §2.1 wants
+    exactly one; the guard refuses more), and whether the body is a form small enough to
+    scan for a token (RFC 6750 §2.2)."""
+    authorization: list[str] = []
+    content_type = length = None
+    for key, value in scope.get("headers", ()):
+        size = len(key)
+        if size == 13 and key.lower() == b"authorization":
+            authorization.append(bytes(value).decode("latin-1"))
+        elif size == 12 and content_type is None and key.lower() == b"content-type":
+            content_type = bytes(value)
+        elif size == 14 and length is None and key.lower() == b"content-length":
+            length = bytes(value)
+    if content_type is None or not content_type.lower().startswith(_FORM_TYPE):
+        return authorization, False
+    scannable = length is None or (length.isdigit() and int(length) <= max_form_bytes)
+    return authorization, scannable
 
 
-def _request_info(scope: Scope, method: str, path: str, *, form_token: bool) -> RequestInfo:
-    authorization = [
-        bytes(value).decode("latin-1")
-        for key, value in scope.get("headers", [])
-        if key.lower() == b"authorization"
-    ]
-    query = bytes(scope.get("query_string", b"")).decode("latin-1")
-    return RequestInfo(method, path, authorization, query, form_token=form_token)
+async def _finish(pending: Coroutine[Any, Any, None] | None) -> None:
+    if pending is not None:
+        await pending
 
 
 def _with_claims(scope: Scope, outcome: Outcome) -> Scope:

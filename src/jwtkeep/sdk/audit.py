@@ -29,9 +29,12 @@ __all__ = [
 _log = structlog.get_logger("jwtkeep.sdk.audit")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RequestEvent:
-    """One verified request: who (sub, client_id, sid), which token (jti), what, outcome."""
+    """One verified request: who (sub, client_id, sid), which token (jti), what, outcome.
+
+    Slotted and not frozen: one is built per request, and a frozen dataclass costs five
+    times as much to build (bench/results/throughput.md). Treat it as read-only."""
 
     jti: str
     sub: str
@@ -49,10 +52,8 @@ RequestHook = Callable[[RequestEvent], Awaitable[None] | None]
 def make_event(
     claims: AccessClaims, method: str, path: str, status: int, *, token_in_query: bool
 ) -> RequestEvent:
-    return RequestEvent(
-        jti=claims.jti, sub=claims.sub, client_id=claims.client_id, sid=claims.sid,
-        method=method, path=path, status=status, token_in_query=token_in_query,
-    )  # fmt: skip
+    c = claims  # positional: one per request, and keywords cost more
+    return RequestEvent(c.jti, c.sub, c.client_id, c.sid, method, path, status, token_in_query)
 
 
 def log_request(event: RequestEvent) -> None:
@@ -68,6 +69,8 @@ def start_hook(hook: RequestHook, event: RequestEvent) -> Coroutine[Any, Any, No
         result = hook(event)
     except Exception as exc:  # noqa: BLE001
         _hook_failed(event, exc)
+        return None
+    if result is None:  # a plain function: nothing to await
         return None
     return _finish(result, event) if inspect.isawaitable(result) else None
 

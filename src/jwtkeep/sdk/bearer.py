@@ -34,6 +34,7 @@ __all__ = [
     "form_has_token",
     "query_tokens",
     "single_query_token",
+    "token_for_lookup",
     "token_from_header",
 ]
 
@@ -76,6 +77,21 @@ def token_from_header(values: Sequence[str]) -> str | None:
     if len(token) > MAX_TOKEN_BYTES:
         raise InvalidToken("token too large")
     return token
+
+
+def token_for_lookup(value: str) -> str | None:
+    """The token of a `Bearer <token>` value, for a verdict-cache lookup only.
+
+    A lookup succeeds only for a token that passed the full check, and such a token is a
+    compact JWS (RFC 7515 §7.1: base64url segments and dots, at most MAX_TOKEN_BYTES):
+    so on a hit `value` was exactly the scheme (any case), one space and a b64token, and
+    `token_from_header((value,))` returns the same token. That skips the character check
+    (a regex over the whole token) on a hit. On None, or on a miss, use
+    `token_from_header`, which names what is wrong.
+    """
+    if len(value) > MAX_AUTHORIZATION_BYTES or value[6:7] != " " or not value.isascii():
+        return None
+    return value[7:] if value[:6].lower() == _SCHEME else None
 
 
 def query_tokens(query_string: str) -> list[str]:

@@ -13,6 +13,11 @@ Paths are matched after RFC 3986 §5.2.4 dot-segment removal and with repeated s
 collapsed, so `/public/../admin` or `//admin` cannot slip past a rule written for
 `/admin`. A HEAD request is held to the rules of GET as well (frameworks answer HEAD with
 the GET handler), so a GET-only rule cannot be sidestepped with HEAD.
+
+`RouteTable` answers all of it for one request at once (public? token in the URL allowed?
+which scope?) and remembers the answer per `(method, path)`, so the common request does
+no path normalization or rule matching; the memo is bounded in entries and path length,
+since paths come from clients.
 """
 
 from __future__ import annotations
@@ -26,9 +31,14 @@ from jwtkeep.core.scopes import RouteRule, parse_route_rule, required_scope
 from jwtkeep.errors import InsufficientScope
 
 __all__ = [
+    "MEMO_ENTRIES",
+    "MEMO_PATH_CHARS",
     "PathRule",
+    "Route",
     "RouteRule",
+    "RouteTable",
     "authorize",
+    "check_scope",
     "normalize_path",
     "parse_path_rules",
     "parse_route_rule",
@@ -37,6 +47,8 @@ __all__ = [
 ]
 
 _SLASHES = re.compile(r"/{2,}")
+MEMO_ENTRIES = 4096  # distinct (method, path) answers kept; emptied when full
+MEMO_PATH_CHARS = 256  # a longer path is answered every time, never kept
 
 
 def normalize_path(path: str) -> str:
@@ -110,8 +122,67 @@ def authorize(
     the token, or if no rule matches and `deny_unmatched` is on; return the scope that
     was required (None when no rule matched)."""
     needed = scope_for(rules, method, path)
-    if needed is None and deny_unmatched:
-        raise InsufficientScope(None)
-    if needed is not None and needed not in claims.scopes:
-        raise InsufficientScope(needed)
+    check_scope(claims, needed, deny_unmatched=deny_unmatched)
     return needed
+
+
+def check_scope(claims: AccessClaims, needed: str | None, *, deny_unmatched: bool) -> None:
+    """The rule `authorize` applies once the matching rule's scope (`needed`, None when no
+    rule matched) is known: InsufficientScope (403, RFC 6750 §3.1) if it is missing."""
+    if needed is None:
+        if deny_unmatched:
+            raise InsufficientScope(None)
+    elif needed not in claims.scope.split():
+        raise InsufficientScope(needed)
+
+
+def _matches(rules: tuple[PathRule, ...], method: str, path: str) -> bool:
+    if not rules:
+        return False
+    path = normalize_path(path)
+    return any(rule.matches(method, path) for rule in rules)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What the rules say about one `(method, path)`."""
+
+    public: bool  # in `public_paths`: no token needed
+    token_in_query: bool  # in `token_in_query_paths`: a URL token is allowed
+    scope: str | None  # the first matching rule's scope; None if no rule matched
+
+
+class RouteTable:
+    """The path lists and route rules of one guard, answered per `(method, path)`."""
+
+    def __init__(
+        self,
+        routes: Iterable[str | RouteRule] = (),
+        public_paths: Iterable[str | PathRule] = (),
+        token_in_query_paths: Iterable[str | PathRule] = (),
+    ) -> None:
+        self.routes = parse_routes(routes)
+        self.public_paths = parse_path_rules(public_paths)
+        self.token_in_query_paths = parse_path_rules(token_in_query_paths)
+        self._memo: dict[tuple[str, str], Route] = {}
+
+    @property
+    def remembered(self) -> int:
+        """How many `(method, path)` answers are kept (at most `MEMO_ENTRIES`)."""
+        return len(self._memo)
+
+    def route(self, method: str, path: str) -> Route:
+        key = (method, path)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        found = Route(
+            public=_matches(self.public_paths, method, path),
+            token_in_query=_matches(self.token_in_query_paths, method, path),
+            scope=scope_for(self.routes, method, path) if self.routes else None,
+        )
+        if len(path) <= MEMO_PATH_CHARS:
+            if len(self._memo) >= MEMO_ENTRIES:
+                self._memo.clear()
+            self._memo[key] = found
+        return found

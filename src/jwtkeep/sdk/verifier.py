@@ -149,6 +149,11 @@ class Verifier:
             self.start()
         return await self._tokens.verify(token)
 
+    def cached(self, token: str) -> AccessClaims | None:
+        """The verdict cache's claims for a repeat token (exp and nbf checked), or None:
+        then `verify`. Awaits nothing; never raises for a bad token (it is not cached)."""
+        return self._tokens.cached(token)
+
     def authorize(
         self,
         claims: AccessClaims,

@@ -46,21 +46,32 @@ class TokenVerifier:
         self._clock = clock
         self.cache = cache
 
+    def cached(self, token: str) -> AccessClaims | None:
+        """The verdict cache's answer for a repeat token, or None (then call `verify`).
+        Synchronous: a hit awaits nothing, touches no store and logs nothing."""
+        cache = self.cache
+        if cache is None:
+            return None
+        now = self._clock()
+        claims = cache.get(fingerprint(token), now)
+        # RFC 7519 §4.1.4-4.1.5 on every hit: the cache never outlives exp, nor runs before nbf.
+        if claims is not None and claims.nbf - self.rules.leeway <= now < claims.exp:
+            return claims
+        return None
+
     async def verify(self, token: str) -> AccessClaims:
         """Return the verified claims, or raise InvalidToken (generic to the client, reason
         logged) or StoreUnavailable (the allowlist cannot be asked: fail closed)."""
         cache = self.cache
         if cache is None:
             return await self._verify(token, self._clock())
-        now = self._clock()
-        fp = fingerprint(token)
-        claims = cache.get(fp, now)
-        # RFC 7519 §4.1.4-4.1.5 on every hit: the cache never outlives exp, nor runs before nbf.
-        if claims is not None and claims.nbf - self.rules.leeway <= now < claims.exp:
+        claims = self.cached(token)
+        if claims is not None:
             return claims
+        now = self._clock()
         generation = cache.generation
         claims = await self._verify(token, now)
-        cache.put(fp, claims, parse_compact(token).kid, generation)
+        cache.put(fingerprint(token), claims, parse_compact(token).kid, generation)
         return claims
 
     async def _verify(self, token: str, now: float) -> AccessClaims:

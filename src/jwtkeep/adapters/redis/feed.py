@@ -10,6 +10,9 @@ unanswered for `silence` seconds (a stopped or partitioned Redis), a closed conn
 `StoreUnavailable`; the follower then distrusts its cache (fail closed) and subscribes
 again.
 
+The feed also keeps the store's `CutoffMemo` (if given) in step: it is live only while a
+subscription is, and forgets on every `all` event before the event is handed on.
+
 Needs only SUBSCRIBE and PING on the channel (docs/redis-acl.conf).
 """
 
@@ -18,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from jwtkeep.adapters.redis.cutoff_memo import DEFAULT_SILENCE, CutoffMemo
 from jwtkeep.adapters.redis.layout import EVENTS_CHANNEL
-from jwtkeep.core.revocation_events import RevocationEvent, decode_event
+from jwtkeep.core.revocation_events import EventKind, RevocationEvent, decode_event
 from jwtkeep.errors import StoreUnavailable
 from jwtkeep.ports.revocation_feed import DEFAULT_HEARTBEAT
 
@@ -42,11 +47,13 @@ class RedisRevocationFeed:
         client_factory: Callable[[], Redis],
         *,
         heartbeat: float = DEFAULT_HEARTBEAT,
-        silence: float = 1.0,
+        silence: float = DEFAULT_SILENCE,
+        cutoffs: CutoffMemo | None = None,
     ) -> None:
         self._client_factory = client_factory
         self.heartbeat = heartbeat
         self.silence = silence
+        self._cutoffs = cutoffs if cutoffs is not None else CutoffMemo(silence=silence)
 
     def keyer(self) -> Callable[[str], str]:
         return _identity
@@ -69,23 +76,34 @@ class RedisRevocationFeed:
                 if message is None:
                     continue
                 kind = message.get("type")
-                if kind == "message":
+                if kind in ("message", "pong", "subscribe"):
                     last_answer = time.monotonic()
-                    yield decode_event(message["data"])
-                elif kind in ("pong", "subscribe"):
-                    last_answer = time.monotonic()
-                    yield None
+                    yield self._signal(kind, message)
                 elif kind == "unsubscribe":
                     raise StoreUnavailable("revocation subscription: unsubscribed")
         except (RedisError, OSError) as exc:
             reason = type(exc).__name__
             raise StoreUnavailable(f"revocation subscription (redis): {reason}") from exc
         finally:
+            self._cutoffs.lost()
             try:
                 await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
                 await asyncio.shield(client.aclose())
             except (RedisError, OSError):
                 pass
+
+    def _signal(self, kind: str, message: dict[str, Any]) -> RevocationEvent | None:
+        """The event (None for a sign of life), the cut-off memo told first."""
+        if kind == "subscribe":
+            self._cutoffs.restart()  # in place: nothing published from now on is missed
+            return None
+        self._cutoffs.beat()
+        if kind == "pong":
+            return None
+        event = decode_event(message["data"])
+        if event.kind is EventKind.ALL:
+            self._cutoffs.changed()  # a cut-off may have been raised
+        return event
 
     async def aclose(self) -> None:
         return None

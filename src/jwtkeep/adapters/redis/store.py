@@ -38,6 +38,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError, NoScriptError, RedisError
 
 from jwtkeep.adapters.redis.connect import Connections, open_connections
+from jwtkeep.adapters.redis.cutoff_memo import CutoffMemo
 from jwtkeep.adapters.redis.feed import RedisRevocationFeed
 from jwtkeep.adapters.redis.layout import (
     ACCESS,
@@ -164,6 +165,7 @@ class RedisTokenStore:
         self._connections = connections
         self._run = connections.run
         self._scripts = load_scripts()
+        self._cutoffs = CutoffMemo()
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 50, timeout: float = 0.25) -> RedisTokenStore:
@@ -215,10 +217,15 @@ class RedisTokenStore:
         value = await self._command(key, b"HGET", key, ACCESS + fp)
         if value is None or value[HEAD_BYTES:] != sid_code(sid) or now >= access_exp(value):
             return False  # unknown, revoked, expired: one command, no cut-off to read
-        # Only a token that would pass pays for the cut-off read (a second command, in
-        # the next batch; bench/results/revoke_everything.md has the cost): unknown and
-        # forged tokens, the ones an attacker can send in bulk, cost one command.
-        cutoff = await self._cutoff(client_id)
+        # Only a token that would pass needs the cut-off: from the memo while a revocation
+        # subscription is live (`cutoff_memo.py`), else one more command, in the next batch
+        # (bench/results/revoke_everything.md). Unknown and forged tokens, the ones an
+        # attacker can send in bulk, cost one command either way.
+        known, cutoff = self._cutoffs.get(client_id)
+        if not known:
+            generation = self._cutoffs.generation  # before the read: see CutoffMemo.put
+            cutoff = await self._cutoff(client_id)
+            self._cutoffs.put(client_id, cutoff, generation)
         # Issued at or before `revoke-everything`, or its app's disable or delete.
         return cutoff is None or (issued_at is not None and issued_at > cutoff)
 
@@ -247,8 +254,13 @@ class RedisTokenStore:
                     killed += int(await self._script("revoke_kid", [key], [kid_tag(kid)]))
         return killed
 
+    @property
+    def cutoffs(self) -> CutoffMemo:
+        """The cut-offs this store remembers while one of its feeds is subscribed."""
+        return self._cutoffs
+
     def revocation_feed(self) -> RedisRevocationFeed:
-        return RedisRevocationFeed(self._connections.subscriber)
+        return RedisRevocationFeed(self._connections.subscriber, cutoffs=self._cutoffs)
 
     async def ping(self) -> None:
         with _fail_closed:
@@ -393,9 +405,10 @@ class RedisTokenStore:
 
     async def end_everything(self, now: float, progress: Progress | None = None) -> int:
         """Step 1, at once: the cut-off `now` goes into one hash that every allowlist
-        check and session lookup reads in the same round trip as its own key, so from
-        then on no token issued and no session started at or before `now` is accepted,
-        by any replica or SDK verifier (a cut-off only ever moves forward). Step 2, the
+        check and session lookup reads, so from then on no token issued and no session
+        started at or before `now` is accepted, by any replica or SDK verifier (a cut-off
+        only ever moves forward; a process that remembers cut-offs while subscribed,
+        `CutoffMemo`, forgets them on the `all` event published with the raise). Step 2, the
         sweep: every user's hash is scanned and the sessions started before the cut-off
         are deleted with their refresh families and access tokens (one script per user,
         many in flight), so the memory is freed now rather than when the TTLs end. An
@@ -415,6 +428,7 @@ class RedisTokenStore:
         # schema names no app and a verdict cache does not know a token's app, so a
         # per-app cut-off empties every cache too (the safe reading).
         await self._script("raise_cutoff", [CUTOFF_KEY], [field, number(now), EVERYTHING.encode()])
+        self._cutoffs.changed()  # here at once; other processes on the `all` event
         # An estimate for the progress bar: a user's hash, and per session 3 more keys.
         estimate = int(await self._command(CUTOFF_KEY, b"DBSIZE")) // 4
         ended = swept = 0
