@@ -29,9 +29,9 @@ from jwtkeep.sdk.bearer import URL_TOKEN_RESPONSE_HEADERS, form_has_token
 from jwtkeep.sdk.guard import (
     FORM_CONTENT_TYPE,
     MAX_FORM_SCAN_BYTES,
+    GuardRequest,
     Outcome,
     RequestGuard,
-    RequestInfo,
     error_response,
 )
 from jwtkeep.sdk.rules import PathRule
@@ -120,7 +120,7 @@ class JwtkeepMiddleware:
         form_token = False
         if form:
             receive, form_token = await self._scan_form(receive)
-        info = RequestInfo(method, path, authorization, query.decode("latin-1"), form_token)
+        info = GuardRequest(method, path, authorization, query.decode("latin-1"), form_token)
         return await self.guard.check(info), receive
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send, outcome: Outcome) -> int:
@@ -151,7 +151,7 @@ class JwtkeepMiddleware:
             return
         authorization, _ = _scan_headers(scope, self.max_form_scan_bytes)
         query = bytes(scope.get("query_string", b"")).decode("latin-1")
-        outcome = await self.guard.check(RequestInfo("GET", path, authorization, query))
+        outcome = await self.guard.check(GuardRequest("GET", path, authorization, query))
         if outcome.error is not None:
             unavailable = isinstance(outcome.error, StoreUnavailable)
             code = _WS_TRY_AGAIN_LATER if unavailable else _WS_POLICY_VIOLATION

@@ -27,8 +27,8 @@ from jwtkeep.sdk.bearer import form_has_token
 from jwtkeep.sdk.guard import (
     FORM_CONTENT_TYPE,
     MAX_FORM_SCAN_BYTES,
+    GuardRequest,
     RequestGuard,
-    RequestInfo,
     error_response,
     require_all,
 )
@@ -90,7 +90,7 @@ def _verifier(request: Request, explicit: Verifier | None) -> Verifier:
 
 
 async def _verify(request: Request, verifier: Verifier, scopes: tuple[str, ...]) -> AccessClaims:
-    info = RequestInfo(
+    info = GuardRequest(
         method=request.method,
         path=str(request.scope.get("path", "/")),
         authorization=request.headers.getlist("authorization"),

@@ -35,9 +35,9 @@ from jwtkeep.sdk.bearer import URL_TOKEN_RESPONSE_HEADERS, form_has_token
 from jwtkeep.sdk.guard import (
     FORM_CONTENT_TYPE,
     MAX_FORM_SCAN_BYTES,
+    GuardRequest,
     Outcome,
     RequestGuard,
-    RequestInfo,
     error_response,
     require_all,
 )
@@ -127,7 +127,7 @@ class Jwtkeep:
         return self._check(())
 
     def _check(self, scopes: tuple[str, ...]) -> Response | None:
-        info = RequestInfo(
+        info = GuardRequest(
             method=request.method,
             path=request.path,
             authorization=request.headers.getlist("Authorization"),

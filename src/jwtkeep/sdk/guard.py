@@ -1,6 +1,6 @@
 """The request policy every framework adapter shares (ASGI, FastAPI, Flask).
 
-An adapter turns its request into a `RequestInfo`, asks `RequestGuard.check`, and turns the
+An adapter turns its request into a `GuardRequest`, asks `RequestGuard.check`, and turns the
 `Outcome` back into its own response. The policy, in order:
 
 1. public paths need no token and are passed through untouched;
@@ -48,9 +48,9 @@ from jwtkeep.sdk.verifier import Verifier
 __all__ = [
     "FORM_CONTENT_TYPE",
     "MAX_FORM_SCAN_BYTES",
+    "GuardRequest",
     "Outcome",
     "RequestGuard",
-    "RequestInfo",
     "error_response",
     "require_all",
 ]
@@ -62,7 +62,7 @@ _UNAVAILABLE = "Access tokens cannot be checked right now; try again shortly."
 
 
 @dataclass(frozen=True)
-class RequestInfo:
+class GuardRequest:
     method: str
     path: str
     authorization: Sequence[str]  # every Authorization header value, as received
@@ -101,7 +101,7 @@ class RequestGuard:
     def is_public(self, method: str, path: str) -> bool:
         return self.table.route(method, path).public
 
-    async def check(self, request: RequestInfo, *, scopes: Iterable[str] = ()) -> Outcome:
+    async def check(self, request: GuardRequest, *, scopes: Iterable[str] = ()) -> Outcome:
         """Authenticate and authorize; expected failures come back in `Outcome.error`.
 
         `scopes` are required on top of the route rules (the FastAPI/Flask decorators)."""
@@ -138,7 +138,7 @@ class RequestGuard:
         return Outcome(claims, None, in_query)
 
     @staticmethod
-    def _presented(request: RequestInfo, *, opt_in: bool) -> str:
+    def _presented(request: GuardRequest, *, opt_in: bool) -> str:
         header_token = token_from_header(request.authorization)
         in_query = query_tokens(request.query_string)
         if request.form_token:

@@ -38,7 +38,7 @@ from jwtkeep.errors import InvalidGrant, InvalidRequest, InvalidScope, OAuthErro
 from jwtkeep.ports import App, AuthorizationCode, LoginSession
 from jwtkeep.usecases.context import RequestInfo, SignInContext
 from jwtkeep.usecases.login_session import login_still_valid
-from jwtkeep.usecases.scopes import grant_scope
+from jwtkeep.usecases.scope_grants import grant_scope
 from jwtkeep.usecases.session_start import new_sid, start_session
 from jwtkeep.usecases.token_response import TokenResponse
 

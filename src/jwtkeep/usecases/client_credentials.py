@@ -11,7 +11,7 @@ from jwtkeep.core.clock import new_id
 from jwtkeep.errors import UnauthorizedClient
 from jwtkeep.ports import App
 from jwtkeep.usecases.context import AuthContext, RequestInfo
-from jwtkeep.usecases.scopes import grant_scope
+from jwtkeep.usecases.scope_grants import grant_scope
 from jwtkeep.usecases.token_response import TokenResponse
 
 __all__ = ["client_credentials_grant"]

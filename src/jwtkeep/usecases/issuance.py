@@ -7,7 +7,7 @@ article: no personal data). The caller stores `record` before returning `token`
 The account API (`/userinfo`, `/auth/*`) is a resource of its own whose audience is the
 issuer URL: a token carries it, as `aud: [app audience, issuer]` (RFC 7519 §4.1.3), only
 when its granted scope holds `account` or `openid`. The grants decide whether an app may
-have those scopes (`jwtkeep.usecases.scopes.grant_scope`); a refresh that narrows them
+have those scopes (`jwtkeep.usecases.scope_grants.grant_scope`); a refresh that narrows them
 away yields a token without the issuer audience.
 """
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from jwtkeep.errors import InvalidGrant
 from jwtkeep.ports import App, User
 from jwtkeep.usecases.context import AuthContext, RequestInfo
-from jwtkeep.usecases.scopes import grant_scope
+from jwtkeep.usecases.scope_grants import grant_scope
 from jwtkeep.usecases.session_start import start_session
 from jwtkeep.usecases.token_response import TokenResponse
 

@@ -19,7 +19,7 @@ from jwtkeep.core.refresh_token import new_refresh_token, refresh_token_session
 from jwtkeep.errors import InvalidGrant, UnauthorizedClient
 from jwtkeep.ports import App, RotationOutcome
 from jwtkeep.usecases.context import AuthContext, RequestInfo
-from jwtkeep.usecases.scopes import narrow_scope
+from jwtkeep.usecases.scope_grants import narrow_scope
 from jwtkeep.usecases.token_response import TokenResponse
 
 __all__ = ["INVALID_REFRESH", "refresh_grant"]
