@@ -4,6 +4,7 @@ of expired rows, SQLite's cross-process write discipline, and SQL-specific error
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -87,6 +88,29 @@ async def test_sqlite_rotation_is_atomic_across_processes(tmp_path: Path) -> Non
     )
 
 
+async def test_a_short_write_waits_while_another_process_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    """A short transaction runs on the event loop and never waits there: while another
+    process (here a plain sqlite3 connection) holds the write lock, the write waits on a
+    thread, on the busy timeout, and commits once the lock is free."""
+    path = tmp_path / "jwtkeep.db"
+    database = Database.connect(f"sqlite:///{path}", timeout=10)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        await database.migrate()
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.ensure_future(database.tokens.add_access(access_for("u", "s"), NOW))
+        await asyncio.sleep(0.2)
+        assert not write.done()  # the event loop ran on: this sleep ended
+        other.execute("COMMIT")
+        await write
+        assert (await row_counts(database))["access_tokens"] == 1
+    finally:
+        other.close()
+        await database.close()
+
+
 async def test_an_in_memory_sqlite_store_serializes_its_one_connection() -> None:
     """`sqlite://` is a single shared connection: concurrent readers and writers must
     take turns or their transactions would collide."""
@@ -117,13 +141,17 @@ async def test_an_in_memory_sqlite_store_serializes_its_one_connection() -> None
 
 
 async def test_a_sqlite_write_that_waited_past_the_timeout_never_runs(tmp_path: Path) -> None:
-    """Writes queue on the one writer thread; one whose wait exceeded the store timeout is
+    """A short write that finds the write lock taken (here by a bulk write on the writer
+    thread) queues on the writer thread; one whose wait exceeded the store timeout is
     refused with StoreUnavailable (fail closed) and changes nothing."""
     database = Database.connect(f"sqlite:///{tmp_path / 'jwtkeep.db'}", timeout=0.05)
     release = threading.Event()
     try:
         await database.migrate()
-        blocker = asyncio.ensure_future(database.engine.write(lambda _conn: release.wait(10)))
+        blocker = asyncio.ensure_future(
+            database.engine.write(lambda _conn: release.wait(10), bulk=True)
+        )
+        await asyncio.sleep(0.02)  # the bulk write holds the write lock
         queued = asyncio.ensure_future(database.tokens.add_access(access_for("u", "s"), NOW))
         await asyncio.sleep(0.2)  # the second write has now waited past the timeout
         release.set()

@@ -75,11 +75,13 @@ class SqlAuditLog:
         else:
             statement = statement.order_by(row.at.desc(), row.id.desc())
         statement = statement.limit(limit)
-        rows = await self._engine.read(lambda conn: conn.execute(statement).all())
+        rows = await self._engine.read(lambda conn: conn.execute(statement).all(), bulk=True)
         return [_event(one) for one in rows]
 
     async def prune(self, events_before: float, ips_before: float) -> int:
-        return await self._engine.write(lambda conn: _prune(conn, events_before, ips_before))
+        return await self._engine.write(
+            lambda conn: _prune(conn, events_before, ips_before), bulk=True
+        )
 
 
 def _prune(conn: Connection, events_before: float, ips_before: float) -> int:

@@ -99,7 +99,7 @@ class SqlTokenStore:
             publish(conn, RevocationEvent.signed_by(kid))
             return killed
 
-        return await self._engine.write(work)
+        return await self._engine.write(work, bulk=True)
 
     def revocation_feed(self) -> SqlRevocationFeed:
         return SqlRevocationFeed(self._engine)
@@ -227,7 +227,7 @@ class SqlTokenStore:
             publish(conn, EVERYTHING)
             return ended
 
-        ended = await self._engine.write(work)
+        ended = await self._engine.write(work, bulk=True)
         if progress is not None:
             progress(ended, ended)
         return ended
@@ -245,7 +245,7 @@ class SqlTokenStore:
             publish(conn, EVERYTHING)
             return ended
 
-        ended = await self._engine.write(work)
+        ended = await self._engine.write(work, bulk=True)
         if progress is not None:
             progress(ended, ended)
         return ended
