@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Row, Table, delete, insert, or_, select, update
 
+from jwtkeep.adapters.sql import prepared
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.schema import AuditEventRow
 from jwtkeep.ports.records import AuditEvent
@@ -102,13 +103,11 @@ def _prune(conn: Connection, events_before: float, ips_before: float) -> int:
     return deleted
 
 
-_INSERT = insert(
-    cast(Table, AuditEventRow.__table__)
-)  # one statement, compiled once, for every event
+_INSERT = insert(cast(Table, AuditEventRow.__table__))  # one statement for every event
 
 
 def _insert(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(_INSERT, values)
+    prepared.run(conn, _INSERT, values)
 
 
 def _event(row: Row[Any]) -> AuditEvent:

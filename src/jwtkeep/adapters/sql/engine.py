@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.pool import StaticPool
 
-from jwtkeep.adapters.sql.errors import translate_errors
+from jwtkeep.adapters.sql.errors import raw_sqlite_errors, translate_errors
 from jwtkeep.adapters.sql.url import is_sqlite, parse_url
 from jwtkeep.errors import ConfigurationError, StoreUnavailable
 
@@ -155,8 +155,7 @@ class _Inline:
             try:
                 with conn.begin():
                     return work(conn)
-            except (exc.OperationalError, sqlite3.OperationalError) as error:
-                # (BEGIN goes straight to sqlite3, so its error comes unwrapped.)
+            except exc.OperationalError as error:
                 if _is_busy(error):
                     # SQLITE_BUSY comes from BEGIN IMMEDIATE (the write lock is taken:
                     # nothing ran) or a read's first statement; rolled back either way.
@@ -181,9 +180,8 @@ class _Inline:
             self.engine.dispose()
 
 
-def _is_busy(error: exc.OperationalError | sqlite3.OperationalError) -> bool:
-    code = getattr(error.orig if isinstance(error, exc.DBAPIError) else error,
-                   "sqlite_errorcode", None)  # fmt: skip
+def _is_busy(error: exc.OperationalError) -> bool:
+    code = getattr(error.orig, "sqlite_errorcode", None)
     # Extended result codes keep the primary code in the low byte.
     return isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
@@ -362,4 +360,5 @@ def _install_sqlite_hooks(engine: Engine, timeout: float, *, checkpoints: bool) 
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
         # Straight to sqlite3: a whole SQLAlchemy execution for BEGIN cost a third of a
         # short read transaction (bench/README.md).
-        conn.connection.dbapi_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
+        with raw_sqlite_errors("BEGIN"):
+            conn.connection.dbapi_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]

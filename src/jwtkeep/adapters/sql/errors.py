@@ -9,6 +9,7 @@ can carry the URL or statement parameters.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,7 +17,7 @@ from sqlalchemy import exc
 
 from jwtkeep.errors import ConfigurationError, Conflict, StoreUnavailable
 
-__all__ = ["conflict_on_duplicate", "is_sqlite_error", "translate_errors"]
+__all__ = ["conflict_on_duplicate", "is_sqlite_error", "raw_sqlite_errors", "translate_errors"]
 
 # PostgreSQL SQLSTATE classes that mean "the server cannot serve us right now":
 # 08 connection exception, 40 transaction rollback (serialization failure, deadlock),
@@ -67,6 +68,18 @@ def translate_errors() -> Iterator[None]:
         # exc.TimeoutError: no pooled connection within the timeout; OSError: refused,
         # unreachable, DNS; TimeoutError: asyncpg's connect/command timeout.
         raise _unavailable(error) from error
+
+
+@contextmanager
+def raw_sqlite_errors(statement: str) -> Iterator[None]:
+    """Wrap an error of a statement sent straight to `sqlite3` as SQLAlchemy would
+    (`OperationalError`, `IntegrityError`, ...), so the translations above apply."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise exc.DBAPIError.instance(
+            statement, None, error, sqlite3.Error, hide_parameters=True
+        ) from error
 
 
 @contextmanager
