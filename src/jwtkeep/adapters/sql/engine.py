@@ -136,7 +136,11 @@ class _Busy(Exception):
 
 
 class _Inline:
-    """One connection for short transactions on the caller's thread; it never waits."""
+    """One connection for short transactions on the caller's thread; it never waits.
+
+    BEGIN and COMMIT go straight to `sqlite3` (SQLAlchemy's transaction bookkeeping cost
+    as much as a short statement); a statement the work runs through SQLAlchemy finds the
+    transaction open (`_on_begin`) and is committed with it."""
 
     def __init__(self, url: str) -> None:
         self.engine = _create_sqlite_engine(url, pool_size=1, timeout=0.0, checkpoints=False)
@@ -151,10 +155,8 @@ class _Inline:
             conn = self._conn
             if conn is None:
                 conn = self._conn = self.engine.connect()
-            conn.execution_options(**{_BEGIN_OPTION: begin})  # in place (SQLAlchemy 2)
             try:
-                with conn.begin():
-                    return work(conn)
+                return self._transaction(conn, work, begin)
             except exc.OperationalError as error:
                 if _is_busy(error):
                     # SQLITE_BUSY comes from BEGIN IMMEDIATE (the write lock is taken:
@@ -168,6 +170,26 @@ class _Inline:
                 raise
         finally:
             self._lock.release()
+
+    @staticmethod
+    def _transaction(conn: Connection, work: Work[T], begin: str) -> T:
+        dbapi: Any = conn.connection.dbapi_connection
+        with raw_sqlite_errors("BEGIN"):
+            dbapi.execute(f"BEGIN {begin}")
+        try:
+            result = work(conn)
+        except BaseException:
+            if conn.in_transaction():
+                conn.rollback()
+            with raw_sqlite_errors("ROLLBACK"):
+                dbapi.rollback()
+            raise
+        if conn.in_transaction():
+            conn.commit()  # SQLAlchemy's view of the transaction, and the transaction
+        else:
+            with raw_sqlite_errors("COMMIT"):
+                dbapi.commit()
+        return result
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -357,8 +379,11 @@ def _install_sqlite_hooks(engine: Engine, timeout: float, *, checkpoints: bool) 
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        dbapi: Any = conn.connection.dbapi_connection
+        if dbapi.in_transaction:
+            return  # the short path began it (`_Inline`)
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
         # Straight to sqlite3: a whole SQLAlchemy execution for BEGIN cost a third of a
         # short read transaction (bench/README.md).
         with raw_sqlite_errors("BEGIN"):
-            conn.connection.dbapi_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
+            dbapi.execute(f"BEGIN {mode}")

@@ -17,7 +17,13 @@ from sqlalchemy import exc
 
 from jwtkeep.errors import ConfigurationError, Conflict, StoreUnavailable
 
-__all__ = ["conflict_on_duplicate", "is_sqlite_error", "raw_sqlite_errors", "translate_errors"]
+__all__ = [
+    "conflict_on_duplicate",
+    "is_sqlite_error",
+    "raw_sqlite_errors",
+    "translate_errors",
+    "wrap_sqlite_error",
+]
 
 # PostgreSQL SQLSTATE classes that mean "the server cannot serve us right now":
 # 08 connection exception, 40 transaction rollback (serialization failure, deadlock),
@@ -70,16 +76,21 @@ def translate_errors() -> Iterator[None]:
         raise _unavailable(error) from error
 
 
+def wrap_sqlite_error(error: sqlite3.Error, statement: str) -> exc.DBAPIError:
+    """An error of a statement sent straight to `sqlite3`, wrapped as SQLAlchemy would
+    (`OperationalError`, `IntegrityError`, ...), so the translations above apply."""
+    wrapped = exc.DBAPIError.instance(statement, None, error, sqlite3.Error, hide_parameters=True)
+    assert isinstance(wrapped, exc.DBAPIError)
+    return wrapped
+
+
 @contextmanager
 def raw_sqlite_errors(statement: str) -> Iterator[None]:
-    """Wrap an error of a statement sent straight to `sqlite3` as SQLAlchemy would
-    (`OperationalError`, `IntegrityError`, ...), so the translations above apply."""
+    """`wrap_sqlite_error` for a block."""
     try:
         yield
     except sqlite3.Error as error:
-        raise exc.DBAPIError.instance(
-            statement, None, error, sqlite3.Error, hide_parameters=True
-        ) from error
+        raise wrap_sqlite_error(error, statement) from error
 
 
 @contextmanager
