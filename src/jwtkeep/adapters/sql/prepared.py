@@ -19,9 +19,10 @@ import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Executable
+from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Insert
 
 from jwtkeep.adapters.sql.errors import wrap_sqlite_error
@@ -66,7 +67,7 @@ def _plan(conn: Connection, statement: Executable, params: Mapping[str, Any]) ->
         return plan
     dialect = conn.dialect
     keys = list(params) if isinstance(statement, Insert) else None
-    compiled: Any = statement.compile(dialect=dialect, column_keys=keys)
+    compiled: Any = cast(ClauseElement, statement).compile(dialect=dialect, column_keys=keys)
     binds = []
     for name in compiled.positiontup:
         bind = compiled.binds[name]
@@ -75,10 +76,8 @@ def _plan(conn: Connection, statement: Executable, params: Mapping[str, Any]) ->
         constant = _REQUIRED if bind.required or name in params else bind.value
         binds.append((name, constant, compiled._bind_processors.get(name)))
     columns = compiled._result_columns
-    row = namedtuple("Row", [c.keyname for c in columns], rename=True) if columns else None  # type: ignore[misc]  # noqa: PYI024
-    results = tuple(
-        c.type._cached_result_processor(dialect, None) for c in columns
-    )
+    row = namedtuple("Row", [c.keyname for c in columns], rename=True) if columns else None
+    results = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
     plan = _PLANS[key] = _Plan(statement, compiled.string, tuple(binds), row, results)
     return plan
 
