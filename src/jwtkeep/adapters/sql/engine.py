@@ -6,8 +6,8 @@ SQLite (https://sqlite.org/wal.html, https://sqlite.org/pragma.html,
 https://sqlite.org/lang_transaction.html) runs on the standard library's `sqlite3`. WAL
 mode so readers never block the writer; `synchronous=NORMAL`: in WAL mode a commit
 writes the WAL without an fsync, so a crash of the process loses nothing, and a power cut
-or OS crash may lose the last commits but never corrupts the file (the rolled-back
-transactions are whole ones); foreign keys on; a busy timeout. Write transactions start
+or OS crash may lose the last committed transactions (each one whole, never half of
+one) but never corrupts the file; foreign keys on; a busy timeout. Write transactions start
 with `BEGIN IMMEDIATE`, which takes the write lock up front: a read-modify-write (refresh
 rotation) can then never interleave with another one, and another process (the CLI)
 waits on the busy timeout instead of failing half-way. `sqlite3` keeps each connection's
@@ -18,9 +18,10 @@ A short transaction (the default: a fixed number of rows, such as a refresh rota
 an allowlist check) runs at once on the caller's thread, on a connection kept for it:
 no thread hop at all. It takes tens of microseconds, less than the hop it saves (a hop
 through a thread costs a GIL hand-over each way and one per statement; measured in
-bench/results/server.md). It never waits: that connection's busy timeout is 0, so when
-another process holds the write lock, or the connection is in use on another thread,
-the transaction goes to the threads below and waits there instead. A synchronous
+bench/README.md); its hot statements skip SQLAlchemy's execution path (`prepared.py`).
+It never waits: that connection's busy timeout is 0, so when another process holds the
+write lock, or the connection is in use on another thread, the transaction goes to the
+threads below and waits there instead. A synchronous
 transaction cannot interleave with another one of this thread, so the in-process writes
 are serialized by construction. That connection never checkpoints the WAL itself (a
 checkpoint writes and fsyncs pages): every `CHECKPOINT_EVERY` commits the writer thread

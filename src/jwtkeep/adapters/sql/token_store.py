@@ -145,7 +145,7 @@ class SqlTokenStore:
         reuse_interval: float = 0.0,
     ) -> RotationOutcome:
         """Refresh token rotation with reuse detection (RFC 9700 §4.14.2), atomically: one
-        write transaction (on SQLite one thread hop, under `BEGIN IMMEDIATE`)."""
+        write transaction (on SQLite run at once on the event loop, under `BEGIN IMMEDIATE`)."""
 
         def work(conn: Connection) -> RotationOutcome:
             self._maybe_purge(conn, now)
