@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from jwtkeep.adapters.sql import Database, SqlTokenStore
+from jwtkeep.adapters.sql.engine import CHECKPOINT_EVERY
 from jwtkeep.adapters.sql.schema import AccessTokenRow, RefreshTokenRow, SessionRow
 from jwtkeep.errors import Conflict, StoreUnavailable
 from jwtkeep.ports import RotationOutcome
@@ -109,6 +110,30 @@ async def test_a_short_write_waits_while_another_process_holds_the_lock(
     finally:
         other.close()
         await database.close()
+
+
+async def test_short_writes_keep_the_wal_checkpointed(tmp_path: Path) -> None:
+    """The short path's connection never checkpoints (that would fsync on the event loop):
+    the writer thread does, every CHECKPOINT_EVERY short writes, so the WAL does not grow
+    without bound. Without it, 20 x CHECKPOINT_EVERY writes leave at least six WAL frames
+    each (the allowlist table and its five indexes)."""
+    path = tmp_path / "jwtkeep.db"
+    database = Database.connect(f"sqlite:///{path}")
+    writes = 20 * CHECKPOINT_EVERY
+    try:
+        await database.migrate()
+        for _ in range(writes):
+            await database.tokens.add_access(access_for("u", "s"), NOW)
+        await database.engine.write(lambda _conn: None, bulk=True)  # after the checkpoints
+        other = sqlite3.connect(path)
+        try:
+            # (busy, frames in the WAL, frames copied): PASSIVE only looks, waits for nothing
+            _, frames, _ = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            other.close()
+    finally:
+        await database.close()
+    assert 0 < frames < 2 * writes
 
 
 async def test_an_in_memory_sqlite_store_serializes_its_one_connection() -> None:

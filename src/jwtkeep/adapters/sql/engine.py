@@ -25,7 +25,11 @@ threads below and waits there instead. A synchronous
 transaction cannot interleave with another one of this thread, so the in-process writes
 are serialized by construction. That connection never checkpoints the WAL itself (a
 checkpoint writes and fsyncs pages): every `CHECKPOINT_EVERY` commits the writer thread
-runs a passive one (https://sqlite.org/c3ref/wal_checkpoint_v2.html).
+runs a RESTART one (https://sqlite.org/c3ref/wal_checkpoint_v2.html). It takes the write
+lock, so the short writes meanwhile find it taken and queue on the writer thread behind
+it, and the next write starts the WAL over: the file stays as large as the writes
+between two checkpoints, also under a constant load (a passive checkpoint, racing the
+writes, never caught up and the WAL grew without bound).
 
 A bulk transaction (`bulk=True`: its row count has no fixed bound, e.g. ending every
 session, migrating) and a short one that found the lock taken run on two threads, a
@@ -203,6 +207,11 @@ class _Inline:
             self.engine.dispose()
 
 
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: a failed checkpoint is retried by the next one
+
+
 def _is_busy(error: exc.OperationalError) -> bool:
     code = getattr(error.orig, "sqlite_errorcode", None)
     # Extended result codes keep the primary code in the low byte.
@@ -225,7 +234,7 @@ class _SqliteRunner:
         # An in-memory database is one shared connection: everything queues on one thread.
         self._inline = None if self._memory else _Inline(url)
         self._writes = 0
-        self._checkpoint: asyncio.Future[object] | None = None
+        self._checkpointing = False  # set here, cleared on the writer thread
         self._writer: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None
 
@@ -260,26 +269,25 @@ class _SqliteRunner:
         )
 
     def _count_write(self) -> None:
-        """Every `CHECKPOINT_EVERY` short writes, a passive checkpoint on the writer thread
-        (the short path's connection does none: it would fsync on the caller's thread)."""
+        """Every `CHECKPOINT_EVERY` short writes, a checkpoint on the writer thread (the
+        short path's connection does none: it would fsync on the caller's thread)."""
         self._writes += 1
-        if self._writes % CHECKPOINT_EVERY or self._checkpoint is not None:
+        if self._writes % CHECKPOINT_EVERY or self._checkpointing:
             return
-        self._checkpoint = asyncio.get_running_loop().run_in_executor(
+        self._checkpointing = True
+        future = asyncio.get_running_loop().run_in_executor(
             self._thread(write=True), self._run_checkpoint
         )
-        self._checkpoint.add_done_callback(self._checkpoint_done)
+        future.add_done_callback(_retrieve)
 
     def _run_checkpoint(self) -> None:
-        # PASSIVE never takes the write lock nor calls the busy handler; it copies what
-        # no reader still needs, and the next writer restarts the WAL from its start.
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def _checkpoint_done(self, future: asyncio.Future[object]) -> None:
-        self._checkpoint = None
-        if not future.cancelled():
-            future.exception()  # a failed checkpoint is retried by the next one
+        # RESTART waits (busy timeout) for the writer and the readers of the WAL, copies it
+        # all, and makes the next writer start it over. A failed one is retried by the next.
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)")
+        finally:
+            self._checkpointing = False
 
     def _transaction(self, work: Work[T], begin: str, queued_at: float) -> T:
         if time.monotonic() - queued_at > self.timeout:
