@@ -28,11 +28,8 @@ import contextlib
 import json
 import os
 import platform
-import re
-import shutil
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+from bench.wrk import require_wrk  # noqa: E402
+from bench.wrk import run as wrk_run  # noqa: E402
 from tests.support.postgres_server import running_postgres  # noqa: E402
 from tests.support.redis_server import RedisProcess, find_redis_server  # noqa: E402
 from tests.support.serve_process import (  # noqa: E402
@@ -222,30 +221,16 @@ def logins(deployment: Deployment, count: int) -> list[dict[str, str]]:
 def wrk(
     deployment: Deployment, path: str, script: str, env: dict[str, str], connections: int = 0
 ) -> tuple[float, int]:
-    """requests/s and non-2xx responses of one wrk run."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
-        file.write(script)
-    try:
-        result = subprocess.run(
-            ["wrk", f"-t{THREADS}", f"-c{connections or CONNECTIONS}", f"-d{SECONDS}s",
-             "-s", file.name, deployment.server.url + path],
-            env={**os.environ, **env, "BENCH_THREADS": str(THREADS)},
-            capture_output=True, text=True, timeout=SECONDS + 60, check=True,
-        )  # fmt: skip
-    finally:
-        os.unlink(file.name)
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    assert rate, result.stdout + result.stderr
-    statuses = {int(s): int(n) for s, n in re.findall(r"^status (\d+) (\d+)$", result.stdout, re.M)}
-    starved = re.search(r"^starved (\d+)$", result.stdout, re.M)
-    timeouts = re.search(r"timeout (\d+)", result.stdout)
-    failed = sum(n for s, n in statuses.items() if s != 200)
-    failed += (int(starved.group(1)) if starved else 0) + (
-        int(timeouts.group(1)) if timeouts else 0
-    )
+    """requests/s and failed requests (non-200, timeouts, a dry refresh pool) of one run."""
+    result = wrk_run(
+        deployment.server.url + path, threads=THREADS, connections=connections or CONNECTIONS,
+        seconds=SECONDS, script=script, env={**env, "BENCH_THREADS": str(THREADS)},
+    )  # fmt: skip
+    failed = sum(n for s, n in result.statuses.items() if s != 200)
+    failed += result.starved + result.timeouts
     if failed and os.environ.get("BENCH_DEBUG"):
-        print(path, statuses, result.stdout, file=sys.stderr)
-    return float(rate.group(1)), failed
+        print(path, result.statuses, result.output, file=sys.stderr)
+    return result.rate, failed
 
 
 def measure(deployment: Deployment, row: str) -> None:
@@ -327,8 +312,7 @@ def report(done: list[Deployment], seconds: float) -> str:
 
 
 def main() -> None:
-    if shutil.which("wrk") is None:
-        sys.exit("wrk not found: apt-get install wrk")
+    require_wrk()
     started = time.perf_counter()
     with (
         tempfile.TemporaryDirectory(prefix="jwtkeep-bench-") as workdir,

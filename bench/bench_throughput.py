@@ -24,9 +24,7 @@ import asyncio
 import json
 import os
 import platform
-import re
 import secrets
-import shutil
 import statistics
 import subprocess
 import sys
@@ -42,6 +40,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import httpx  # noqa: E402
 import redis  # noqa: E402
+from bench.wrk import require_wrk  # noqa: E402
+from bench.wrk import run as wrk_run  # noqa: E402
 from tests.support.redis_server import RedisProcess, find_redis_server  # noqa: E402
 from tests.support.services import free_port  # noqa: E402
 
@@ -92,16 +92,10 @@ def spawn(
 
 
 def wrk(port: int, header: str | None = None, script: Path | None = None) -> tuple[float, int]:
-    argv = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
-    if header:
-        argv += ["-H", header]
-    if script:
-        argv += ["-s", str(script)]
-    out = subprocess.run([*argv, f"http://127.0.0.1:{port}/"], capture_output=True, text=True,
-                         check=True).stdout  # fmt: skip
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return rate, int(bad.group(1)) if bad else 0
+    result = wrk_run(f"http://127.0.0.1:{port}/", connections=CONNECTIONS, seconds=SECONDS,
+                     script=script.read_text() if script else None,
+                     headers=[header] if header else [], latency=True)  # fmt: skip
+    return result.rate, result.non_2xx
 
 
 def mint(key, now: int) -> tuple[str, AccessRecord]:  # type: ignore[no-untyped-def]
@@ -153,8 +147,7 @@ def cache_bytes_per_entry(key) -> float:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    if shutil.which("wrk") is None:
-        raise SystemExit("needs wrk: apt-get install -y wrk")
+    require_wrk()
     key = generate_key("EdDSA", "bench-kid")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -226,21 +226,30 @@ async def test_replicas_may_migrate_at_the_same_time(url: str) -> None:
 
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     """WAL, foreign keys, synchronous=NORMAL (1: durable against a crash of jwtkeep, no
-    fsync per commit in WAL mode) and the busy timeout, on every pooled connection."""
+    fsync per commit in WAL mode) on every connection. The pooled connections (bulk
+    transactions, on threads) wait on the busy timeout and checkpoint as SQLite does; the
+    connection of short transactions, used on the event loop, never waits (busy timeout
+    0: it hands the transaction to a thread instead) and never checkpoints."""
     database = Database.connect(f"sqlite:///{tmp_path / 'jwtkeep.db'}", timeout=2.5)
 
     def pragmas(conn: Connection) -> tuple[object, ...]:
         return tuple(
             conn.execute(text(f"PRAGMA {name}")).scalar()
-            for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
-        )
+            for name in (
+                "journal_mode", "foreign_keys", "synchronous", "busy_timeout", "wal_autocheckpoint"
+            )
+        )  # fmt: skip
 
     try:
         await database.migrate()
-        found = set(await asyncio.gather(*(database.engine.read(pragmas) for _ in range(8))))
+        pooled = set(
+            await asyncio.gather(*(database.engine.read(pragmas, bulk=True) for _ in range(8)))
+        )
+        short = set(await asyncio.gather(*(database.engine.read(pragmas) for _ in range(8))))
     finally:
         await database.close()
-    assert found == {("wal", 1, 1, 2500)}
+    assert pooled == {("wal", 1, 1, 2500, 1000)}
+    assert short == {("wal", 1, 1, 0, 0)}
 
 
 # -- failures: StoreUnavailable, never a silent answer -------------------------------------

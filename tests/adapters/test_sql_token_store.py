@@ -4,6 +4,7 @@ of expired rows, SQLite's cross-process write discipline, and SQL-specific error
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from jwtkeep.adapters.sql import Database, SqlTokenStore
+from jwtkeep.adapters.sql.engine import CHECKPOINT_EVERY
 from jwtkeep.adapters.sql.revocation_events import SqlRevocationFeed
 from jwtkeep.adapters.sql.schema import AccessTokenRow, RefreshTokenRow, SessionRow
 from jwtkeep.core.revocation_events import RevocationEvent
@@ -89,6 +91,53 @@ async def test_sqlite_rotation_is_atomic_across_processes(tmp_path: Path) -> Non
     )
 
 
+async def test_a_short_write_waits_while_another_process_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    """A short transaction runs on the event loop and never waits there: while another
+    process (here a plain sqlite3 connection) holds the write lock, the write waits on a
+    thread, on the busy timeout, and commits once the lock is free."""
+    path = tmp_path / "jwtkeep.db"
+    database = Database.connect(f"sqlite:///{path}", timeout=10)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        await database.migrate()
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.ensure_future(database.tokens.add_access(access_for("u", "s"), NOW))
+        await asyncio.sleep(0.2)
+        assert not write.done()  # the event loop ran on: this sleep ended
+        other.execute("COMMIT")
+        await write
+        assert (await row_counts(database))["access_tokens"] == 1
+    finally:
+        other.close()
+        await database.close()
+
+
+async def test_short_writes_keep_the_wal_checkpointed(tmp_path: Path) -> None:
+    """The short path's connection never checkpoints (that would fsync on the event loop):
+    the writer thread does, every CHECKPOINT_EVERY short writes, so the WAL does not grow
+    without bound. Without it, 20 x CHECKPOINT_EVERY writes leave at least six WAL frames
+    each (the allowlist table and its five indexes)."""
+    path = tmp_path / "jwtkeep.db"
+    database = Database.connect(f"sqlite:///{path}")
+    writes = 20 * CHECKPOINT_EVERY
+    try:
+        await database.migrate()
+        for _ in range(writes):
+            await database.tokens.add_access(access_for("u", "s"), NOW)
+        await database.engine.write(lambda _conn: None, bulk=True)  # after the checkpoints
+        other = sqlite3.connect(path)
+        try:
+            # (busy, frames in the WAL, frames copied): PASSIVE only looks, waits for nothing
+            _, frames, _ = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            other.close()
+    finally:
+        await database.close()
+    assert 0 < frames < 2 * writes
+
+
 async def test_an_in_memory_sqlite_store_serializes_its_one_connection() -> None:
     """`sqlite://` is a single shared connection: concurrent readers and writers must
     take turns or their transactions would collide."""
@@ -119,13 +168,17 @@ async def test_an_in_memory_sqlite_store_serializes_its_one_connection() -> None
 
 
 async def test_a_sqlite_write_that_waited_past_the_timeout_never_runs(tmp_path: Path) -> None:
-    """Writes queue on the one writer thread; one whose wait exceeded the store timeout is
+    """A short write that finds the write lock taken (here by a bulk write on the writer
+    thread) queues on the writer thread; one whose wait exceeded the store timeout is
     refused with StoreUnavailable (fail closed) and changes nothing."""
     database = Database.connect(f"sqlite:///{tmp_path / 'jwtkeep.db'}", timeout=0.05)
     release = threading.Event()
     try:
         await database.migrate()
-        blocker = asyncio.ensure_future(database.engine.write(lambda _conn: release.wait(10)))
+        blocker = asyncio.ensure_future(
+            database.engine.write(lambda _conn: release.wait(10), bulk=True)
+        )
+        await asyncio.sleep(0.02)  # the bulk write holds the write lock
         queued = asyncio.ensure_future(database.tokens.add_access(access_for("u", "s"), NOW))
         await asyncio.sleep(0.2)  # the second write has now waited past the timeout
         release.set()

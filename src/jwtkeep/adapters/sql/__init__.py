@@ -1,5 +1,5 @@
-"""The SQL adapter: SQLite (the standard sqlite3, one worker-thread hop per transaction) and
-PostgreSQL (asyncpg) via SQLAlchemy 2; see `engine.py`.
+"""The SQL adapter: SQLite (the standard sqlite3; short transactions on the event loop, bulk
+ones on a worker thread) and PostgreSQL (asyncpg) via SQLAlchemy 2; see `engine.py`.
 
 `Database.connect(url)` gives the user, app, key and audit repositories and the token
 store, all on one database; `migrate()` brings its schema up to date (Alembic).

@@ -14,6 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, bindparam, delete, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from jwtkeep.adapters.sql import prepared
 from jwtkeep.adapters.sql.schema import AccessTokenRow, SessionRow
 from jwtkeep.core.fingerprint import Fingerprint
 from jwtkeep.ports.records import AccessRecord
@@ -47,7 +48,7 @@ def _upsert(insert: Any) -> Any:
 
 
 # Built once per dialect (the ON CONFLICT clause is dialect-specific), like every hot
-# statement here: compiled once, prepared once per connection.
+# statement here, and run through `prepared`.
 _PUT_ACCESS = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
 _IS_ALLOWED = select(
     exists().where(
@@ -71,12 +72,12 @@ def put_access(conn: Connection, record: AccessRecord) -> None:
         "expires_at": record.exp,
         "kid": record.kid,
     }
-    conn.execute(_PUT_ACCESS[conn.dialect.name], values)
+    prepared.run(conn, _PUT_ACCESS[conn.dialect.name], values)
 
 
 def is_allowed(conn: Connection, fp: Fingerprint, sub: str, sid: str, now: float) -> bool:
     params = {"p_fp": bytes(fp), "p_sub": sub, "p_sid": sid, "p_now": _whole_seconds(now)}
-    return bool(conn.execute(_IS_ALLOWED, params).scalar())
+    return bool(prepared.scalar(conn, _IS_ALLOWED, params))
 
 
 def delete_access(conn: Connection, fp: Fingerprint, sub: str, sid: str) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Row, Table, delete, insert, or_, select, update
 
+from jwtkeep.adapters.sql import prepared
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.schema import AuditEventRow
 from jwtkeep.ports.records import AuditEvent
@@ -75,11 +76,13 @@ class SqlAuditLog:
         else:
             statement = statement.order_by(row.at.desc(), row.id.desc())
         statement = statement.limit(limit)
-        rows = await self._engine.read(lambda conn: conn.execute(statement).all())
+        rows = await self._engine.read(lambda conn: conn.execute(statement).all(), bulk=True)
         return [_event(one) for one in rows]
 
     async def prune(self, events_before: float, ips_before: float) -> int:
-        return await self._engine.write(lambda conn: _prune(conn, events_before, ips_before))
+        return await self._engine.write(
+            lambda conn: _prune(conn, events_before, ips_before), bulk=True
+        )
 
 
 def _prune(conn: Connection, events_before: float, ips_before: float) -> int:
@@ -100,13 +103,11 @@ def _prune(conn: Connection, events_before: float, ips_before: float) -> int:
     return deleted
 
 
-_INSERT = insert(
-    cast(Table, AuditEventRow.__table__)
-)  # one statement, compiled once, for every event
+_INSERT = insert(cast(Table, AuditEventRow.__table__))  # one statement for every event
 
 
 def _insert(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(_INSERT, values)
+    prepared.run(conn, _INSERT, values)
 
 
 def _event(row: Row[Any]) -> AuditEvent:

@@ -73,7 +73,7 @@ class Database:
         """Bring the schema to the newest revision (`alembic upgrade head`); idempotent.
         Tests of a migration pass an older `revision` to start from."""
         async with _in_process_migration_lock():
-            await self.engine.write(lambda conn: _upgrade(conn, revision))
+            await self.engine.write(lambda conn: _upgrade(conn, revision), bulk=True)
 
     async def ping(self) -> None:
         """Raise `StoreUnavailable` unless the database answers."""

@@ -3,18 +3,38 @@
 transaction's statements on a synchronous SQLAlchemy `Connection`.
 
 SQLite (https://sqlite.org/wal.html, https://sqlite.org/pragma.html,
-https://sqlite.org/lang_transaction.html) runs on the standard library's `sqlite3` on two
-threads, a writer and a reader: one thread hop per transaction (aiosqlite hopped once per
-statement, BEGIN and COMMIT included: ten hops for a refresh rotation; bench/README.md).
-WAL mode so readers never block the writer; `synchronous=NORMAL`, which in WAL mode is
-durable against a crash of the process and loses at most the last commits on a power cut
-(never corrupts); foreign keys on; a busy timeout. SQLite allows one writer at a time, so
-write transactions are serialized inside the process (they run, in order, on the one
-writer thread) and start with `BEGIN IMMEDIATE`, which takes the write lock up front: a
-read-modify-write (refresh rotation) can then never interleave with another one, and
-another process waits on the busy timeout instead of failing half-way. `sqlite3` keeps
-each connection's prepared statements (its statement cache), and SQLAlchemy its compiled
-SQL, so a statement is prepared once per connection.
+https://sqlite.org/lang_transaction.html) runs on the standard library's `sqlite3`. WAL
+mode so readers never block the writer; `synchronous=NORMAL`: in WAL mode a commit
+writes the WAL without an fsync, so a crash of the process loses nothing, and a power cut
+or OS crash may lose the last committed transactions (each one whole, never half of
+one) but never corrupts the file; foreign keys on; a busy timeout. Write transactions start
+with `BEGIN IMMEDIATE`, which takes the write lock up front: a read-modify-write (refresh
+rotation) can then never interleave with another one, and another process (the CLI)
+waits on the busy timeout instead of failing half-way. `sqlite3` keeps each connection's
+prepared statements (its statement cache), and SQLAlchemy its compiled SQL, so a
+statement is prepared once per connection.
+
+A short transaction (the default: a fixed number of rows, such as a refresh rotation or
+an allowlist check) runs at once on the caller's thread, on a connection kept for it:
+no thread hop at all. It takes tens of microseconds, less than the hop it saves (a hop
+through a thread costs a GIL hand-over each way and one per statement; measured in
+bench/README.md); its hot statements skip SQLAlchemy's execution path (`prepared.py`).
+It never waits: that connection's busy timeout is 0, so when another process holds the
+write lock, or the connection is in use on another thread, the transaction goes to the
+threads below and waits there instead. A synchronous
+transaction cannot interleave with another one of this thread, so the in-process writes
+are serialized by construction. That connection never checkpoints the WAL itself (a
+checkpoint writes and fsyncs pages): every `CHECKPOINT_EVERY` commits the writer thread
+runs a RESTART one (https://sqlite.org/c3ref/wal_checkpoint_v2.html). It takes the write
+lock, so the short writes meanwhile find it taken and queue on the writer thread behind
+it, and the next write starts the WAL over: the file stays as large as the writes
+between two checkpoints, also under a constant load (a passive checkpoint, racing the
+writes, never caught up and the WAL grew without bound).
+
+A bulk transaction (`bulk=True`: its row count has no fixed bound, e.g. ending every
+session, migrating) and a short one that found the lock taken run on two threads, a
+writer and a reader: one thread hop per transaction. Writes queue, in order, on the one
+writer thread, so they wait in the process rather than on the file lock.
 
 PostgreSQL stays on asyncpg: the same `work(conn)` runs through `AsyncConnection.run_sync`
 (every statement is still an async asyncpg call). Plain READ COMMITTED transactions;
@@ -28,28 +48,33 @@ ever see `StoreUnavailable` for an outage.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.pool import StaticPool
 
-from jwtkeep.adapters.sql.errors import translate_errors
+from jwtkeep.adapters.sql.errors import raw_sqlite_errors, translate_errors
 from jwtkeep.adapters.sql.url import is_sqlite, parse_url
 from jwtkeep.errors import ConfigurationError, StoreUnavailable
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["SqlEngine", "Work"]
+__all__ = ["CHECKPOINT_EVERY", "SqlEngine", "Work"]
 
 T = TypeVar("T")
 Work = Callable[[Connection], T]
 """One transaction's statements, run on a synchronous connection inside the transaction."""
 
 _BEGIN_OPTION = "jwtkeep_sqlite_begin"
+# A rotation writes about ten WAL pages: a checkpoint every 100 short writes keeps the WAL
+# near SQLite's own default of 1000 pages (https://sqlite.org/pragma.html#pragma_wal_autocheckpoint).
+CHECKPOINT_EVERY = 100
 
 
 class SqlEngine:
@@ -77,19 +102,19 @@ class SqlEngine:
             raise TypeError("SQLite has no async engine: run a transaction with read/write")
         return self._async_engine
 
-    async def read(self, work: Work[T]) -> T:
-        """Run `work` in a read-only transaction (a consistent snapshot on both backends)."""
+    async def read(self, work: Work[T], *, bulk: bool = False) -> T:
+        """Run `work` in a read-only transaction (a consistent snapshot on both backends).
+        `bulk`: its row count has no fixed bound (on SQLite it then runs on a thread)."""
         with translate_errors():
             if self._sqlite is not None:
-                return await self._sqlite.run(work, write=False)
+                return await self._sqlite.run(work, write=False, bulk=bulk)
             return await self._postgres(work)
 
-    async def write(self, work: Work[T]) -> T:
-        """Run `work` in a write transaction; on SQLite serialized in-process and
-        `BEGIN IMMEDIATE`."""
+    async def write(self, work: Work[T], *, bulk: bool = False) -> T:
+        """Run `work` in a write transaction; on SQLite under `BEGIN IMMEDIATE`."""
         with translate_errors():
             if self._sqlite is not None:
-                return await self._sqlite.run(work, write=True)
+                return await self._sqlite.run(work, write=True, bulk=bulk)
             return await self._postgres(work)
 
     async def _postgres(self, work: Work[T]) -> T:
@@ -111,19 +136,105 @@ def _select_one(conn: Connection) -> None:
     conn.execute(text("SELECT 1"))
 
 
+class _Busy(Exception):
+    """The short path could not start at once: run the transaction on a thread."""
+
+
+class _Inline:
+    """One connection for short transactions on the caller's thread; it never waits.
+
+    BEGIN and COMMIT go straight to `sqlite3` (SQLAlchemy's transaction bookkeeping cost
+    as much as a short statement); a statement the work runs through SQLAlchemy finds the
+    transaction open (`_on_begin`) and is committed with it."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = _create_sqlite_engine(url, pool_size=1, timeout=0.0, checkpoints=False)
+        self._lock = threading.Lock()
+        self._conn: Connection | None = None
+
+    def run(self, work: Work[T], begin: str) -> T:
+        """Run `work` now, or raise `_Busy` (nothing was done) when that would wait."""
+        if not self._lock.acquire(blocking=False):
+            raise _Busy  # in use on another thread (a second event loop)
+        try:
+            conn = self._conn
+            if conn is None:
+                conn = self._conn = self.engine.connect()
+            try:
+                return self._transaction(conn, work, begin)
+            except exc.OperationalError as error:
+                if _is_busy(error):
+                    # SQLITE_BUSY comes from BEGIN IMMEDIATE (the write lock is taken:
+                    # nothing ran) or a read's first statement; rolled back either way.
+                    raise _Busy from None
+                self._close()
+                raise
+            except BaseException:
+                if conn.invalidated:
+                    self._close()
+                raise
+        finally:
+            self._lock.release()
+
+    @staticmethod
+    def _transaction(conn: Connection, work: Work[T], begin: str) -> T:
+        dbapi: Any = conn.connection.dbapi_connection
+        with raw_sqlite_errors("BEGIN"):
+            dbapi.execute(f"BEGIN {begin}")
+        try:
+            result = work(conn)
+        except BaseException:
+            if conn.in_transaction():
+                conn.rollback()
+            with raw_sqlite_errors("ROLLBACK"):
+                dbapi.rollback()
+            raise
+        if conn.in_transaction():
+            conn.commit()  # SQLAlchemy's view of the transaction, and the transaction
+        else:
+            with raw_sqlite_errors("COMMIT"):
+                dbapi.commit()
+        return result
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def dispose(self) -> None:
+        with self._lock:
+            self._close()
+            self.engine.dispose()
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: a failed checkpoint is retried by the next one
+
+
+def _is_busy(error: exc.OperationalError) -> bool:
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    # Extended result codes keep the primary code in the low byte.
+    return isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 class _SqliteRunner:
-    """Whole transactions on two threads: one writer, one reader.
+    """Short transactions at once on the caller's thread (`_Inline`); bulk ones, and
+    short ones that would have waited, on two threads: one writer, one reader.
 
     The writer thread is the in-process writer queue: SQLite has one writer at a time, so
-    write transactions wait here, in order, rather than on the file lock, and the next
-    one starts as soon as the last commits, without a round trip through the event loop.
-    Reads have their own thread, so they never wait behind a writer (WAL). More threads
-    only fight over the GIL (bench/bench_sqlite.py)."""
+    write transactions wait here, in order, rather than on the file lock. Reads have their
+    own thread, so they never wait behind a writer (WAL). More threads only fight over
+    the GIL (bench/bench_sqlite.py)."""
 
     def __init__(self, url: str, *, pool_size: int, timeout: float) -> None:
         self.timeout = timeout
         self.engine = _create_sqlite_engine(url, pool_size=pool_size, timeout=timeout)
         self._memory = _is_sqlite_memory(url)
+        # An in-memory database is one shared connection: everything queues on one thread.
+        self._inline = None if self._memory else _Inline(url)
+        self._writes = 0
+        self._checkpointing = False  # set here, cleared on the writer thread
         self._writer: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None
 
@@ -140,16 +251,43 @@ class _SqliteRunner:
             )
         return self._writer if write else self._reader
 
-    async def run(self, work: Work[T], *, write: bool) -> T:
+    async def run(self, work: Work[T], *, write: bool, bulk: bool) -> T:
+        begin = "IMMEDIATE" if write else "DEFERRED"
+        if self._inline is not None and not bulk:
+            try:
+                result = self._inline.run(work, begin)
+            except _Busy:
+                pass
+            else:
+                if write:
+                    self._count_write()
+                return result
         # A caller cancelled while its transaction waits in the queue takes it out of the
         # queue; one that already started finishes (commits or rolls back) on its thread.
         return await asyncio.get_running_loop().run_in_executor(
-            self._thread(write=write),
-            self._transaction,
-            work,
-            "IMMEDIATE" if write else "DEFERRED",
-            time.monotonic(),
+            self._thread(write=write), self._transaction, work, begin, time.monotonic()
         )
+
+    def _count_write(self) -> None:
+        """Every `CHECKPOINT_EVERY` short writes, a checkpoint on the writer thread (the
+        short path's connection does none: it would fsync on the caller's thread)."""
+        self._writes += 1
+        if self._writes % CHECKPOINT_EVERY or self._checkpointing:
+            return
+        self._checkpointing = True
+        future = asyncio.get_running_loop().run_in_executor(
+            self._thread(write=True), self._run_checkpoint
+        )
+        future.add_done_callback(_retrieve)
+
+    def _run_checkpoint(self) -> None:
+        # RESTART waits (busy timeout) for the writer and the readers of the WAL, copies it
+        # all, and makes the next writer start it over. A failed one is retried by the next.
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)")
+        finally:
+            self._checkpointing = False
 
     def _transaction(self, work: Work[T], begin: str, queued_at: float) -> T:
         if time.monotonic() - queued_at > self.timeout:
@@ -165,6 +303,8 @@ class _SqliteRunner:
         starts them again (as an AsyncEngine would)."""
         writer, reader = self._writer, self._reader
         self._writer = self._reader = None
+        if self._inline is not None:
+            self._inline.dispose()
         if writer is not None:
             await asyncio.get_running_loop().run_in_executor(writer, self.engine.dispose)
         self.engine.dispose()
@@ -173,7 +313,9 @@ class _SqliteRunner:
                 thread.shutdown(wait=False)
 
 
-def _create_sqlite_engine(url: str, *, pool_size: int, timeout: float) -> Engine:
+def _create_sqlite_engine(
+    url: str, *, pool_size: int, timeout: float, checkpoints: bool = True
+) -> Engine:
     # check_same_thread off: a pooled connection is used by one thread at a time, but not
     # always the same one (the pool and the executor are separate).
     connect_args: dict[str, Any] = {"timeout": timeout, "check_same_thread": False}
@@ -187,7 +329,7 @@ def _create_sqlite_engine(url: str, *, pool_size: int, timeout: float) -> Engine
         hide_parameters=True,
         **options,
     )
-    _install_sqlite_hooks(engine, timeout)
+    _install_sqlite_hooks(engine, timeout, checkpoints=checkpoints)
     return engine
 
 
@@ -223,9 +365,10 @@ def _is_sqlite_memory(url: str) -> bool:
     return is_sqlite(url) and parse_url(url).database in (None, "", ":memory:")
 
 
-def _install_sqlite_hooks(engine: Engine, timeout: float) -> None:
+def _install_sqlite_hooks(engine: Engine, timeout: float, *, checkpoints: bool) -> None:
     """The SQLAlchemy recipe for real SQLite transactions: the driver emits no BEGIN of
-    its own; we emit `BEGIN` or `BEGIN IMMEDIATE` (per connection option) ourselves."""
+    its own; we emit `BEGIN` or `BEGIN IMMEDIATE` (per connection option) ourselves.
+    Without `checkpoints`, a commit never checkpoints the WAL (the runner does)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -238,13 +381,18 @@ def _install_sqlite_hooks(engine: Engine, timeout: float) -> None:
             "PRAGMA synchronous=NORMAL",
             "PRAGMA foreign_keys=ON",
             f"PRAGMA busy_timeout={int(timeout * 1000)}",
+            *(() if checkpoints else ("PRAGMA wal_autocheckpoint=0",)),
         ):
             cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        dbapi: Any = conn.connection.dbapi_connection
+        if dbapi.in_transaction:
+            return  # the short path began it (`_Inline`)
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
         # Straight to sqlite3: a whole SQLAlchemy execution for BEGIN cost a third of a
         # short read transaction (bench/README.md).
-        conn.connection.dbapi_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
+        with raw_sqlite_errors("BEGIN"):
+            dbapi.execute(f"BEGIN {mode}")

@@ -9,6 +9,7 @@ can carry the URL or statement parameters.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,7 +17,13 @@ from sqlalchemy import exc
 
 from jwtkeep.errors import ConfigurationError, Conflict, StoreUnavailable
 
-__all__ = ["conflict_on_duplicate", "is_sqlite_error", "translate_errors"]
+__all__ = [
+    "conflict_on_duplicate",
+    "is_sqlite_error",
+    "raw_sqlite_errors",
+    "translate_errors",
+    "wrap_sqlite_error",
+]
 
 # PostgreSQL SQLSTATE classes that mean "the server cannot serve us right now":
 # 08 connection exception, 40 transaction rollback (serialization failure, deadlock),
@@ -67,6 +74,23 @@ def translate_errors() -> Iterator[None]:
         # exc.TimeoutError: no pooled connection within the timeout; OSError: refused,
         # unreachable, DNS; TimeoutError: asyncpg's connect/command timeout.
         raise _unavailable(error) from error
+
+
+def wrap_sqlite_error(error: sqlite3.Error, statement: str) -> exc.DBAPIError:
+    """An error of a statement sent straight to `sqlite3`, wrapped as SQLAlchemy would
+    (`OperationalError`, `IntegrityError`, ...), so the translations above apply."""
+    wrapped = exc.DBAPIError.instance(statement, None, error, sqlite3.Error, hide_parameters=True)
+    assert isinstance(wrapped, exc.DBAPIError)
+    return wrapped
+
+
+@contextmanager
+def raw_sqlite_errors(statement: str) -> Iterator[None]:
+    """`wrap_sqlite_error` for a block."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise wrap_sqlite_error(error, statement) from error
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 
+from jwtkeep.adapters.sql import prepared
 from jwtkeep.adapters.sql.schema import AccessTokenRow, RefreshTokenRow, SessionRow
 from jwtkeep.core.fingerprint import Fingerprint
 from jwtkeep.ports.records import RefreshState, Session
@@ -49,8 +50,8 @@ __all__ = [
 
 USED_KEPT = 32  # as the Redis store keeps (adapters/redis/rotate_refresh.lua)
 
-# The statements of every rotation, built once on the Core tables: SQLAlchemy compiles each
-# once per dialect (its compiled cache) and sqlite3 keeps it prepared per connection.
+# The statements of every rotation, built once on the Core tables and run through
+# `prepared` (on SQLite compiled once, then straight to sqlite3, which keeps them prepared).
 _SESSIONS = cast(Table, SessionRow.__table__)
 _REFRESH = cast(Table, RefreshTokenRow.__table__)
 _INSERT_SESSION = insert(_SESSIONS)
@@ -107,7 +108,8 @@ _TOUCH_SESSION = (
 
 
 def insert_session(conn: Connection, session: Session) -> None:
-    conn.execute(
+    prepared.run(
+        conn,
         _INSERT_SESSION,
         {
             "sid": session.sid,
@@ -128,13 +130,13 @@ def insert_session(conn: Connection, session: Session) -> None:
 def insert_refresh(conn: Connection, sid: str, fp: Fingerprint, absolute_expires_at: float) -> None:
     values = {"fingerprint": bytes(fp), "sid": sid, "state": RefreshState.CURRENT.value,
               "expires_at": absolute_expires_at}  # fmt: skip
-    conn.execute(_INSERT_REFRESH, values)
+    prepared.run(conn, _INSERT_REFRESH, values)
 
 
 def live_sessions(conn: Connection, now: float, **where: str) -> list[Session]:
     """Live sessions matching `where` (`sid=` or `user_id=`), newest first."""
     ((column, value),) = where.items()
-    rows = conn.execute(_LIVE_SESSIONS[column], {"p_value": value, "p_now": now}).all()
+    rows = prepared.rows(conn, _LIVE_SESSIONS[column], {"p_value": value, "p_now": now})
     return [_session(row) for row in rows]
 
 
@@ -158,7 +160,7 @@ def lock_live_session(conn: Connection, user_id: str, sid: str, now: float) -> f
     Locking the session row first serializes every rotation and reuse check of one refresh
     family, so two concurrent uses of one refresh token cannot both succeed (no fork)."""
     params = {"p_sid": sid, "p_user_id": user_id, "p_now": now}
-    absolute: float | None = conn.execute(_LIVE_SESSION, params).scalar()
+    absolute: float | None = prepared.scalar(conn, _LIVE_SESSION, params)
     return absolute
 
 
@@ -167,7 +169,7 @@ def refresh_state(
 ) -> RefreshState | None:
     """The state of `fp` in the user's live session `sid`, or None."""
     params = {"p_fp": bytes(fp), "p_sid": sid, "p_user_id": user_id, "p_now": now}
-    state: str | None = conn.execute(_REFRESH_STATE, params).scalar()
+    state: str | None = prepared.scalar(conn, _REFRESH_STATE, params)
     return None if state is None else RefreshState(state)
 
 
@@ -175,8 +177,8 @@ def mark_used(conn: Connection, sid: str, fp: Fingerprint, now: float) -> None:
     """Use up `fp`, and forget all but the newest `USED_KEPT` used-up fingerprints of the
     session: a session refreshed every 5 minutes for 30 days would otherwise keep 8,640.
     Reuse of an older one is then unknown (refused all the same) rather than reuse."""
-    conn.execute(_MARK_USED, {"p_fp": bytes(fp), "p_now": now})
-    conn.execute(_FORGET_OLD_USED, {"p_sid": sid})
+    prepared.run(conn, _MARK_USED, {"p_fp": bytes(fp), "p_now": now})
+    prepared.run(conn, _FORGET_OLD_USED, {"p_sid": sid})
 
 
 def is_recent_parent(
@@ -184,7 +186,7 @@ def is_recent_parent(
 ) -> bool:
     """Is `fp` the session's newest used-up token (the current one's parent), used up at
     most `interval` seconds ago? (`JWTKEEP_REFRESH_REUSE_INTERVAL`.)"""
-    newest = conn.execute(_NEWEST_USED, {"p_sid": sid}).first()
+    newest = prepared.first(conn, _NEWEST_USED, {"p_sid": sid})
     if newest is None or newest.fingerprint != bytes(fp) or newest.used_at is None:
         return False
     return bool(now - newest.used_at <= interval)
@@ -197,7 +199,7 @@ def touch_session(
     idle_expires_at = min(now + idle_timeout, absolute)
     params = {"p_sid": sid, "p_now": now, "p_idle": idle_expires_at,
               "p_expires": min(idle_expires_at, absolute)}  # fmt: skip
-    conn.execute(_TOUCH_SESSION, params)
+    prepared.run(conn, _TOUCH_SESSION, params)
 
 
 def delete_session(conn: Connection, user_id: str, sid: str) -> str | None:

@@ -180,7 +180,9 @@ class SqlLoginSessions:
 
     async def end_all_logins(self) -> int:
         query = delete(LoginSessionRow)  # the sid links cascade
-        return await self._engine.write(lambda conn: int(conn.execute(query).rowcount or 0))
+        return await self._engine.write(
+            lambda conn: int(conn.execute(query).rowcount or 0), bulk=True
+        )
 
 
 class SqlConsents:

@@ -102,7 +102,7 @@ class SqlTokenStore:
             publish(conn, RevocationEvent.signed_by(kid))
             return killed
 
-        return await self._publishing(work)
+        return await self._publishing(work, bulk=True)
 
     def revocation_feed(self) -> SqlRevocationFeed:
         return SqlRevocationFeed(self._engine)
@@ -148,7 +148,7 @@ class SqlTokenStore:
         reuse_interval: float = 0.0,
     ) -> RotationOutcome:
         """Refresh token rotation with reuse detection (RFC 9700 §4.14.2), atomically: one
-        write transaction (on SQLite one thread hop, under `BEGIN IMMEDIATE`)."""
+        write transaction (on SQLite run at once on the event loop, under `BEGIN IMMEDIATE`)."""
 
         def work(conn: Connection) -> RotationOutcome:
             self._maybe_purge(conn, now)
@@ -233,7 +233,7 @@ class SqlTokenStore:
             publish(conn, EVERYTHING)
             return ended
 
-        ended = await self._publishing(work)
+        ended = await self._publishing(work, bulk=True)
         if progress is not None:
             progress(ended, ended)
         return ended
@@ -251,17 +251,18 @@ class SqlTokenStore:
             publish(conn, EVERYTHING)
             return ended
 
-        ended = await self._publishing(work)
+        ended = await self._publishing(work, bulk=True)
         if progress is not None:
             progress(ended, ended)
         return ended
 
     # -- housekeeping ----------------------------------------------------------------
 
-    async def _publishing(self, work: Callable[[Connection], T]) -> T:
+    async def _publishing(self, work: Callable[[Connection], T], *, bulk: bool = False) -> T:
         """A write that may publish a revocation event: once it has committed, this
-        process's SQLite feeds read it at once (`wake_feeds`), not at their next poll."""
-        result = await self._engine.write(work)
+        process's SQLite feeds read it at once (`wake_feeds`), not at their next poll.
+        `bulk`: a long one (a sweep), run on the writer thread (`SqlEngine.write`)."""
+        result = await self._engine.write(work, bulk=bulk)
         wake_feeds(self._engine)
         return result
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from jwtkeep.adapters.sql import prepared
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
 from jwtkeep.adapters.sql.schema import UserRow
@@ -23,7 +24,7 @@ _COLUMNS = (
     UserRow.disabled,
 )
 
-# Built once: the lookups of every login and refresh (SQLAlchemy compiles each once).
+# Built once: the lookups of every login and refresh (run through `prepared`).
 _BY_ID = select(*_COLUMNS).where(UserRow.id == bindparam("value"))
 _BY_USERNAME = select(*_COLUMNS).where(UserRow.username == bindparam("value"))
 
@@ -99,7 +100,7 @@ class SqlUserRepository:
         return bool(deleted)
 
     async def _one(self, query: Any, value: str) -> User | None:
-        row = await self._engine.read(lambda conn: conn.execute(query, {"value": value}).first())
+        row = await self._engine.read(lambda conn: prepared.first(conn, query, {"value": value}))
         return None if row is None else _user(row)
 
 

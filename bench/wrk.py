@@ -1,0 +1,90 @@
+"""The one wrk runner of the benchmarks (Debian's `wrk`: `apt-get install -y wrk`).
+
+`run` starts wrk against one URL, optionally with a Lua script and extra headers, and
+reads back requests/s and the failures wrk reports: non-2xx/3xx responses, socket
+timeouts, and the script's own lines (`status <code> <count>`, `starved <count>`; see
+`STATUS_LUA` in bench_server.py) when it prints them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["WrkResult", "require_wrk", "run"]
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    rate: float  # requests/s
+    non_2xx: int  # non-2xx/3xx responses (wrk's own count, or the script's statuses)
+    timeouts: int
+    starved: int  # the script's requests made without a live token (refresh chains)
+    statuses: dict[int, int] = field(default_factory=dict)
+    output: str = ""
+
+    @property
+    def failed(self) -> int:
+        return self.non_2xx + self.timeouts + self.starved
+
+
+def require_wrk() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install -y wrk")
+
+
+def run(
+    url: str,
+    *,
+    connections: int,
+    seconds: int,
+    threads: int = 1,
+    script: str | None = None,
+    headers: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    latency: bool = False,
+) -> WrkResult:
+    """One wrk run; `script` is Lua source (written to a temporary file)."""
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
+    argv += ["--latency"] if latency else []
+    for header in headers:
+        argv += ["-H", header]
+    path = None
+    if script is not None:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+            file.write(script)
+        path = file.name
+        argv += ["-s", path]
+    try:
+        result = subprocess.run(
+            [*argv, url], env={**os.environ, **(env or {})}, capture_output=True, text=True,
+            timeout=seconds + 60, check=True,
+        )  # fmt: skip
+    finally:
+        if path is not None:
+            os.unlink(path)
+    out = result.stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert rate, out + result.stderr
+    statuses = {int(s): int(n) for s, n in re.findall(r"^status (\d+) (\d+)$", out, re.M)}
+    if statuses:
+        non_2xx = sum(n for s, n in statuses.items() if not 200 <= s < 300)
+    else:
+        bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+        non_2xx = int(bad.group(1)) if bad else 0
+    timeouts = re.search(r"timeout (\d+)", out)
+    starved = re.search(r"^starved (\d+)$", out, re.M)
+    return WrkResult(
+        rate=float(rate.group(1)),
+        non_2xx=non_2xx,
+        timeouts=int(timeouts.group(1)) if timeouts else 0,
+        starved=int(starved.group(1)) if starved else 0,
+        statuses=statuses,
+        output=out,
+    )
