@@ -60,7 +60,7 @@ from sqlalchemy.pool import StaticPool
 
 from jwtkeep.adapters.sql.errors import raw_sqlite_errors, translate_errors
 from jwtkeep.adapters.sql.url import is_sqlite, parse_url
-from jwtkeep.errors import ConfigurationError, StoreUnavailable
+from jwtkeep.errors import ConfigurationError, JwtkeepError, StoreUnavailable
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -136,7 +136,7 @@ def _select_one(conn: Connection) -> None:
     conn.execute(text("SELECT 1"))
 
 
-class _Busy(Exception):
+class _Busy(JwtkeepError):
     """The short path could not start at once: run the transaction on a thread."""
 
 
