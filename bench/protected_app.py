@@ -98,7 +98,7 @@ def build(mode: str, keyfile: str, store_url: str) -> Any:
             keys=StaticKeys(config),  # type: ignore[arg-type]
             verdict_cache=mode != "sdk-nocache",
         )
-    return JwtkeepMiddleware(app, verifier=verifier, on_request=lambda event: None)
+    return JwtkeepMiddleware(app, verifier=verifier, on_request=None)  # no audit hook
 
 
 if __name__ == "__main__":

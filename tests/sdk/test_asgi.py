@@ -271,3 +271,26 @@ async def test_lifespan_passes_through(verifier: Verifier) -> None:
 
     await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+async def test_no_audit_hook_still_applies_the_whole_policy(
+    verifier: Verifier, minter: Minter
+) -> None:
+    """`on_request=None`: no hook and no status tracking, the app is called straight; the
+    claims still reach it, route rules still refuse, and a token-in-URL response is still
+    made uncacheable (its send is still wrapped)."""
+    app = starlette_app(verifier, [], on_request=None)
+    app.user_middleware[0].kwargs["on_request"] = None  # the helper defaults to a list hook
+    token = minter.token()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api.test"
+    ) as client:
+        ok = await client.get("/orders/1", headers=bearer(token))
+        again = await client.get("/orders/1", headers=bearer(token))  # a cache hit, if any
+        refused = await client.delete("/orders/1", headers=bearer(token))
+        in_url = await client.get("/export/1", params={"access_token": minter.token()})
+    assert ok.status_code == again.status_code == 200
+    assert ok.json()["jti"] == again.json()["jti"] == minter.issued[0].jti
+    assert refused.status_code == 403
+    assert in_url.status_code == 200
+    assert in_url.headers["cache-control"] == "no-store"

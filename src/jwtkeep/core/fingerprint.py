@@ -15,6 +15,8 @@ __all__ = ["Fingerprint", "fingerprint"]
 Fingerprint = NewType("Fingerprint", bytes)
 
 
-def fingerprint(token: str) -> Fingerprint:
-    """SHA-256 of the token's exact ASCII text."""
-    return Fingerprint(hashlib.sha256(token.encode("ascii", "strict")).digest())
+def fingerprint(token: str | bytes) -> Fingerprint:
+    """SHA-256 of the token's exact ASCII text (or of those bytes, as an HTTP server
+    received them: a token is ASCII, RFC 7515 §7.1, so both name the same token)."""
+    data = token.encode("ascii", "strict") if isinstance(token, str) else token
+    return Fingerprint(hashlib.sha256(data).digest())

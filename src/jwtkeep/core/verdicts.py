@@ -119,13 +119,17 @@ class VerdictCache:
     def get(self, fp: bytes, now: float) -> AccessClaims | None:
         """The cached claims of a live verdict, or None (then do the full check)."""
         entry = self._entries.get(fp)
-        if entry is None or not self.live():
+        if entry is None:
             return None
-        if now >= entry.claims.exp:  # RFC 7519 §4.1.4, on every hit
+        if self._monotonic() - self._last_beat > self.silence:
+            self.live()  # the subscription went silent: empty the cache (see `live`)
+            return None
+        claims = entry.claims
+        if now >= claims.exp:  # RFC 7519 §4.1.4, on every hit
             self._drop(fp)
             return None
         self._entries.move_to_end(fp)
-        return entry.claims
+        return claims
 
     def put(self, fp: bytes, claims: AccessClaims, kid: str, generation: int) -> None:
         """Keep a verdict made while `generation` was current; nothing if it is stale."""

@@ -64,7 +64,7 @@ class JwtkeepMiddleware:
         public_paths: Iterable[str | PathRule] = (),
         token_in_query_paths: Iterable[str | PathRule] = (),
         deny_unmatched: bool = False,
-        on_request: RequestHook = log_request,
+        on_request: RequestHook | None = log_request,
         max_form_scan_bytes: int = MAX_FORM_SCAN_BYTES,
     ) -> None:
         self.app = app
@@ -77,6 +77,7 @@ class JwtkeepMiddleware:
         )
         self.on_request = on_request
         self.max_form_scan_bytes = max_form_scan_bytes
+        self._route = self.guard.table.route  # bound once: called for every request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -86,14 +87,14 @@ class JwtkeepMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        method = str(scope.get("method", "GET"))
-        path = str(scope.get("path", "/"))
-        route = self.guard.route(method, path)
+        method = scope.get("method", "GET")
+        path = scope.get("path", "/")
+        route = self._route(method, path)
         if route.public:
             await self.app(scope, receive, send)
             return
         authorization, form = _scan_headers(scope, self.max_form_scan_bytes)
-        query = bytes(scope.get("query_string", b""))
+        query = scope.get("query_string", b"")
         outcome = None
         if len(authorization) == 1 and not query and not form:
             outcome = self.guard.cached_outcome(route, authorization[0])  # awaits nothing
@@ -101,8 +102,14 @@ class JwtkeepMiddleware:
             outcome, receive = await self._check(method, path, authorization, query, form, receive)
         if outcome.error is not None:
             status = await _send_error(send, outcome)
+        elif self.on_request is None and not outcome.token_in_query:
+            # Nobody needs the status and no header is rewritten: call the app straight.
+            await self.app(_with_claims(scope, outcome.claims), receive, send)
+            return
         else:
-            status = await self._call_app(_with_claims(scope, outcome), receive, send, outcome)
+            status = await self._call_app(
+                _with_claims(scope, outcome.claims), receive, send, outcome
+            )
         pending = self._audit(outcome, method, path, status)
         if pending is not None:  # an async hook
             await pending
@@ -111,7 +118,7 @@ class JwtkeepMiddleware:
         self,
         method: str,
         path: str,
-        authorization: list[str],
+        authorization: list[bytes],
         query: bytes,
         form: bool,
         receive: Receive,
@@ -120,7 +127,8 @@ class JwtkeepMiddleware:
         form_token = False
         if form:
             receive, form_token = await self._scan_form(receive)
-        info = GuardRequest(method, path, authorization, query.decode("latin-1"), form_token)
+        headers = [value.decode("latin-1") for value in authorization]
+        info = GuardRequest(method, path, headers, query.decode("latin-1"), form_token)
         return await self.guard.check(info), receive
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send, outcome: Outcome) -> int:
@@ -150,15 +158,16 @@ class JwtkeepMiddleware:
             await self.app(scope, receive, send)
             return
         authorization, _ = _scan_headers(scope, self.max_form_scan_bytes)
+        headers = [value.decode("latin-1") for value in authorization]
         query = bytes(scope.get("query_string", b"")).decode("latin-1")
-        outcome = await self.guard.check(GuardRequest("GET", path, authorization, query))
+        outcome = await self.guard.check(GuardRequest("GET", path, headers, query))
         if outcome.error is not None:
             unavailable = isinstance(outcome.error, StoreUnavailable)
             code = _WS_TRY_AGAIN_LATER if unavailable else _WS_POLICY_VIOLATION
             await send({"type": "websocket.close", "code": code})
             await _finish(self._audit(outcome, "GET", path, 403))
             return
-        await self.app(_with_claims(scope, outcome), receive, send)
+        await self.app(_with_claims(scope, outcome.claims), receive, send)
         await _finish(self._audit(outcome, "GET", path, 101))
 
     def _audit(
@@ -166,7 +175,7 @@ class JwtkeepMiddleware:
     ) -> Coroutine[Any, Any, None] | None:
         """Call the hook for a request whose token verified; an async hook's coroutine is
         returned to be awaited (a plain function's call costs no await)."""
-        if outcome.claims is None:
+        if outcome.claims is None or self.on_request is None:
             return None
         event = make_event(outcome.claims, method, path, status,
                            token_in_query=outcome.token_in_query)  # fmt: skip
@@ -194,16 +203,16 @@ class JwtkeepMiddleware:
         return replay, found
 
 
-def _scan_headers(scope: Scope, max_form_bytes: int) -> tuple[list[str], bool]:
+def _scan_headers(scope: Scope, max_form_bytes: int) -> tuple[list[bytes], bool]:
     """One pass over the request headers: every `Authorization` value (RFC 6750 §2.1 wants
     exactly one; the guard refuses more), and whether the body is a form small enough to
     scan for a token (RFC 6750 §2.2)."""
-    authorization: list[str] = []
+    authorization: list[bytes] = []
     content_type = length = None
     for key, value in scope.get("headers", ()):
         size = len(key)
         if size == 13 and key.lower() == b"authorization":
-            authorization.append(bytes(value).decode("latin-1"))
+            authorization.append(bytes(value))
         elif size == 12 and content_type is None and key.lower() == b"content-type":
             content_type = bytes(value)
         elif size == 14 and length is None and key.lower() == b"content-length":
@@ -219,10 +228,18 @@ async def _finish(pending: Coroutine[Any, Any, None] | None) -> None:
         await pending
 
 
-def _with_claims(scope: Scope, outcome: Outcome) -> Scope:
-    """A child scope whose per-request state holds the verified claims."""
-    claims: AccessClaims | None = outcome.claims
-    return {**scope, "state": {**scope.get("state", {}), "jwtkeep": claims}}
+def _with_claims(scope: Scope, claims: AccessClaims | None) -> Scope:
+    """The scope, its per-request state now holding the verified claims.
+
+    In place, as Starlette's `request.state` writes it: the server gives every request a
+    scope and a `state` dict of its own (ASGI spec, "Lifespan State": a shallow copy per
+    request), so nothing outlives the request."""
+    state = scope.get("state")
+    if state is None:
+        scope["state"] = {"jwtkeep": claims}
+    else:
+        state["jwtkeep"] = claims
+    return scope
 
 
 def _no_cache(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

@@ -43,6 +43,7 @@ MAX_AUTHORIZATION_BYTES = MAX_TOKEN_BYTES + 64
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _SCHEME = "bearer"
+_SCHEME_BYTES = _SCHEME.encode()
 
 # RFC 6750 §2.3 / RFC 9111 §5.2.2.5 and the article: a page fetched with a token in its
 # URL must not be cached, nor leak its URL through `Referer`.
@@ -79,19 +80,20 @@ def token_from_header(values: Sequence[str]) -> str | None:
     return token
 
 
-def token_for_lookup(value: str) -> str | None:
-    """The token of a `Bearer <token>` value, for a verdict-cache lookup only.
+def token_for_lookup(value: bytes) -> bytes | None:
+    """The token of a `Bearer <token>` header value (raw bytes, as the ASGI server gives
+    them), for a verdict-cache lookup only.
 
     A lookup succeeds only for a token that passed the full check, and such a token is a
     compact JWS (RFC 7515 §7.1: base64url segments and dots, at most MAX_TOKEN_BYTES):
     so on a hit `value` was exactly the scheme (any case), one space and a b64token, and
-    `token_from_header((value,))` returns the same token. That skips the character check
-    (a regex over the whole token) on a hit. On None, or on a miss, use
-    `token_from_header`, which names what is wrong.
+    `token_from_header((value.decode("latin-1"),))` returns the same token. That skips the
+    decoding and the character check (a regex over the whole token) on a hit. On None, or
+    on a miss, use `token_from_header`, which names what is wrong.
     """
-    if len(value) > MAX_AUTHORIZATION_BYTES or value[6:7] != " " or not value.isascii():
+    if len(value) > MAX_AUTHORIZATION_BYTES or value[6:7] != b" " or not value.isascii():
         return None
-    return value[7:] if value[:6].lower() == _SCHEME else None
+    return value[7:] if value[:6].lower() == _SCHEME_BYTES else None
 
 
 def query_tokens(query_string: str) -> list[str]:

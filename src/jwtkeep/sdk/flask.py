@@ -66,7 +66,7 @@ class Jwtkeep:
         public_paths: Iterable[str | PathRule] = (),
         token_in_query_paths: Iterable[str | PathRule] = (),
         deny_unmatched: bool = False,
-        on_request: RequestHook = log_request,
+        on_request: RequestHook | None = log_request,
         protect_all: bool = True,
         timeout: float = 10.0,
     ) -> None:
@@ -148,12 +148,13 @@ class Jwtkeep:
         if outcome.token_in_query:
             for name, value in URL_TOKEN_RESPONSE_HEADERS:
                 response.headers[name] = value
-        if outcome.claims is not None:
+        if outcome.claims is not None and self.on_request is not None:  # None: no hook
             self._audit(outcome, response.status_code)
         return response
 
     def _audit(self, outcome: Outcome, status: int) -> None:
         assert outcome.claims is not None
+        assert self.on_request is not None
         event = make_event(
             outcome.claims, request.method, request.path, status,
             token_in_query=outcome.token_in_query,

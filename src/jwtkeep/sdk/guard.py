@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from jwtkeep.core.claims import AccessClaims
+from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.core.scopes import RouteRule
 from jwtkeep.errors import (
     InsufficientScope,
@@ -94,6 +95,7 @@ class RequestGuard:
         self.table = RouteTable(routes, public_paths, token_in_query_paths)
         self.routes = self.table.routes
         self.deny_unmatched = deny_unmatched
+        self._cached = verifier.cached_fingerprint  # bound once: every repeat request
 
     def route(self, method: str, path: str) -> Route:
         return self.table.route(method, path)
@@ -114,7 +116,7 @@ class RequestGuard:
             return Outcome(error=exc, token_in_query=in_query)
         return self._authorized(claims, route, scopes, in_query=in_query)
 
-    def cached_outcome(self, route: Route, authorization: str) -> Outcome | None:
+    def cached_outcome(self, route: Route, authorization: bytes) -> Outcome | None:
         """`check` for the common request, answered without awaiting anything: one
         `Authorization` header, nothing in the URL query or a form body, no extra scopes,
         and a token the verdict cache vouches for. None for anything else (or any
@@ -122,7 +124,7 @@ class RequestGuard:
         policy. It is that policy's common case, not a second one: with no query, no form
         and one header, `check` takes exactly these steps."""
         token = token_for_lookup(authorization)  # a hit proves it well formed
-        claims = None if token is None else self.verifier.cached(token)
+        claims = None if token is None else self._cached(fingerprint(token))
         if claims is None:
             return None
         return self._authorized(claims, route, (), in_query=False)
@@ -132,7 +134,8 @@ class RequestGuard:
     ) -> Outcome:
         try:
             check_scope(claims, route.scope, deny_unmatched=self.deny_unmatched)
-            require_all(claims, scopes)
+            if scopes:
+                require_all(claims, scopes)
         except InsufficientScope as exc:
             return Outcome(claims, exc, in_query)
         return Outcome(claims, None, in_query)

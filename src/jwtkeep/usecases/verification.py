@@ -49,13 +49,17 @@ class TokenVerifier:
     def cached(self, token: str) -> AccessClaims | None:
         """The verdict cache's answer for a repeat token, or None (then call `verify`).
         Synchronous: a hit awaits nothing, touches no store and logs nothing."""
+        return self.cached_fingerprint(fingerprint(token))
+
+    def cached_fingerprint(self, fp: bytes) -> AccessClaims | None:
+        """`cached` for a token whose fingerprint the caller already has."""
         cache = self.cache
         if cache is None:
             return None
         now = self._clock()
-        claims = cache.get(fingerprint(token), now)
-        # RFC 7519 §4.1.4-4.1.5 on every hit: the cache never outlives exp, nor runs before nbf.
-        if claims is not None and claims.nbf - self.rules.leeway <= now < claims.exp:
+        claims = cache.get(fp, now)  # None from `exp` on (RFC 7519 §4.1.4)
+        # RFC 7519 §4.1.5 on every hit too: a clock stepped back never runs it before nbf.
+        if claims is not None and claims.nbf - self.rules.leeway <= now:
             return claims
         return None
 
