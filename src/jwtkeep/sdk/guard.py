@@ -127,6 +127,8 @@ class RequestGuard:
         claims = None if token is None else self._cached(fingerprint(token))
         if claims is None:
             return None
+        if route.scope is None and not self.deny_unmatched:
+            return Outcome(claims)  # no rule to meet (`check_scope`'s first case)
         return self._authorized(claims, route, (), in_query=False)
 
     def _authorized(
