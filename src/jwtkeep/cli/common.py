@@ -100,10 +100,6 @@ def handled_errors() -> Iterator[None]:
         yield
     except JwtkeepError as exc:
         fail(error_line(exc), exit_code(exc))
-    except Exception as exc:
-        if _is_missing_schema(exc):
-            fail("the database has no jwtkeep tables yet: run `jwtkeep init` first", EXIT_USAGE)
-        raise  # a bug: let it show
 
 
 def exit_code(exc: JwtkeepError) -> int:
@@ -122,17 +118,6 @@ def error_line(exc: JwtkeepError) -> str:
         # NoSigningKey's message already names the fix; an outage gets the likely cause.
         return f"{message}; is the database / token store running and reachable?"
     return message
-
-
-def _is_missing_schema(exc: Exception) -> bool:
-    """A query on a database `jwtkeep init` never migrated (PostgreSQL SQLSTATE 42P01,
-    undefined table). The SQL adapter lets this through untranslated for now."""
-    from sqlalchemy.exc import ProgrammingError  # noqa: PLC0415 (only on this error path)
-
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    return isinstance(exc, ProgrammingError) and (
-        sqlstate == "42P01" or "does not exist" in str(exc)
-    )
 
 
 def load_cli_settings(ctx: typer.Context, **overrides: Any) -> Settings:
