@@ -212,6 +212,25 @@ def _forged(runtime: Runtime, request: Request) -> Response:
     )
 
 
+async def _posted_request(
+    request: Request, runtime: Runtime
+) -> tuple[dict[str, str], str, AuthorizationRequest] | Response:
+    """A genuine form of ours, the authorization request it carries (its query string,
+    and that query parsed again: the form may have been edited), or the page that
+    refuses it."""
+    fields = await _posted(request, runtime)
+    if fields is None:
+        return _forged(runtime, request)
+    query = fields.get("request", "")
+    try:
+        auth = await parse_authorization_request(runtime.sign_in, _params(query))
+    except AuthorizationRefused as exc:
+        return _refused(runtime, exc, 303)
+    except InvalidRequest as exc:
+        return _bad_request(runtime, request, exc)
+    return fields, query, auth
+
+
 @router.post(
     "/login",
     summary="The hosted login form",
@@ -224,16 +243,10 @@ def _forged(runtime: Runtime, request: Request) -> Response:
     },
 )
 async def login_form(request: Request, runtime: RuntimeDep, state: StateDep) -> Response:
-    fields = await _posted(request, runtime)
-    if fields is None:
-        return _forged(runtime, request)
-    query = fields.get("request", "")
-    try:
-        auth = await parse_authorization_request(runtime.sign_in, _params(query))
-    except AuthorizationRefused as exc:
-        return _refused(runtime, exc, 303)
-    except InvalidRequest as exc:
-        return _bad_request(runtime, request, exc)
+    posted = await _posted_request(request, runtime)
+    if isinstance(posted, Response):
+        return posted
+    fields, query, auth = posted
     username, password = fields.get("username", ""), fields.get("password", "")
     info = request_info(request, state.proxies)
     try:
@@ -280,13 +293,12 @@ async def login_form(request: Request, runtime: RuntimeDep, state: StateDep) -> 
     },
 )
 async def consent_form(request: Request, runtime: RuntimeDep, state: StateDep) -> Response:
-    fields = await _posted(request, runtime)
-    if fields is None:
-        return _forged(runtime, request)
-    query = fields.get("request", "")
+    posted = await _posted_request(request, runtime)
+    if isinstance(posted, Response):
+        return posted
+    fields, query, auth = posted
     ctx = runtime.sign_in
     try:
-        auth = await parse_authorization_request(ctx, _params(query))
         login = await current_login(ctx, request.cookies.get(LOGIN_COOKIE))
         if login is None:
             return _continue(query)  # signed out meanwhile: the login page again
