@@ -49,28 +49,11 @@ def open_rate_limits(token_store_url: str | None, *, timeout: float) -> LimitsRa
     """Memory, or the Redis named by the token-store URL (`timeout`: its socket timeouts)."""
     uri, options = limiter_storage_uri(token_store_url)
     if uri == "async+memory://":
-        return LimitsRateLimits(_SweepSafeMemoryStorage())
+        return LimitsRateLimits(MemoryStorage())
     options |= {"socket_timeout": timeout, "socket_connect_timeout": timeout}
     storage = storage_from_string(uri, implementation="redispy", wrap_exceptions=True, **options)
     assert isinstance(storage, Storage)
     return LimitsRateLimits(storage)
-
-
-class _SweepSafeMemoryStorage(MemoryStorage):
-    """`limits`' memory storage, with a `clear` that its own expiry sweep survives.
-
-    The sweep (`MemoryStorage.__expire_events`, limits 5.x) lists the keys, then reads
-    `events[key]` for each after an await, unguarded: a `clear` in between (a login that
-    succeeds clears its failure count) raised KeyError in the sweep task, which asyncio
-    logs as "Task exception was never retrieved" with a traceback, and the sweep stopped
-    for that round. Emptying the key's hits in place instead leaves the sweep a key to
-    read, and it drops the emptied key (and its lock) itself."""
-
-    async def clear(self, key: str) -> None:
-        if key in self.events:
-            self.events[key] = []
-        self.storage.pop(key, None)
-        self.expirations.pop(key, None)
 
 
 def _item(limit: RateLimit) -> RateLimitItem:
