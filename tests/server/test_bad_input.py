@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
@@ -306,7 +307,14 @@ async def test_missing_bearer_gets_a_bare_challenge(
 
 @pytest.mark.parametrize(
     "token",
-    ["a" * 5000, "not.a.jwt", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "a.b.c.d.e"],
+    [
+        "a" * 5000,
+        "not.a.jwt",
+        "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+        "a.b.c.d.e",
+        # a header nested past the JSON parser's depth (RFC 8259 §9 lets a parser limit it)
+        base64.urlsafe_b64encode(b"[" * 2000).rstrip(b"=").decode() + ".e30.c2ln",
+    ],
 )
 async def test_refused_bearer_tokens_are_401_invalid_token(
     client: httpx.AsyncClient, token: str
@@ -384,6 +392,8 @@ async def test_access_token_in_a_form_body_is_refused(
         ("application/json", b'{"current_password": 1, "new_password": 2}'),
         ("application/json", b"[]"),
         ("application/json", b""),
+        # RFC 8259 §9: a parser may limit nesting; Python's raises RecursionError past it
+        ("application/json", b'{"current_password": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
         ("text/plain", b'{"current_password": "a", "new_password": "bbbbbbbbbb"}'),
         (None, b'{"current_password": "a", "new_password": "bbbbbbbbbb"}'),
         ("application/json", b'{"current_password": "' + SECRET_MARKER.encode() + b'"}'),

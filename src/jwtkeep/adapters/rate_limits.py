@@ -45,11 +45,28 @@ def limiter_storage_uri(token_store_url: str | None) -> tuple[str, dict[str, flo
     return f"async+{token_store_url}", {}
 
 
+class _MemoryStorage(MemoryStorage):
+    """`limits`' in-process storage, with a `clear` its expiry sweep survives.
+
+    The sweep lists the keys, then reads `events[key]` for each after an await; the stock
+    `clear` deletes the key, so a clear in between (every successful login clears its
+    pair counter) killed the sweep with a KeyError nobody retrieved, logged as "Task
+    exception was never retrieved" when the task was collected. Emptying the list in
+    place counts the same (a moving window of no entries) and the sweep then drops it.
+    """
+
+    async def clear(self, key: str) -> None:
+        self.storage.pop(key, None)
+        self.expirations.pop(key, None)
+        if key in self.events:
+            self.events[key] = []
+
+
 def open_rate_limits(token_store_url: str | None, *, timeout: float) -> LimitsRateLimits:
     """Memory, or the Redis named by the token-store URL (`timeout`: its socket timeouts)."""
     uri, options = limiter_storage_uri(token_store_url)
     if uri == "async+memory://":
-        return LimitsRateLimits(MemoryStorage())
+        return LimitsRateLimits(_MemoryStorage())
     options |= {"socket_timeout": timeout, "socket_connect_timeout": timeout}
     storage = storage_from_string(uri, implementation="redispy", wrap_exceptions=True, **options)
     assert isinstance(storage, Storage)

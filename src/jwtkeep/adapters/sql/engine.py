@@ -24,12 +24,17 @@ write lock, or the connection is in use on another thread, the transaction goes 
 threads below and waits there instead. A synchronous
 transaction cannot interleave with another one of this thread, so the in-process writes
 are serialized by construction. That connection never checkpoints the WAL itself (a
-checkpoint writes and fsyncs pages): every `CHECKPOINT_EVERY` commits the writer thread
-runs a RESTART one (https://sqlite.org/c3ref/wal_checkpoint_v2.html). It takes the write
-lock, so the short writes meanwhile find it taken and queue on the writer thread behind
-it, and the next write starts the WAL over: the file stays as large as the writes
-between two checkpoints, also under a constant load (a passive checkpoint, racing the
-writes, never caught up and the WAL grew without bound).
+checkpoint writes and fsyncs pages): once `CHECKPOINT_EVERY` short writes have come since
+the last complete checkpoint, the writer thread runs a RESTART one
+(https://sqlite.org/c3ref/wal_checkpoint_v2.html), and the next write starts the WAL over.
+While it is queued or running, short writes queue on the writer thread behind it (they
+wait there, never on the event loop) instead of taking the write lock under its feet,
+which under CPU load made it come back busy; one that still comes back busy (another
+process writing, a long reader) is retried at the next write, not `CHECKPOINT_EVERY`
+writes later. A WAL that had grown past `WAL_TRUNCATE_FRAMES` all the same is truncated
+to zero bytes after its checkpoint (TRUNCATE), so a burst leaves no large file behind.
+The file stays about as large as the writes between two checkpoints, also under a
+constant load (a passive checkpoint, racing the writes, never caught up).
 
 A bulk transaction (`bulk=True`: its row count has no fixed bound, e.g. ending every
 session, migrating) and a short one that found the lock taken run on two threads, a
@@ -65,7 +70,7 @@ from jwtkeep.errors import ConfigurationError, JwtkeepError, StoreUnavailable
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["CHECKPOINT_EVERY", "SqlEngine", "Work"]
+__all__ = ["CHECKPOINT_EVERY", "WAL_TRUNCATE_FRAMES", "SqlEngine", "Work"]
 
 T = TypeVar("T")
 Work = Callable[[Connection], T]
@@ -75,6 +80,9 @@ _BEGIN_OPTION = "jwtkeep_sqlite_begin"
 # A rotation writes about ten WAL pages: a checkpoint every 100 short writes keeps the WAL
 # near SQLite's own default of 1000 pages (https://sqlite.org/pragma.html#pragma_wal_autocheckpoint).
 CHECKPOINT_EVERY = 100
+# Four times the WAL a checkpoint normally finds: past it, checkpoints fell behind (another
+# process held the lock) and the file is truncated, not only reused.
+WAL_TRUNCATE_FRAMES = 4 * 10 * CHECKPOINT_EVERY
 
 
 class SqlEngine:
@@ -233,7 +241,8 @@ class _SqliteRunner:
         self._memory = _is_sqlite_memory(url)
         # An in-memory database is one shared connection: everything queues on one thread.
         self._inline = None if self._memory else _Inline(url)
-        self._writes = 0
+        self._writes = 0  # short writes, counted on the event loop
+        self._checkpointed = 0  # of them, covered by the last complete checkpoint
         self._checkpointing = False  # set here, cleared on the writer thread
         self._writer: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None
@@ -253,7 +262,8 @@ class _SqliteRunner:
 
     async def run(self, work: Work[T], *, write: bool, bulk: bool) -> T:
         begin = "IMMEDIATE" if write else "DEFERRED"
-        if self._inline is not None and not bulk:
+        # A short write queues behind a pending checkpoint rather than race it for the lock.
+        if self._inline is not None and not bulk and not (write and self._checkpointing):
             try:
                 result = self._inline.run(work, begin)
             except _Busy:
@@ -264,28 +274,42 @@ class _SqliteRunner:
                 return result
         # A caller cancelled while its transaction waits in the queue takes it out of the
         # queue; one that already started finishes (commits or rolls back) on its thread.
-        return await asyncio.get_running_loop().run_in_executor(
+        result = await asyncio.get_running_loop().run_in_executor(
             self._thread(write=write), self._transaction, work, begin, time.monotonic()
         )
+        if write and not bulk and self._inline is not None:
+            self._count_write()
+        return result
 
     def _count_write(self) -> None:
-        """Every `CHECKPOINT_EVERY` short writes, a checkpoint on the writer thread (the
-        short path's connection does none: it would fsync on the caller's thread)."""
+        """`CHECKPOINT_EVERY` short writes after the last complete checkpoint, a checkpoint
+        on the writer thread (the short path's connection does none: it would fsync on the
+        caller's thread). Until one completes, every further write asks again."""
         self._writes += 1
-        if self._writes % CHECKPOINT_EVERY or self._checkpointing:
+        if self._checkpointing or self._writes - self._checkpointed < CHECKPOINT_EVERY:
             return
         self._checkpointing = True
         future = asyncio.get_running_loop().run_in_executor(
-            self._thread(write=True), self._run_checkpoint
+            self._thread(write=True), self._run_checkpoint, self._writes
         )
         future.add_done_callback(_retrieve)
 
-    def _run_checkpoint(self) -> None:
+    def _run_checkpoint(self, writes: int) -> None:
         # RESTART waits (busy timeout) for the writer and the readers of the WAL, copies it
-        # all, and makes the next writer start it over. A failed one is retried by the next.
+        # all, and makes the next writer start it over; it answers (busy, WAL frames, frames
+        # copied). Busy: not complete, so the next short write asks again. On the raw
+        # connection: no transaction around it.
         try:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)")
+            raw = self.engine.raw_connection()
+            try:
+                sqlite: Any = raw.driver_connection
+                busy, frames, _ = sqlite.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                if not busy and frames > WAL_TRUNCATE_FRAMES:
+                    busy, _, _ = sqlite.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                raw.close()
+            if not busy:
+                self._checkpointed = writes
         finally:
             self._checkpointing = False
 
