@@ -9,7 +9,7 @@ import pytest
 
 from jwtkeep.adapters.sql import Database
 from jwtkeep.core.fingerprint import Fingerprint
-from jwtkeep.ports import AuditEvent, RefreshState, RotationOutcome
+from jwtkeep.ports import AuditEvent, RefreshState, RotationAudit, RotationOutcome
 from tests.contract.builders import IDLE_TIMEOUT, NOW, Login, access_for, log_in, new_fp
 
 
@@ -24,11 +24,11 @@ def event_for(outcome: RotationOutcome) -> AuditEvent | None:
 
 
 async def rotate(
-    database: Database, login: Login, presented: Fingerprint, audit: object = event_for
+    database: Database, login: Login, presented: Fingerprint, audit: RotationAudit = event_for
 ) -> RotationOutcome:
     return await database.tokens.rotate_refresh(
         login.user_id, login.sid, presented, new_fp(), access_for(login.user_id, login.sid),
-        NOW + 1, IDLE_TIMEOUT, audit=audit,  # type: ignore[arg-type]
+        NOW + 1, IDLE_TIMEOUT, audit=audit,
     )  # fmt: skip
 
 
