@@ -148,3 +148,25 @@ async def test_refresh_disabled_for_the_app(world: World) -> None:
             world.ctx, replace(world.app, refresh_enabled=False), first.refresh_token, None, INFO
         )
     assert caught.value.error == "unauthorized_client"
+
+
+async def test_each_rotation_outcome_is_audited_once_with_the_same_fields(world: World) -> None:
+    """On SQLite the event is written in the rotation's own transaction, on Redis after
+    it (`TokenStore.keeps_audit`); the trail reads the same either way."""
+    assert world.ctx.store.keeps_audit(world.ctx.audit) is (
+        world.ctx.store is world.database.tokens
+    )
+    first = await login(world)
+    second = await world.verifier.verify((await refresh(world, first.refresh_token)).access_token)
+    with pytest.raises(InvalidGrant):
+        await refresh(world, first.refresh_token)
+    trail = await world.database.audit.query(events=("refresh.",))
+    assert [e.event for e in trail] == ["refresh.reuse_detected", "refresh.rotated"]
+    reused, rotated = trail
+    for event in trail:
+        who = (event.user_id, event.client_id, event.sid, event.ip)
+        assert who == (world.user.id, world.app.client_id, second.sid, INFO.ip)
+    assert rotated.jti == second.jti
+    assert rotated.detail == {}
+    assert reused.jti is None
+    assert reused.detail == {"action": "session ended"}

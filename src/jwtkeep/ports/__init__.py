@@ -23,7 +23,13 @@ from jwtkeep.ports.records import (
 )
 from jwtkeep.ports.repositories import AppRepository, AuditLog, KeyRepository, UserRepository
 from jwtkeep.ports.revocation_feed import RevocationFeed
-from jwtkeep.ports.token_store import AccessTokenStore, Progress, SessionStore, TokenStore
+from jwtkeep.ports.token_store import (
+    AccessTokenStore,
+    Progress,
+    RotationAudit,
+    SessionStore,
+    TokenStore,
+)
 from jwtkeep.ports.verification import AllowlistCheck, KeyRingSource
 
 __all__ = [
@@ -48,6 +54,7 @@ __all__ = [
     "Progress",
     "RefreshState",
     "RevocationFeed",
+    "RotationAudit",
     "RotationOutcome",
     "Session",
     "SessionStore",

@@ -27,13 +27,23 @@ from collections.abc import Callable
 from typing import Protocol
 
 from jwtkeep.core.fingerprint import Fingerprint
-from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
+from jwtkeep.ports.records import (
+    AccessRecord,
+    AuditEvent,
+    RefreshState,
+    RotationOutcome,
+    Session,
+)
+from jwtkeep.ports.repositories import AuditLog
 from jwtkeep.ports.revocation_feed import RevocationFeed
 
-__all__ = ["AccessTokenStore", "Progress", "SessionStore", "TokenStore"]
+__all__ = ["AccessTokenStore", "Progress", "RotationAudit", "SessionStore", "TokenStore"]
 
 Progress = Callable[[int, int], None]
 """`progress(done, total)`: a long step's headway (total is an estimate; may grow)."""
+
+RotationAudit = Callable[[RotationOutcome], AuditEvent | None]
+"""The audit event of a refresh rotation's outcome (None: nothing to record)."""
 
 
 class AccessTokenStore(Protocol):
@@ -93,6 +103,7 @@ class SessionStore(Protocol):
         now: float,
         idle_timeout: int,
         reuse_interval: float = 0.0,
+        audit: RotationAudit | None = None,
     ) -> RotationOutcome:
         """Atomically (RFC 9700 §4.14.2 refresh token rotation):
         - if `presented_fp` is the session's current refresh token and the session is
@@ -106,7 +117,16 @@ class SessionStore(Protocol):
           least are remembered; older ones may be forgotten so a long session's family
           stays bounded): end the whole session (refresh family and all its access
           tokens); REUSED.
-        - otherwise (no session, expired, unknown token): change nothing; UNKNOWN."""
+        - otherwise (no session, expired, unknown token): change nothing; UNKNOWN.
+
+        `audit`, only for a store that `keeps_audit` the caller's trail: `audit(outcome)`
+        (unless None) is appended to the audit trail in the same atomic step, so the
+        rotation and its event are committed together or not at all."""
+
+    def keeps_audit(self, audit: AuditLog) -> bool:
+        """True if `audit` lives in this store's own database (one SQL database for both):
+        `rotate_refresh` can then record into it in the rotation's transaction."""
+        ...
 
     async def refresh_state(
         self, user_id: str, sid: str, fp: Fingerprint, now: float

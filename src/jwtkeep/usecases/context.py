@@ -97,22 +97,36 @@ class AuthContext:
     ) -> None:
         """Append to the audit trail (ids and reasons only, never token material); `op`
         names the operator who acted and why."""
+        entry = self.audit_event(event, info, op=op, **fields)
+        await self.audit.record(entry)
+        await self.recorded(entry.at)
+
+    def audit_event(
+        self,
+        event: str,
+        info: RequestInfo | None = None,
+        *,
+        op: Operator | None = None,
+        **fields: object,
+    ) -> AuditEvent:
+        """The event `record` appends, for a store to record in its own transaction
+        (`TokenStore.rotate_refresh`); then call `recorded`."""
         if op is not None:  # the operator's reason has a column; any other stays in detail
             fields = {"actor": op.actor, **fields}
         reason = op.reason if op is not None else None
         detail = {k: v for k, v in fields.items() if k not in _ID_FIELDS}
         ids = {k: v for k, v in fields.items() if k in _ID_FIELDS}
-        now = self.clock()
-        await self.audit.record(
-            AuditEvent(
-                at=now,
-                event=event,
-                ip=info.ip if info and info.ip else None,
-                detail=detail,
-                reason=reason,
-                **ids,  # type: ignore[arg-type]
-            )
+        return AuditEvent(
+            at=self.clock(),
+            event=event,
+            ip=info.ip if info and info.ip else None,
+            detail=detail,
+            reason=reason,
+            **ids,  # type: ignore[arg-type]
         )
+
+    async def recorded(self, now: float) -> None:
+        """After an event was appended (at `now`): apply the retention, when due."""
         if now >= self._next_prune:
             await self.prune_audit(now)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.core.refresh_token import new_refresh_token, refresh_token_session
 from jwtkeep.errors import InvalidGrant, UnauthorizedClient
-from jwtkeep.ports import App, RotationOutcome
+from jwtkeep.ports import App, AuditEvent, RotationOutcome
 from jwtkeep.usecases.context import AuthContext, RequestInfo
 from jwtkeep.usecases.scope_grants import narrow_scope
 from jwtkeep.usecases.token_response import TokenResponse
@@ -48,18 +48,51 @@ async def refresh_grant(
         random=ctx.random,
     )  # fmt: skip
     new_refresh = new_refresh_token(sid, ctx.random)
+
+    def audit(outcome: RotationOutcome) -> AuditEvent | None:
+        user_id, client_id = user.id, client.client_id
+        if outcome is RotationOutcome.ROTATED:
+            return ctx.audit_event(
+                "refresh.rotated",
+                info,
+                user_id=user_id,
+                client_id=client_id,
+                sid=sid,
+                jti=issued.claims.jti,
+            )
+        if outcome is RotationOutcome.RACED:
+            return ctx.audit_event(
+                "refresh.raced",
+                info,
+                user_id=user_id,
+                client_id=client_id,
+                sid=sid,
+                action="refused, session kept",
+            )
+        if outcome is RotationOutcome.REUSED:
+            return ctx.audit_event(
+                "refresh.reuse_detected",
+                info,
+                user_id=user_id,
+                client_id=client_id,
+                sid=sid,
+                action="session ended",
+            )
+        return None
+
+    # One SQL database for both: the event goes into the rotation's own transaction (one
+    # commit instead of two); otherwise (Redis) it is appended after the rotation.
+    in_store = ctx.store.keeps_audit(ctx.audit)
     outcome = await ctx.store.rotate_refresh(
         user.id, sid, fingerprint(refresh_token), fingerprint(new_refresh), issued.record,
         now, ctx.sessions.idle_timeout, ctx.sessions.reuse_interval,
+        audit=audit if in_store else None,
     )  # fmt: skip
+    if outcome is not RotationOutcome.UNKNOWN:
+        event = None if in_store else audit(outcome)
+        if event is not None:
+            await ctx.audit.record(event)
+        await ctx.recorded(ctx.clock())
     if outcome is RotationOutcome.ROTATED:
-        await ctx.record("refresh.rotated", info, user_id=user.id, client_id=client.client_id,
-                         sid=sid, jti=issued.claims.jti)  # fmt: skip
         return TokenResponse(issued.token, issued.expires_in, granted, new_refresh)
-    if outcome is RotationOutcome.RACED:
-        await ctx.record("refresh.raced", info, user_id=user.id, client_id=client.client_id,
-                         sid=sid, action="refused, session kept")  # fmt: skip
-    if outcome is RotationOutcome.REUSED:
-        await ctx.record("refresh.reuse_detected", info, user_id=user.id,
-                         client_id=client.client_id, sid=sid, action="session ended")  # fmt: skip
     raise InvalidGrant(INVALID_REFRESH, reason=f"rotation {outcome}")

@@ -65,7 +65,8 @@ from jwtkeep.core.fingerprint import Fingerprint
 from jwtkeep.core.revocation_events import EVERYTHING, RevocationEvent
 from jwtkeep.errors import DuplicateSession, InvalidValue, StoreUnavailable
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
-from jwtkeep.ports.token_store import Progress
+from jwtkeep.ports.repositories import AuditLog
+from jwtkeep.ports.token_store import Progress, RotationAudit
 
 __all__ = ["Arg", "RedisTokenStore"]
 
@@ -328,7 +329,10 @@ class RedisTokenStore:
         now: float,
         idle_timeout: int,
         reuse_interval: float = 0.0,
+        audit: RotationAudit | None = None,
     ) -> RotationOutcome:
+        if audit is not None:
+            raise TypeError("the Redis store keeps no audit trail (see keeps_audit)")
         # `access` is filed under (user_id, sid): only written if that session rotates.
         code = sid_code(sid)
         keys = [session_key(user_id, sid), details_key(user_id, sid), user_key(user_id)]
@@ -348,6 +352,9 @@ class RedisTokenStore:
         # look like reuse of the token it just retired.
         outcome = await self._script("rotate_refresh", keys, args, idempotent=False)
         return RotationOutcome(outcome.decode("ascii"))
+
+    def keeps_audit(self, audit: AuditLog) -> bool:
+        return False  # the audit trail is in the SQL database, never in Redis
 
     async def refresh_state(
         self, user_id: str, sid: str, fp: Fingerprint, now: float

@@ -18,30 +18,17 @@ from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.schema import AuditEventRow
 from jwtkeep.ports.records import AuditEvent
 
-__all__ = ["PRUNE_BATCH", "SqlAuditLog"]
+__all__ = ["PRUNE_BATCH", "SqlAuditLog", "insert_event"]
 
 PRUNE_BATCH = 5000
 
 
 class SqlAuditLog:
     def __init__(self, engine: SqlEngine) -> None:
-        self._engine = engine
+        self.engine = engine  # public: the token store on it records here too (`keeps_audit`)
 
     async def record(self, event: AuditEvent) -> None:
-        values = {
-            "at": event.at,
-            "event": event.event,
-            "user_id": event.user_id,
-            "client_id": event.client_id,
-            "sid": event.sid,
-            "jti": event.jti,
-            "ip": event.ip,
-            "detail": dict(event.detail),
-            "actor": event.actor,
-            "target": event.target,
-            "reason": event.reason,
-        }
-        await self._engine.write(lambda conn: _insert(conn, values))
+        await self.engine.write(lambda conn: insert_event(conn, event))
 
     async def query(
         self,
@@ -76,11 +63,11 @@ class SqlAuditLog:
         else:
             statement = statement.order_by(row.at.desc(), row.id.desc())
         statement = statement.limit(limit)
-        rows = await self._engine.read(lambda conn: conn.execute(statement).all(), bulk=True)
+        rows = await self.engine.read(lambda conn: conn.execute(statement).all(), bulk=True)
         return [_event(one) for one in rows]
 
     async def prune(self, events_before: float, ips_before: float) -> int:
-        return await self._engine.write(
+        return await self.engine.write(
             lambda conn: _prune(conn, events_before, ips_before), bulk=True
         )
 
@@ -106,7 +93,22 @@ def _prune(conn: Connection, events_before: float, ips_before: float) -> int:
 _INSERT = insert(cast(Table, AuditEventRow.__table__))  # one statement for every event
 
 
-def _insert(conn: Connection, values: dict[str, Any]) -> None:
+def insert_event(conn: Connection, event: AuditEvent) -> None:
+    """Append `event` in the caller's transaction (`SqlAuditLog.record`'s own, or a
+    refresh rotation's: `SqlTokenStore.rotate_refresh`)."""
+    values = {
+        "at": event.at,
+        "event": event.event,
+        "user_id": event.user_id,
+        "client_id": event.client_id,
+        "sid": event.sid,
+        "jti": event.jti,
+        "ip": event.ip,
+        "detail": dict(event.detail),
+        "actor": event.actor,
+        "target": event.target,
+        "reason": event.reason,
+    }
     prepared.run(conn, _INSERT, values)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from jwtkeep.adapters.sql import access_tokens, sessions
+from jwtkeep.adapters.sql.audit import SqlAuditLog, insert_event
 from jwtkeep.adapters.sql.engine import SqlEngine
 from jwtkeep.adapters.sql.errors import conflict_on_duplicate
 from jwtkeep.adapters.sql.revocation_events import SqlRevocationFeed, publish, wake_feeds
@@ -20,7 +21,8 @@ from jwtkeep.core.fingerprint import Fingerprint
 from jwtkeep.core.revocation_events import EVERYTHING, RevocationEvent
 from jwtkeep.errors import DuplicateSession
 from jwtkeep.ports.records import AccessRecord, RefreshState, RotationOutcome, Session
-from jwtkeep.ports.token_store import Progress
+from jwtkeep.ports.repositories import AuditLog
+from jwtkeep.ports.token_store import Progress, RotationAudit
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -146,11 +148,20 @@ class SqlTokenStore:
         now: float,
         idle_timeout: int,
         reuse_interval: float = 0.0,
+        audit: RotationAudit | None = None,
     ) -> RotationOutcome:
         """Refresh token rotation with reuse detection (RFC 9700 §4.14.2), atomically: one
-        write transaction (on SQLite run at once on the event loop, under `BEGIN IMMEDIATE`)."""
+        write transaction (on SQLite run at once on the event loop, under `BEGIN IMMEDIATE`),
+        which also appends `audit(outcome)` to the audit trail (one commit, not two)."""
 
         def work(conn: Connection) -> RotationOutcome:
+            outcome = rotate(conn)
+            event = None if audit is None else audit(outcome)
+            if event is not None:
+                insert_event(conn, event)
+            return outcome
+
+        def rotate(conn: Connection) -> RotationOutcome:
             self._maybe_purge(conn, now)
             absolute = sessions.lock_live_session(conn, user_id, sid, now)
             if absolute is None:
@@ -178,6 +189,9 @@ class SqlTokenStore:
         if outcome is RotationOutcome.REUSED:
             wake_feeds(self._engine)  # the family's session event
         return outcome
+
+    def keeps_audit(self, audit: AuditLog) -> bool:
+        return isinstance(audit, SqlAuditLog) and audit.engine is self._engine
 
     async def refresh_state(
         self, user_id: str, sid: str, fp: Fingerprint, now: float
