@@ -117,6 +117,37 @@ async def test_a_short_write_waits_while_another_process_holds_the_lock(
         await database.close()
 
 
+async def test_a_short_write_behind_the_writer_thread_still_runs_on_the_loop(
+    tmp_path: Path,
+) -> None:
+    """While this process's writer thread holds the write lock (a bulk write here, a
+    checkpoint in production), a short write awaits it and then runs on the event loop:
+    it does not queue on the thread, where every later write would follow it."""
+    database = Database.connect(f"sqlite:///{tmp_path / 'jwtkeep.db'}", timeout=10)
+    started, release = threading.Event(), threading.Event()
+
+    def hold(_conn: Connection) -> None:
+        started.set()
+        release.wait(10)
+
+    def where(_conn: Connection) -> threading.Thread:
+        return threading.current_thread()
+
+    try:
+        await database.migrate()
+        bulk = asyncio.ensure_future(database.engine.write(hold, bulk=True))
+        await asyncio.to_thread(started.wait, 10)
+        short = asyncio.ensure_future(database.engine.write(where))
+        await asyncio.sleep(0.1)
+        assert not short.done()  # it waits for the lock, and the loop runs on
+        release.set()
+        await bulk
+        assert await short is threading.main_thread()
+    finally:
+        release.set()
+        await database.close()
+
+
 async def test_short_writes_keep_the_wal_checkpointed(tmp_path: Path) -> None:
     """The short path's connection never checkpoints (that would fsync on the event loop):
     the writer thread does, once CHECKPOINT_EVERY short writes have come since the last

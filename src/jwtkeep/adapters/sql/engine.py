@@ -19,17 +19,19 @@ an allowlist check) runs at once on the caller's thread, on a connection kept fo
 no thread hop at all. It takes tens of microseconds, less than the hop it saves (a hop
 through a thread costs a GIL hand-over each way and one per statement; measured in
 bench/README.md); its hot statements skip SQLAlchemy's execution path (`prepared.py`).
-It never waits: that connection's busy timeout is 0, so when another process holds the
-write lock, or the connection is in use on another thread, the transaction goes to the
-threads below and waits there instead. A synchronous
+It never blocks: that connection's busy timeout is 0. While this process's writer thread
+has work queued (a checkpoint, a bulk write), a short write awaits the end of it, then
+runs here; when another process holds the write lock, or the connection is in use on
+another thread, the transaction goes to the threads below and waits there. A synchronous
 transaction cannot interleave with another one of this thread, so the in-process writes
 are serialized by construction. That connection never checkpoints the WAL itself (a
 checkpoint writes and fsyncs pages): once `CHECKPOINT_EVERY` short writes have come since
 the last complete checkpoint, the writer thread runs a RESTART one
 (https://sqlite.org/c3ref/wal_checkpoint_v2.html), and the next write starts the WAL over.
-While it is queued or running, short writes queue on the writer thread behind it (they
-wait there, never on the event loop) instead of taking the write lock under its feet,
-which under CPU load made it come back busy; one that still comes back busy (another
+Short writes await it rather than take the write lock under its feet (which under CPU
+load made it come back busy), and rather than queue on the thread behind it (then each
+later short write found the lock taken by the one queued before it, and most rotations
+ran on the thread: measured in bench/README.md). One that still comes back busy (another
 process writing, a long reader) is retried at the next write, not `CHECKPOINT_EVERY`
 writes later. A WAL that had grown past `WAL_TRUNCATE_FRAMES` all the same is truncated
 to zero bytes after its checkpoint (TRUNCATE), so a burst leaves no large file behind.
@@ -37,7 +39,8 @@ The file stays about as large as the writes between two checkpoints, also under 
 constant load (a passive checkpoint, racing the writes, never caught up).
 
 A bulk transaction (`bulk=True`: its row count has no fixed bound, e.g. ending every
-session, migrating) and a short one that found the lock taken run on two threads, a
+session, migrating) and a short one that found the lock taken by another process (or
+the short path's connection in use on another thread) run on two threads, a
 writer and a reader: one thread hop per transaction. Writes queue, in order, on the one
 writer thread, so they wait in the process rather than on the file lock.
 
@@ -215,6 +218,14 @@ class _Inline:
             self.engine.dispose()
 
 
+async def _drained(pending: asyncio.Future[Any], deadline: float) -> bool:
+    """Wait for `pending` until `deadline`; whether it is done (its outcome is its caller's)."""
+    left = deadline - time.monotonic()
+    if left > 0:
+        await asyncio.wait([pending], timeout=left)
+    return pending.done()
+
+
 def _retrieve(future: asyncio.Future[None]) -> None:
     if not future.cancelled():
         future.exception()  # retrieved: a failed checkpoint is retried by the next one
@@ -246,6 +257,9 @@ class _SqliteRunner:
         self._checkpointing = False  # set here, cleared on the writer thread
         self._writer: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None
+        # The newest write queued on the writer thread (FIFO: once it is done, so is
+        # everything queued before it); short writes wait for it before they run.
+        self._last_write: asyncio.Future[Any] | None = None
 
     def _thread(self, *, write: bool) -> ThreadPoolExecutor:
         """The writer or reader thread, started on first use (again after `dispose`)."""
@@ -262,24 +276,44 @@ class _SqliteRunner:
 
     async def run(self, work: Work[T], *, write: bool, bulk: bool) -> T:
         begin = "IMMEDIATE" if write else "DEFERRED"
-        # A short write queues behind a pending checkpoint rather than race it for the lock.
-        if self._inline is not None and not bulk and not (write and self._checkpointing):
-            try:
-                result = self._inline.run(work, begin)
-            except _Busy:
-                pass
-            else:
+        if self._inline is not None and not bulk:
+            deadline: float | None = None
+            while True:
+                pending = self._pending_write() if write else None
+                if pending is not None:
+                    # Our writer thread has the lock or will take it (a checkpoint, a bulk
+                    # write): wait for it to drain, then run here (see the module doc).
+                    deadline = deadline or time.monotonic() + self.timeout
+                    if not await _drained(pending, deadline):
+                        break  # still busy at the store timeout: queue (and fail there)
+                    continue
+                try:
+                    result = self._inline.run(work, begin)
+                except _Busy:
+                    if write and self._pending_write() is not None:
+                        continue
+                    break  # another process holds the lock, or a second event loop
                 if write:
                     self._count_write()
                 return result
         # A caller cancelled while its transaction waits in the queue takes it out of the
         # queue; one that already started finishes (commits or rolls back) on its thread.
-        result = await asyncio.get_running_loop().run_in_executor(
+        future = asyncio.get_running_loop().run_in_executor(
             self._thread(write=write), self._transaction, work, begin, time.monotonic()
         )
+        if write:
+            self._last_write = future
+        result = await future
         if write and not bulk and self._inline is not None:
             self._count_write()
         return result
+
+    def _pending_write(self) -> asyncio.Future[Any] | None:
+        """What this event loop last queued on the writer thread, if it is not done."""
+        last = self._last_write
+        if last is None or last.done() or last.get_loop() is not asyncio.get_running_loop():
+            return None
+        return last
 
     def _count_write(self) -> None:
         """`CHECKPOINT_EVERY` short writes after the last complete checkpoint, a checkpoint
@@ -293,6 +327,7 @@ class _SqliteRunner:
             self._thread(write=True), self._run_checkpoint, self._writes
         )
         future.add_done_callback(_retrieve)
+        self._last_write = future
 
     def _run_checkpoint(self, writes: int) -> None:
         # RESTART waits (busy timeout) for the writer and the readers of the WAL, copies it
