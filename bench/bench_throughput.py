@@ -6,8 +6,12 @@
 One command, one run, interleaved rounds (BENCH_ROUNDS, default 5); every ratio is over the same round's
 unprotected endpoint. Load from wrk (Debian's `wrk`, `apt-get install -y wrk`), 1 thread,
 50 connections, keep-alive; each server one process (uvicorn, uvloop, httptools; gunicorn
-sync worker for Flask). Rows:
-- unprotected: the Starlette endpoint alone;
+sync worker for Flask). On a machine with two CPUs or more, every server runs on the first
+and wrk on the second (BENCH_PIN=0: no pinning), so the scheduler never puts the two on
+one core for part of a run. Rows:
+- unprotected: the Starlette endpoint alone, sent the very request the SDK rows get (the
+  same `Authorization` header): the ratio is the SDK's cost, not the header's;
+- unprotected, no Authorization header: the same, without it (for comparison);
 - SDK, repeat token: JwtkeepMiddleware + `Verifier.with_redis`, the same token every
   request (verdict cache hits), with `on_request=None` (no audit hook);
 - SDK, first sight: the same server, a new pre-issued token on every request (a wrk Lua
@@ -40,7 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import httpx  # noqa: E402
 import redis  # noqa: E402
-from bench.wrk import require_wrk  # noqa: E402
+from bench.wrk import pinned, require_wrk  # noqa: E402
 from bench.wrk import run as wrk_run  # noqa: E402
 from tests.support.redis_server import RedisProcess, find_redis_server  # noqa: E402
 from tests.support.services import free_port  # noqa: E402
@@ -57,6 +61,9 @@ RESULTS = ROOT / "bench" / "results" / "throughput.md"
 ISSUER, AUDIENCE = "https://auth.bench", "bench-api"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))  # median of rounds: 5 damps one noisy round
 SECONDS, CONNECTIONS = 4, 50
+_CPUS = sorted(os.sched_getaffinity(0))
+PIN = os.environ.get("BENCH_PIN", "1") != "0" and len(_CPUS) >= 2
+SERVER_CPUS, WRK_CPUS = ({_CPUS[0]}, {_CPUS[1]}) if PIN else (None, None)
 FRESH_PER_ROUND = 40_000
 PY = sys.executable
 CYCLE_LUA = """
@@ -87,7 +94,8 @@ def spawn(
     port = free_port()
     argv = [a.replace("{port}", str(port)) for a in argv]
     process = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(env or {})},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               preexec_fn=pinned(SERVER_CPUS))  # noqa: PLW1509 (one thread)  # fmt: skip
     wait_up(port, process)
     return process, port
 
@@ -95,7 +103,8 @@ def spawn(
 def wrk(port: int, header: str | None = None, script: Path | None = None) -> tuple[float, int]:
     result = wrk_run(f"http://127.0.0.1:{port}/", connections=CONNECTIONS, seconds=SECONDS,
                      script=script.read_text() if script else None,
-                     headers=[header] if header else [], latency=True)  # fmt: skip
+                     headers=[header] if header else [], latency=True,
+                     cpus=WRK_CPUS)  # fmt: skip
     return result.rate, result.non_2xx
 
 
@@ -209,9 +218,10 @@ def main() -> None:
         rows: dict[str, list[tuple[float, float, int]]] = {}
         try:
             for r in range(ROUNDS):
-                base, _ = wrk(servers["open"][1])
+                base, _ = wrk(servers["open"][1], bearer)
                 runs = {
                     "unprotected": (base, 0),
+                    "unprotected, no Authorization header": wrk(servers["open"][1]),
                     "SDK, repeat token (cache hit)": wrk(servers["sdk"][1], bearer),
                     "SDK, first sight (new token each request)": wrk(servers["sdk"][1],
                                                                       script=scripts[r]),
@@ -221,6 +231,9 @@ def main() -> None:
                 }  # fmt: skip
                 for name, (rate, bad) in runs.items():
                     rows.setdefault(name, []).append((rate, rate / base, bad))
+                ratios = ", ".join(f"{rate / base:.2f}" for rate, _ in runs.values())
+                print(f"round {r + 1}/{ROUNDS}: {base:,.0f} req/s unprotected; ratios {ratios}",
+                      file=sys.stderr)  # fmt: skip
         finally:
             for process, _ in servers.values():
                 process.terminate()
@@ -238,9 +251,14 @@ def table(rows: dict[str, list[tuple[float, float, int]]], per_entry: float) -> 
         "# Throughput behind the SDK (bench/bench_throughput.py)",
         "",
         f"wrk, 1 thread, {CONNECTIONS} connections, {SECONDS} s per run, {ROUNDS} interleaved "
-        f"rounds; ratio = requests/s over the same round's unprotected endpoint (median of "
-        f"rounds). Python {platform.python_version()}, {os.cpu_count()} CPUs shared by wrk, "
-        "the server, Redis and other work on the machine.",
+        f"rounds; ratio = requests/s over the same round's unprotected endpoint, sent the "
+        f"same request (median of rounds). Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs; "
+        + (
+            "each server pinned to one CPU, wrk to another (Redis and other work unpinned)."
+            if PIN
+            else "nothing pinned: wrk, the servers and Redis share the CPUs."
+        ),
         "",
         "| endpoint | req/s (median) | ratio vs unprotected | non-2xx |",
         "| --- | ---: | ---: | ---: |",

@@ -14,10 +14,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["WrkResult", "require_wrk", "run"]
+__all__ = ["WrkResult", "pinned", "require_wrk", "run"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,18 @@ class WrkResult:
     @property
     def failed(self) -> int:
         return self.non_2xx + self.timeouts + self.starved
+
+
+def pinned(cpus: Collection[int] | None) -> Callable[[], None] | None:
+    """A `preexec_fn` that runs the child on `cpus` only (None: no pinning)."""
+    if not cpus:
+        return None
+    chosen = set(cpus)
+
+    def pin() -> None:
+        os.sched_setaffinity(0, chosen)
+
+    return pin
 
 
 def require_wrk() -> None:
@@ -49,8 +61,10 @@ def run(
     headers: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     latency: bool = False,
+    cpus: Collection[int] | None = None,
 ) -> WrkResult:
-    """One wrk run; `script` is Lua source (written to a temporary file)."""
+    """One wrk run; `script` is Lua source (written to a temporary file); `cpus`: the
+    CPUs wrk may run on (none: any)."""
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
     argv += ["--latency"] if latency else []
     for header in headers:
@@ -64,7 +78,7 @@ def run(
     try:
         result = subprocess.run(
             [*argv, url], env={**os.environ, **(env or {})}, capture_output=True, text=True,
-            timeout=seconds + 60, check=True,
+            timeout=seconds + 60, check=True, preexec_fn=pinned(cpus),
         )  # fmt: skip
     finally:
         if path is not None:

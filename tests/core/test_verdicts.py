@@ -19,9 +19,9 @@ class Clock:
         return self.now
 
 
-def claims(sub: str = "u1", sid: str = "s1", exp: int = 2_000) -> AccessClaims:
+def claims(sub: str = "u1", sid: str = "s1", exp: int = 2_000, nbf: int = 0) -> AccessClaims:
     jti = secrets.token_hex(8)
-    return AccessClaims(iss="https://i", sub=sub, aud="api", exp=exp, nbf=0, iat=0, jti=jti,
+    return AccessClaims(iss="https://i", sub=sub, aud="api", exp=exp, nbf=nbf, iat=0, jti=jti,
                         client_id="web", scope="read", sid=sid)  # fmt: skip
 
 
@@ -75,6 +75,18 @@ def test_exp_is_checked_on_every_hit() -> None:
     cache.put(fp, claims(exp=1_000), "k1", cache.generation)
     assert cache.get(fp, 999.9) is not None
     assert cache.get(fp, 1_000) is None
+
+
+def test_nbf_is_checked_on_every_hit_with_the_leeway() -> None:
+    """RFC 7519 §4.1.5: a wall clock stepped back must not run a verdict before its nbf."""
+    cache = live_cache(Clock())
+    fp = secrets.token_bytes(32)
+    cache.put(fp, claims(nbf=500), "k1", cache.generation, leeway=30)
+    assert cache.get(fp, 600) is not None
+    assert cache.get(fp, 470) is not None  # within the leeway
+    assert cache.get(fp, 469.9) is None
+    assert len(cache) == 1  # kept: once the clock is past nbf again, it hits
+    assert cache.get(fp, 600) is not None
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """The cache-hit path of JwtkeepMiddleware on a real Redis: a repeat token is answered
-without awaiting the store (`RequestGuard.cached_outcome`), and still under every rule:
+without awaiting the store (the hit path of `JwtkeepMiddleware`), and still under every rule:
 `exp` and `nbf` on every hit (RFC 7519 §4.1.4-4.1.5), the route scopes (RFC 6750 §3.1),
 and RFC 6750 §2 (one Authorization header, never a token in the URL or a form body).
 
@@ -28,8 +28,7 @@ from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.ports import AccessRecord, TokenStore
 from jwtkeep.runtime import open_token_store
 from jwtkeep.sdk import JwksKeySource, RequestEvent, Verifier
-from jwtkeep.sdk.bearer import token_for_lookup, token_from_header
-from jwtkeep.sdk.guard import RequestGuard
+from jwtkeep.sdk.bearer import MAX_AUTHORIZATION_BYTES, lookup_fingerprint, token_from_header
 from jwtkeep.sdk.rules import MEMO_ENTRIES, MEMO_PATH_CHARS, RouteTable, scope_for
 from tests.sdk.apps import ROUTES, starlette_app
 from tests.sdk.authorization_values import (
@@ -121,17 +120,25 @@ async def test_a_repeat_token_is_answered_from_the_cache(
     assert [(e.path, e.status) for e in events][-1] == ("/orders/1", 200)
 
 
-async def test_a_repeat_token_needs_no_await(
+async def test_a_repeat_token_is_found_from_the_raw_header_alone(
     cached_token: CachedToken, redis_verifier: Verifier, minter: Minter
 ) -> None:
+    """The hit path's lookup: the raw header bytes give the token's own fingerprint, and
+    the cache answers it synchronously (no await, no store)."""
     token = await cached_token()
-    guard = RequestGuard(redis_verifier, routes=ROUTES)
-    route = guard.route("GET", "/orders/1")
-    outcome = guard.cached_outcome(route, f"bearer {token}".encode())  # synchronous
-    assert outcome is not None
-    assert outcome.claims is not None
-    assert outcome.claims.jti == minter.issued[-1].jti
-    assert guard.cached_outcome(route, f"Bearer {token}x".encode()) is None  # a miss
+    cache = redis_verifier.cache
+    assert cache is not None
+    fp = lookup_fingerprint(f"bEaReR {token}".encode())
+    assert fp == fingerprint(token)
+    claims = cache.get(fp, redis_verifier.clock())
+    assert claims is not None
+    assert claims.jti == minter.issued[-1].jti
+    now = redis_verifier.clock()
+    for shape in (f"Bearer {token}x", f"Bearer  {token}", f"Basic {token}", f"Bearer{token}"):
+        other = lookup_fingerprint(shape.encode())
+        assert other is None or cache.get(other, now) is None, shape  # never this token
+    too_long = b"Bearer " + b"a" * MAX_AUTHORIZATION_BYTES
+    assert lookup_fingerprint(too_long) is None
 
 
 async def test_a_cache_hit_still_meets_the_route_rules(
@@ -220,9 +227,14 @@ _prefixed = st.tuples(_schemes, st.one_of(_compact, st.text(alphabet=VISIBLE_LAT
     )
 )
 def test_a_lookup_token_that_could_hit_is_the_one_the_parser_takes(value: str) -> None:
-    """`token_for_lookup` skips the character check: sound only because a cache hit needs
-    a token shaped like a verified one, and then the full parser agrees."""
-    raw = token_for_lookup(value.encode("latin-1"))  # the header as the server received it
-    token = None if raw is None else raw.decode("ascii")
-    if token is not None and VERIFIED_SHAPE.fullmatch(token) and len(token) <= MAX_TOKEN_BYTES:
-        assert token_from_header((value,)) == token
+    """`lookup_fingerprint` skips the character check: sound only because a cache hit
+    needs the fingerprint of a verified token, and for such a token the parser agrees."""
+    raw = value.encode("latin-1")  # the header as the server received it
+    fp = lookup_fingerprint(raw)
+    if fp is None:
+        return
+    token = raw[7:]
+    assert fp == fingerprint(token)  # the fingerprint of exactly the bytes after "Bearer "
+    text = token.decode("latin-1")
+    if VERIFIED_SHAPE.fullmatch(text) and len(text) <= MAX_TOKEN_BYTES:
+        assert token_from_header((value,)) == text

@@ -13,8 +13,9 @@ verifier's subscription applies here, and only **while that subscription is know
 - A verdict found while the check was running can be stale (the event that revokes it
   may have arrived meanwhile): `put` takes the `generation` read before the check, and
   keeps nothing if any event (or a loss) came in since.
-- `exp` is checked on every hit (RFC 7519 §4.1.4); `nbf` was checked when the verdict was
-  made and only moves further into the past.
+- `exp` and `nbf` are checked on every hit (RFC 7519 §4.1.4-4.1.5; `nbf` with the
+  verifier's leeway, given to `put`): a clock stepped back never runs a verdict before its
+  `nbf`. A hit is this one call (`get`): the SDK's hot path.
 - Bounded: at most `max_entries` verdicts and about `max_bytes` (an estimate of what an
   entry holds), least recently used first out.
 
@@ -52,6 +53,7 @@ ENTRY_OVERHEAD = 600
 @dataclass(frozen=True, slots=True)
 class _Entry:
     claims: AccessClaims
+    not_before: float  # `nbf` less the verifier's leeway
     keys: tuple[str, str, str]  # index keys: session, user, kid
     size: int
 
@@ -128,11 +130,16 @@ class VerdictCache:
         if now >= claims.exp:  # RFC 7519 §4.1.4, on every hit
             self._drop(fp)
             return None
+        if now < entry.not_before:  # RFC 7519 §4.1.5: the clock went back
+            return None
         self._entries.move_to_end(fp)
         return claims
 
-    def put(self, fp: bytes, claims: AccessClaims, kid: str, generation: int) -> None:
-        """Keep a verdict made while `generation` was current; nothing if it is stale."""
+    def put(
+        self, fp: bytes, claims: AccessClaims, kid: str, generation: int, *, leeway: int = 0
+    ) -> None:
+        """Keep a verdict made while `generation` was current; nothing if it is stale.
+        `leeway`: the verifier's clock-skew allowance, for the `nbf` check of each hit."""
         if generation != self.generation or not self.live() or fp in self._entries:
             return
         keys = (
@@ -140,7 +147,7 @@ class VerdictCache:
             "u" + self._keyer(claims.sub),
             "k" + kid,
         )
-        entry = _Entry(claims, keys, _estimate(claims, kid))
+        entry = _Entry(claims, claims.nbf - leeway, keys, _estimate(claims, kid))
         self._entries[fp] = entry
         self._bytes += entry.size
         for key in keys:

@@ -1,8 +1,11 @@
 """`JwtkeepMiddleware`: pure ASGI token verification (Starlette, FastAPI, Litestar, ...).
 
-Applies `jwtkeep.sdk.guard.RequestGuard` to every HTTP request and WebSocket handshake
-(a repeat token on a plain request, the common case, is answered without an await:
-`RequestGuard.cached_outcome`):
+Applies `jwtkeep.sdk.guard.RequestGuard` to every HTTP request and WebSocket handshake.
+The common request, a repeat token (one `Authorization` header, no form body, nothing in
+the URL query), is answered by the hit path in `__call__`: one pass over the headers, the
+token's fingerprint (`bearer.lookup_fingerprint`), one verdict-cache call (which checks
+liveness, `exp` and `nbf`), the route's scope rule; no await. Anything else, and every
+miss, takes `RequestGuard.check`:
 bearer token from the `Authorization` header only (RFC 6750 §2.1), token-in-URL refusal
 with per-route opt-in (RFC 6750 §2.3, the article), route scope rules, 401/403/503 as
 RFC 6750 §3.1 says, fail closed. Verified claims go to `scope["state"]["jwtkeep"]`
@@ -25,7 +28,7 @@ from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.scopes import RouteRule
 from jwtkeep.errors import StoreUnavailable
 from jwtkeep.sdk.audit import RequestHook, log_request, make_event, start_hook
-from jwtkeep.sdk.bearer import URL_TOKEN_RESPONSE_HEADERS, form_has_token
+from jwtkeep.sdk.bearer import URL_TOKEN_RESPONSE_HEADERS, form_has_token, lookup_fingerprint
 from jwtkeep.sdk.guard import (
     FORM_CONTENT_TYPE,
     MAX_FORM_SCAN_BYTES,
@@ -77,15 +80,15 @@ class JwtkeepMiddleware:
         )
         self.on_request = on_request
         self.max_form_scan_bytes = max_form_scan_bytes
-        self._route = self.guard.table.route  # bound once: called for every request
+        # Bound once: the hit path uses them on every request.
+        self._route = self.guard.table.route
+        self._deny = deny_unmatched
+        self._cache_get = None if verifier.cache is None else verifier.cache.get
+        self._clock = verifier.clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind != "http":
-            if kind == "websocket":
-                await self._websocket(scope, receive, send)
-            else:
-                await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self._not_http(scope, receive, send)
             return
         method = scope.get("method", "GET")
         path = scope.get("path", "/")
@@ -93,13 +96,47 @@ class JwtkeepMiddleware:
         if route.public:
             await self.app(scope, receive, send)
             return
-        authorization, form = _scan_headers(scope, self.max_form_scan_bytes)
-        query = scope.get("query_string", b"")
         outcome = None
-        if len(authorization) == 1 and not query and not form:
-            outcome = self.guard.cached_outcome(route, authorization[0])  # awaits nothing
-        if outcome is None:
+        if self._cache_get is not None and not scope.get("query_string"):
+            # The hit path (module doc): one `Authorization` header, no form body, nothing
+            # in the URL query, a token the verdict cache vouches for. Written flat on
+            # purpose: each further call here cost measurably (bench/README.md).
+            value = None
+            for key, header in scope.get("headers", ()):
+                size = len(key)
+                if size == 13 and key.lower() == b"authorization":
+                    if value is not None:
+                        value = None
+                        break  # more than one (RFC 6750 §2): refused below
+                    value = header
+                elif (
+                    size == 12
+                    and key.lower() == b"content-type"
+                    and header.lower().startswith(_FORM_TYPE)
+                ):
+                    value = None
+                    break  # a form may carry a token (RFC 6750 §2.2): scanned below
+            fp = None if value is None else lookup_fingerprint(value)
+            claims = None if fp is None else self._cache_get(fp, self._clock())
+            if claims is not None:
+                if self.on_request is None and route.scope is None and not self._deny:
+                    await self.app(_with_claims(scope, claims), receive, send)
+                    return
+                outcome = self.guard.authorized(claims, route)  # its scope rule
+        if outcome is None:  # the whole policy: it refuses, or verifies and caches
+            authorization, form = _scan_headers(scope, self.max_form_scan_bytes)
+            query = scope.get("query_string", b"")
             outcome, receive = await self._check(method, path, authorization, query, form, receive)
+        await self._respond(scope, receive, send, outcome)
+
+    async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)  # lifespan, and what ASGI adds later
+
+    async def _respond(self, scope: Scope, receive: Receive, send: Send, outcome: Outcome) -> None:
+        """The error response, or the app with the claims; then the hook, if any."""
         if outcome.error is not None:
             status = await _send_error(send, outcome)
         elif self.on_request is None and not outcome.token_in_query:
@@ -110,6 +147,7 @@ class JwtkeepMiddleware:
             status = await self._call_app(
                 _with_claims(scope, outcome.claims), receive, send, outcome
             )
+        method, path = scope.get("method", "GET"), scope.get("path", "/")
         pending = self._audit(outcome, method, path, status)
         if pending is not None:  # an async hook
             await pending

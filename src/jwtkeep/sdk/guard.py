@@ -16,6 +16,11 @@ An adapter turns its request into a `GuardRequest`, asks `RequestGuard.check`, a
 
 On an opted-in route that received its token in the query, every response carries
 `Cache-Control: no-store`, `Pragma: no-cache` and `Referrer-Policy: no-referrer`.
+
+`JwtkeepMiddleware` answers one case of this policy without calling `check`: a request
+with exactly one `Authorization` header, no form body and no URL query, whose token the
+verdict cache vouches for (steps 2-4 then have nothing to refuse); step 5 is still
+`authorized`. Everything else, and every miss, goes through `check`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from jwtkeep.core.claims import AccessClaims
-from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.core.scopes import RouteRule
 from jwtkeep.errors import (
     InsufficientScope,
@@ -40,7 +44,6 @@ from jwtkeep.sdk.bearer import (
     MissingToken,
     query_tokens,
     single_query_token,
-    token_for_lookup,
     token_from_header,
 )
 from jwtkeep.sdk.rules import PathRule, Route, RouteTable, check_scope
@@ -95,7 +98,6 @@ class RequestGuard:
         self.table = RouteTable(routes, public_paths, token_in_query_paths)
         self.routes = self.table.routes
         self.deny_unmatched = deny_unmatched
-        self._cached = verifier.cached_fingerprint  # bound once: every repeat request
 
     def route(self, method: str, path: str) -> Route:
         return self.table.route(method, path)
@@ -114,26 +116,18 @@ class RequestGuard:
             claims = self.verifier.cached(token) or await self.verifier.verify(token)
         except (OAuthError, StoreUnavailable) as exc:
             return Outcome(error=exc, token_in_query=in_query)
-        return self._authorized(claims, route, scopes, in_query=in_query)
+        return self.authorized(claims, route, scopes, in_query=in_query)
 
-    def cached_outcome(self, route: Route, authorization: bytes) -> Outcome | None:
-        """`check` for the common request, answered without awaiting anything: one
-        `Authorization` header, nothing in the URL query or a form body, no extra scopes,
-        and a token the verdict cache vouches for. None for anything else (or any
-        refusal before the token is verified): then call `check`, which applies the whole
-        policy. It is that policy's common case, not a second one: with no query, no form
-        and one header, `check` takes exactly these steps."""
-        token = token_for_lookup(authorization)  # a hit proves it well formed
-        claims = None if token is None else self._cached(fingerprint(token))
-        if claims is None:
-            return None
-        if route.scope is None and not self.deny_unmatched:
-            return Outcome(claims)  # no rule to meet (`check_scope`'s first case)
-        return self._authorized(claims, route, (), in_query=False)
-
-    def _authorized(
-        self, claims: AccessClaims, route: Route, scopes: Iterable[str], *, in_query: bool
+    def authorized(
+        self,
+        claims: AccessClaims,
+        route: Route,
+        scopes: Iterable[str] = (),
+        *,
+        in_query: bool = False,
     ) -> Outcome:
+        """The outcome for verified claims: the route's scope rule and `scopes` met, or
+        403 `insufficient_scope` (RFC 6750 §3.1)."""
         try:
             check_scope(claims, route.scope, deny_unmatched=self.deny_unmatched)
             if scopes:

@@ -23,7 +23,7 @@ cached key ring at once (the key-leak drill).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from jwtkeep.core.claims import AccessClaims, ClaimRules
@@ -100,12 +100,8 @@ class Verifier:
         if revocations is not None and verdict_cache is not False:
             cache = verdict_cache if isinstance(verdict_cache, VerdictCache) else VerdictCache()
         self.cache = cache
+        self.clock = clock  # wall time: the claim checks, and every cache hit's `now`
         self._tokens = TokenVerifier(self.keys, allowlist, rules, clock, cache)
-        # `cached` by the token's fingerprint (`jwtkeep.core.fingerprint`), for a caller
-        # that already has it: the use case's own method, bound (no extra call per hit).
-        self.cached_fingerprint: Callable[[bytes], AccessClaims | None] = (
-            self._tokens.cached_fingerprint
-        )
         self.follower: RevocationFollower | None = None
         if revocations is not None:
             caches = [cache] if cache is not None else []

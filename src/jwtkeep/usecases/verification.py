@@ -43,39 +43,30 @@ class TokenVerifier:
         self._keys = keys
         self._allowlist = allowlist
         self.rules = rules
-        self._clock = clock
+        self.clock = clock  # wall time, for the claims and each cache hit
         self.cache = cache
 
     def cached(self, token: str) -> AccessClaims | None:
         """The verdict cache's answer for a repeat token, or None (then call `verify`).
-        Synchronous: a hit awaits nothing, touches no store and logs nothing."""
-        return self.cached_fingerprint(fingerprint(token))
-
-    def cached_fingerprint(self, fp: bytes) -> AccessClaims | None:
-        """`cached` for a token whose fingerprint the caller already has."""
+        Synchronous: a hit awaits nothing, touches no store and logs nothing. The cache
+        checks `exp` and `nbf` (with the leeway given at `put`) on every hit."""
         cache = self.cache
-        if cache is None:
-            return None
-        now = self._clock()
-        claims = cache.get(fp, now)  # None from `exp` on (RFC 7519 §4.1.4)
-        # RFC 7519 §4.1.5 on every hit too: a clock stepped back never runs it before nbf.
-        if claims is not None and claims.nbf - self.rules.leeway <= now:
-            return claims
-        return None
+        return None if cache is None else cache.get(fingerprint(token), self.clock())
 
     async def verify(self, token: str) -> AccessClaims:
         """Return the verified claims, or raise InvalidToken (generic to the client, reason
         logged) or StoreUnavailable (the allowlist cannot be asked: fail closed)."""
         cache = self.cache
         if cache is None:
-            return await self._verify(token, self._clock())
+            return await self._verify(token, self.clock())
         claims = self.cached(token)
         if claims is not None:
             return claims
-        now = self._clock()
+        now = self.clock()
         generation = cache.generation
         claims = await self._verify(token, now)
-        cache.put(fingerprint(token), claims, parse_compact(token).kid, generation)
+        kid = parse_compact(token).kid
+        cache.put(fingerprint(token), claims, kid, generation, leeway=self.rules.leeway)
         return claims
 
     async def _verify(self, token: str, now: float) -> AccessClaims:
