@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jwtkeep.core.claims import AccessClaims
 from jwtkeep.core.revocation_events import EVERYTHING, RevocationEvent, decode_event
@@ -112,6 +115,49 @@ def test_an_event_drops_exactly_what_it_names(event: RevocationEvent, dropped: s
     cache.apply(event)
     gone = {name for name in entries if cache.get(fps[name], 1_000) is None}
     assert gone == dropped
+
+
+_names = st.sampled_from(["a", "b", "c"])
+_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), st.integers(0, 7), _names, _names, _names),
+        st.tuples(st.just("token"), st.integers(0, 7)),
+        st.tuples(st.sampled_from(["session", "user", "kid"]), _names),
+    ),
+    max_size=40,
+)
+
+
+@given(ops=_ops)
+def test_events_drop_exactly_what_a_plain_model_says(ops: list[tuple[Any, ...]]) -> None:
+    """Index bookkeeping (one fingerprint, or a set of them, per session/user/kid) against
+    a model that scans every entry, with evictions (max_entries=5) in between."""
+    cache = live_cache(Clock(), max_entries=5)
+    fps = [bytes([n]) * 32 for n in range(8)]
+    model: dict[bytes, tuple[str, str, str]] = {}  # fp -> (sid, sub, kid), in LRU order
+    for op in ops:
+        if op[0] == "put":
+            _, n, sid, sub, kid = op
+            fp = fps[int(n)]
+            cache.put(fp, claims(sub=str(sub), sid=str(sid)), str(kid), cache.generation)
+            if fp not in model:
+                model[fp] = (str(sid), str(sub), str(kid))
+                while len(model) > 5:
+                    del model[next(iter(model))]
+        elif op[0] == "token":
+            fp = fps[int(op[1])]
+            cache.apply(RevocationEvent.token(fp))
+            model.pop(fp, None)
+        else:
+            kind, name = op[0], str(op[1])
+            event = {"session": RevocationEvent.session(name, "nobody"),
+                     "user": RevocationEvent.user(name),
+                     "kid": RevocationEvent.signed_by(name)}[kind]  # fmt: skip
+            position = {"session": 0, "user": 1, "kid": 2}[kind]
+            model = {fp: k for fp, k in model.items() if k[position] != name}
+            cache.apply(event)
+        assert set(cache._entries) == set(model)  # read only: `get` would reorder the LRU
+    assert len(cache) == len(model)
 
 
 def test_bounded_by_entries_least_recently_used_first() -> None:

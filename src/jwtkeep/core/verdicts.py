@@ -45,8 +45,9 @@ __all__ = [
 DEFAULT_MAX_ENTRIES = 100_000
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_SILENCE = 1.0
-# Measured (bench/cache_memory.py): what one entry costs beyond its strings: the dict and
-# index slots, the entry object, the claims object and their small ints.
+# Measured (bench/bench_throughput.py, `cache_bytes_per_entry`): what one entry costs
+# beyond its strings: the dict and index slots, the entry object, the claims object and
+# their small ints.
 ENTRY_OVERHEAD = 600
 
 
@@ -85,7 +86,9 @@ class VerdictCache:
         self.silence = silence
         self._monotonic = monotonic
         self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
-        self._index: dict[str, set[bytes]] = {}
+        # index key -> its one fingerprint, or a set once it has more: most sessions and
+        # users have one live token, and a set per entry cost ~200 bytes (and GC work).
+        self._index: dict[str, bytes | set[bytes]] = {}
         self._bytes = 0
         self._last_beat = float("-inf")
         self._keyer: Callable[[str], str] = _identity
@@ -151,7 +154,13 @@ class VerdictCache:
         self._entries[fp] = entry
         self._bytes += entry.size
         for key in keys:
-            self._index.setdefault(key, set()).add(fp)
+            members = self._index.get(key)
+            if members is None:
+                self._index[key] = fp
+            elif isinstance(members, bytes):
+                self._index[key] = {members, fp}
+            else:
+                members.add(fp)
         while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
             self._drop(next(iter(self._entries)))
 
@@ -167,7 +176,8 @@ class VerdictCache:
             self._clear()
         else:
             prefix = {EventKind.SESSION: "s", EventKind.USER: "u", EventKind.KID: "k"}[event.kind]
-            for fp in list(self._index.get(prefix + event.value, ())):
+            members = self._index.get(prefix + event.value)
+            for fp in [members] if isinstance(members, bytes) else list(members or ()):
                 self._drop(fp)
 
     def __len__(self) -> int:
@@ -182,12 +192,15 @@ class VerdictCache:
         if entry is None:
             return
         self._bytes -= entry.size
+        index = self._index
         for key in entry.keys:
-            members = self._index.get(key)
-            if members is not None:
+            members = index.get(key)
+            if members == fp:
+                del index[key]
+            elif isinstance(members, set):
                 members.discard(fp)
                 if not members:
-                    del self._index[key]
+                    del index[key]
 
     def _clear(self) -> None:
         self.generation += 1
