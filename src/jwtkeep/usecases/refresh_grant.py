@@ -14,6 +14,8 @@ later, is reuse as before (docs/sessions.md).
 
 from __future__ import annotations
 
+from typing import Any
+
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.core.refresh_token import new_refresh_token, refresh_token_session
 from jwtkeep.errors import InvalidGrant, UnauthorizedClient
@@ -25,6 +27,13 @@ from jwtkeep.usecases.token_response import TokenResponse
 __all__ = ["INVALID_REFRESH", "refresh_grant"]
 
 INVALID_REFRESH = "The refresh token is invalid, expired or revoked."
+
+# The audit event of each rotation outcome, with its extra fields (ROTATED: the new jti).
+_AUDITED: dict[RotationOutcome, tuple[str, dict[str, Any]]] = {
+    RotationOutcome.ROTATED: ("refresh.rotated", {}),
+    RotationOutcome.RACED: ("refresh.raced", {"action": "refused, session kept"}),
+    RotationOutcome.REUSED: ("refresh.reuse_detected", {"action": "session ended"}),
+}
 
 
 async def refresh_grant(
@@ -50,35 +59,14 @@ async def refresh_grant(
     new_refresh = new_refresh_token(sid, ctx.random)
 
     def audit(outcome: RotationOutcome) -> AuditEvent | None:
-        user_id, client_id = user.id, client.client_id
+        audited = _AUDITED.get(outcome)
+        if audited is None:
+            return None
+        event, extra = audited
         if outcome is RotationOutcome.ROTATED:
-            return ctx.audit_event(
-                "refresh.rotated",
-                info,
-                user_id=user_id,
-                client_id=client_id,
-                sid=sid,
-                jti=issued.claims.jti,
-            )
-        if outcome is RotationOutcome.RACED:
-            return ctx.audit_event(
-                "refresh.raced",
-                info,
-                user_id=user_id,
-                client_id=client_id,
-                sid=sid,
-                action="refused, session kept",
-            )
-        if outcome is RotationOutcome.REUSED:
-            return ctx.audit_event(
-                "refresh.reuse_detected",
-                info,
-                user_id=user_id,
-                client_id=client_id,
-                sid=sid,
-                action="session ended",
-            )
-        return None
+            extra = {"jti": issued.claims.jti}
+        return ctx.audit_event(event, info, user_id=user.id, client_id=client.client_id,
+                               sid=sid, **extra)  # fmt: skip
 
     # One SQL database for both: the event goes into the rotation's own transaction (one
     # commit instead of two); otherwise (Redis) it is appended after the rotation.
