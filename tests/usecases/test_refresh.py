@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 
 import pytest
+from structlog.testing import capture_logs
 
 from jwtkeep.errors import InvalidGrant, InvalidScope, InvalidToken, OAuthError
 from jwtkeep.usecases.context import RequestInfo
@@ -44,8 +45,16 @@ async def test_reuse_of_a_rotated_token_ends_the_whole_session(world: World) -> 
     # client has refreshed. Both lose the session; the event is audited.
     first = await login(world)
     legit = await refresh(world, first.refresh_token)
-    with pytest.raises(InvalidGrant):
+    sid = (await world.verifier.verify(legit.access_token)).sid
+    with capture_logs() as logs, pytest.raises(InvalidGrant):
         await refresh(world, first.refresh_token)
+    # One warning for the operator, with ids only (no token material).
+    assert logs == [{"event": "refresh.reuse_detected", "log_level": "warning",
+                     "user_id": world.user.id, "client_id": world.app.client_id,
+                     "sid": sid, "action": "session ended"}]  # fmt: skip
+    with capture_logs() as replays, pytest.raises(InvalidGrant):
+        await refresh(world, first.refresh_token)
+    assert replays == []  # the session is gone: no second warning for a replay
     for access in (first.access_token, legit.access_token):
         with pytest.raises(InvalidToken):
             await world.verifier.verify(access)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from jwtkeep.core.fingerprint import fingerprint
 from jwtkeep.core.refresh_token import new_refresh_token, refresh_token_session
 from jwtkeep.errors import InvalidGrant, UnauthorizedClient
@@ -27,6 +29,8 @@ from jwtkeep.usecases.token_response import TokenResponse
 __all__ = ["INVALID_REFRESH", "refresh_grant"]
 
 INVALID_REFRESH = "The refresh token is invalid, expired or revoked."
+
+_log = structlog.get_logger("jwtkeep.sessions")
 
 # The audit event of each rotation outcome, with its extra fields (ROTATED: the new jti).
 _AUDITED: dict[RotationOutcome, tuple[str, dict[str, Any]]] = {
@@ -83,4 +87,9 @@ async def refresh_grant(
         await ctx.recorded(ctx.clock())
     if outcome is RotationOutcome.ROTATED:
         return TokenResponse(issued.token, issued.expires_in, granted, new_refresh)
+    if outcome is RotationOutcome.REUSED:
+        # Likely a stolen refresh token (RFC 9700 §4.14.2): worth an operator's alert, not
+        # only an audit row. Once per session: a replay after this finds no session.
+        _log.warning("refresh.reuse_detected", user_id=user.id, client_id=client.client_id,
+                     sid=sid, action="session ended")  # fmt: skip
     raise InvalidGrant(INVALID_REFRESH, reason=f"rotation {outcome}")
