@@ -59,14 +59,14 @@ class TokenVerifier:
         cache = self.cache
         if cache is None:
             return await self._verify(token, self.clock())
-        claims = self.cached(token)
+        fp = fingerprint(token)  # once: the lookup and, on a miss, the new verdict
+        now = self.clock()
+        claims = cache.get(fp, now)
         if claims is not None:
             return claims
-        now = self.clock()
         generation = cache.generation
         claims = await self._verify(token, now)
-        kid = parse_compact(token).kid
-        cache.put(fingerprint(token), claims, kid, generation, leeway=self.rules.leeway)
+        cache.put(fp, claims, parse_compact(token).kid, generation, leeway=self.rules.leeway)
         return claims
 
     async def _verify(self, token: str, now: float) -> AccessClaims:
