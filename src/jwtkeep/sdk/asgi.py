@@ -78,13 +78,20 @@ class JwtkeepMiddleware:
             token_in_query_paths=token_in_query_paths,
             deny_unmatched=deny_unmatched,
         )
-        self.on_request = on_request
+        self._on_request = on_request
         self.max_form_scan_bytes = max_form_scan_bytes
         # Bound once: the hit path uses them on every request.
         self._route = self.guard.table.route
-        self._deny = deny_unmatched
+        # A hit on a route without a scope rule needs nothing but the app: no audit hook,
+        # no deny-by-default answer to give.
+        self._plain = on_request is None and not deny_unmatched
         self._cache_get = None if verifier.cache is None else verifier.cache.get
         self._clock = verifier.clock
+
+    @property
+    def on_request(self) -> RequestHook | None:
+        """The per-request hook (read-only: the hit path is chosen once, in `__init__`)."""
+        return self._on_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,7 +126,7 @@ class JwtkeepMiddleware:
             fp = None if value is None else lookup_fingerprint(value)
             claims = None if fp is None else self._cache_get(fp, self._clock())
             if claims is not None:
-                if self.on_request is None and route.scope is None and not self._deny:
+                if self._plain and route.scope is None:
                     await self.app(_with_claims(scope, claims), receive, send)
                     return
                 outcome = self.guard.authorized(claims, route)  # its scope rule
@@ -139,7 +146,7 @@ class JwtkeepMiddleware:
         """The error response, or the app with the claims; then the hook, if any."""
         if outcome.error is not None:
             status = await _send_error(send, outcome)
-        elif self.on_request is None and not outcome.token_in_query:
+        elif self._on_request is None and not outcome.token_in_query:
             # Nobody needs the status and no header is rewritten: call the app straight.
             await self.app(_with_claims(scope, outcome.claims), receive, send)
             return
@@ -213,11 +220,11 @@ class JwtkeepMiddleware:
     ) -> Coroutine[Any, Any, None] | None:
         """Call the hook for a request whose token verified; an async hook's coroutine is
         returned to be awaited (a plain function's call costs no await)."""
-        if outcome.claims is None or self.on_request is None:
+        if outcome.claims is None or self._on_request is None:
             return None
         event = make_event(outcome.claims, method, path, status,
                            token_in_query=outcome.token_in_query)  # fmt: skip
-        return start_hook(self.on_request, event)
+        return start_hook(self._on_request, event)
 
     async def _scan_form(self, receive: Receive) -> tuple[Receive, bool]:
         """Read up to `max_form_scan_bytes` of body, look for `access_token`, replay it."""

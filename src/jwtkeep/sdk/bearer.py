@@ -44,7 +44,8 @@ MAX_AUTHORIZATION_BYTES = MAX_TOKEN_BYTES + 64
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _SCHEME = "bearer"
-_SCHEME_BYTES = _SCHEME.encode()
+_SCHEME_PREFIX = b"Bearer "  # as RFC 6750 §2.1 spells it
+_SCHEME_PREFIX_LOWER = _SCHEME_PREFIX.lower()
 
 # RFC 6750 §2.3 / RFC 9111 §5.2.2.5 and the article: a page fetched with a token in its
 # URL must not be cached, nor leak its URL through `Referer`.
@@ -94,10 +95,12 @@ def lookup_fingerprint(value: bytes) -> Fingerprint | None:
     None, or on a miss, use `token_from_header`, which names what is wrong. One function,
     with the hash inline (`DIGEST`): it runs on every request of an API.
     """
-    if len(value) > MAX_AUTHORIZATION_BYTES or value[6:7] != b" ":
+    if len(value) > MAX_AUTHORIZATION_BYTES:
         return None
-    if value[:6].lower() != _SCHEME_BYTES:  # ASCII case only: other bytes never match
-        return None
+    # The scheme is case-insensitive (RFC 7235 §2.1); "Bearer " as RFC 6750 §2.1 spells
+    # it is tested first, since nearly every client sends exactly that.
+    if not value.startswith(_SCHEME_PREFIX) and value[:7].lower() != _SCHEME_PREFIX_LOWER:
+        return None  # ASCII case only: other bytes never match
     return Fingerprint(DIGEST(value[7:]).digest())
 
 
