@@ -18,6 +18,12 @@ one core for part of a run. Rows:
   script cycles through a fresh list each round): full check, then cached;
 - hand-rolled: PyJWT decode + one redis.asyncio GET (bench/baseline_apps.py);
 - flask-jwt-extended with its documented Redis blocklist (gunicorn, 1 sync worker).
+Then, with two CPUs or more, paired runs (BENCH_PAIRED rounds, default 5): the unprotected
+endpoint and the SDK's repeat token loaded *at the same time*, both servers sharing the
+server CPU and two wrk (25 connections each) the other, so whatever slows the machine
+during a run slows both sides alike; with an A/A control (two unprotected servers paired
+the same way) that shows the method's own bias. A cross-check of the interleaved ratio on
+a noisy machine, not a replacement: the target is judged on the interleaved rounds.
 Also the verdict cache's memory per entry (tracemalloc, 20,000 entries).
 Writes bench/results/throughput.md.
 """
@@ -33,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 import uuid
@@ -60,6 +67,7 @@ from jwtkeep.runtime import open_token_store  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "throughput.md"
 ISSUER, AUDIENCE = "https://auth.bench", "bench-api"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))  # median of rounds: 5 damps one noisy round
+PAIRED_ROUNDS = int(os.environ.get("BENCH_PAIRED", "5"))
 SECONDS, CONNECTIONS = 4, 50
 _CPUS = sorted(os.sched_getaffinity(0))
 PIN = os.environ.get("BENCH_PIN", "1") != "0" and len(_CPUS) >= 2
@@ -186,6 +194,7 @@ def main() -> None:
         app = str(ROOT / "bench" / "protected_app.py")
         servers = {
             "open": spawn([PY, app, "open", "{port}", str(keyfile), url]),
+            "open2": spawn([PY, app, "open", "{port}", str(keyfile), url]),  # A/A control
             "sdk": spawn([PY, app, "sdk", "{port}", str(keyfile), url]),
             "handrolled": spawn(
                 [
@@ -234,18 +243,60 @@ def main() -> None:
                 ratios = ", ".join(f"{rate / base:.2f}" for rate, _ in runs.values())
                 print(f"round {r + 1}/{ROUNDS}: {base:,.0f} req/s unprotected; ratios {ratios}",
                       file=sys.stderr)  # fmt: skip
+            pairs = paired_rounds(servers, bearer) if PIN else {}
         finally:
             for process, _ in servers.values():
                 process.terminate()
                 process.wait()
             redis_server.terminate()
     per_entry = cache_bytes_per_entry(key)
-    text = table(rows, per_entry)
+    text = table(rows, per_entry, pairs)
     RESULTS.write_text(text)
     print(text)
 
 
-def table(rows: dict[str, list[tuple[float, float, int]]], per_entry: float) -> str:
+def paired_rounds(
+    servers: dict[str, tuple[subprocess.Popen[bytes], int]], bearer: str
+) -> dict[str, list[float]]:
+    """Each round: the SDK's repeat token and, as the control, a second unprotected server,
+    each loaded at the same time as the unprotected one; the ratio of the two rates."""
+    pairs: dict[str, list[float]] = {"SDK, repeat token": [], "A/A control": []}
+    for r in range(PAIRED_ROUNDS):
+        for name, other in (("SDK, repeat token", "sdk"), ("A/A control", "open2")):
+            base, rate = at_once(servers["open"][1], servers[other][1], bearer)
+            pairs[name].append(rate / base)
+        print(f"paired round {r + 1}/{PAIRED_ROUNDS}: "
+              + ", ".join(f"{name} {ratios[-1]:.3f}" for name, ratios in pairs.items()),
+              file=sys.stderr)  # fmt: skip
+    return pairs
+
+
+def at_once(port_a: int, port_b: int, header: str) -> tuple[float, float]:
+    """Both endpoints under wrk over the same seconds (half the connections each)."""
+    rates: dict[int, float] = {}
+
+    def load(port: int) -> None:
+        result = wrk_run(f"http://127.0.0.1:{port}/", connections=CONNECTIONS // 2,
+                         seconds=SECONDS, headers=[header], cpus=WRK_CPUS)  # fmt: skip
+        if result.non_2xx:
+            raise RuntimeError(f"{result.non_2xx} failed responses in a paired run")
+        rates[port] = result.rate
+
+    threads = [threading.Thread(target=load, args=(port,)) for port in (port_a, port_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if len(rates) != 2:
+        raise RuntimeError("a paired wrk run failed")
+    return rates[port_a], rates[port_b]
+
+
+def table(
+    rows: dict[str, list[tuple[float, float, int]]],
+    per_entry: float,
+    pairs: dict[str, list[float]],
+) -> str:
     median = {name: statistics.median(r for _, r, _ in runs) for name, runs in rows.items()}
     lines = [
         "# Throughput behind the SDK (bench/bench_throughput.py)",
@@ -268,9 +319,24 @@ def table(rows: dict[str, list[tuple[float, float, int]]], per_entry: float) -> 
         bad = sum(b for _, _, b in runs)
         lines.append(f"| {name} | {rate:,.0f} | {median[name]:.2f}x | {bad} |")
     repeat = median["SDK, repeat token (cache hit)"]
+    each = ", ".join(f"{r:.2f}" for _, r, _ in rows["SDK, repeat token (cache hit)"])
+    lines += ["", f"Rounds of the repeat row: {each}."]
     first = median["SDK, first sight (new token each request)"]
     hand = median["hand-rolled PyJWT + Redis GET"]
     flask = median["flask-jwt-extended + Redis blocklist"]
+    if pairs:
+        lines += [
+            "",
+            f"Paired runs ({PAIRED_ROUNDS} rounds of {SECONDS} s; each row and the unprotected "
+            "endpoint loaded at the same time, both servers on one CPU, 25 connections "
+            "each): ratio over the unprotected endpoint of the same run.",
+            "",
+            "| paired with unprotected | ratio (median) | rounds |",
+            "| --- | ---: | --- |",
+        ]
+        for name, ratios in pairs.items():
+            each = ", ".join(f"{x:.2f}" for x in ratios)
+            lines.append(f"| {name} | {statistics.median(ratios):.2f}x | {each} |")
     lines += [
         "",
         "| target | value | |",
