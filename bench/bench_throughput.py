@@ -328,8 +328,8 @@ def table(
         lines += [
             "",
             f"Paired runs ({PAIRED_ROUNDS} rounds of {SECONDS} s; each row and the unprotected "
-            "endpoint loaded at the same time, both servers on one CPU, 25 connections "
-            "each): ratio over the unprotected endpoint of the same run.",
+            f"endpoint loaded at the same time, both servers on one CPU, {CONNECTIONS // 2} "
+            "connections each): ratio over the unprotected endpoint of the same run.",
             "",
             "| paired with unprotected | ratio (median) | rounds |",
             "| --- | ---: | --- |",
