@@ -194,7 +194,6 @@ def main() -> None:
         app = str(ROOT / "bench" / "protected_app.py")
         servers = {
             "open": spawn([PY, app, "open", "{port}", str(keyfile), url]),
-            "open2": spawn([PY, app, "open", "{port}", str(keyfile), url]),  # A/A control
             "sdk": spawn([PY, app, "sdk", "{port}", str(keyfile), url]),
             "handrolled": spawn(
                 [
@@ -222,6 +221,8 @@ def main() -> None:
                 {"BENCH_FLASK_SECRET": secret, "BENCH_REDIS_URL": url},
             ),  # fmt: skip
         }
+        if PIN:  # the paired runs' A/A control
+            servers["open2"] = spawn([PY, app, "open", "{port}", str(keyfile), url])
         time.sleep(1.5)  # subscriptions up
         bearer = f"Authorization: Bearer {tokens[0]}"
         rows: dict[str, list[tuple[float, float, int]]] = {}
