@@ -13,11 +13,13 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from jwtkeep.cli.main import app
+from jwtkeep.core.clock import system_random
 from jwtkeep.errors import InvalidToken
 from jwtkeep.runtime import Runtime, open_runtime
 from jwtkeep.settings import Settings, load_settings
 from jwtkeep.usecases.context import RequestInfo
 from jwtkeep.usecases.password_grant import password_grant
+from tests.support.redis_server import CORRECTNESS_TIMEOUT
 
 T = TypeVar("T")
 
@@ -68,6 +70,10 @@ def isolate_environment(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None
     monkeypatch.setenv("JWTKEEP_DATA_DIR", str(data_dir))
     for name, value in FAST_ARGON2.items():
         monkeypatch.setenv(name, value)
+    # These tests check answers, not timeouts: a pause of this long-lived test process (or
+    # of the shared machine) must not turn a connect to Redis or PostgreSQL into a
+    # StoreUnavailable (it did, once in CI, at the 0.25 s default).
+    monkeypatch.setenv("JWTKEEP_STORE_TIMEOUT", str(CORRECTNESS_TIMEOUT))
 
 
 def one_json(result: Result) -> Any:
@@ -75,17 +81,32 @@ def one_json(result: Result) -> Any:
     return json.loads(result.stdout)
 
 
-def login(cli: Cli, client_id: str, username: str) -> str:
-    """A real login (the password grant use case); the new access token."""
+def login(cli: Cli, client_id: str, username: str, *, sid_bytes: bytes | None = None) -> str:
+    """A real login (the password grant use case); the new access token. `sid_bytes`: the
+    random bytes the session id is made of (the first 16 the login draws)."""
 
     async def action(runtime: Runtime) -> str:
         app = await runtime.context.apps.app_by_client_id(client_id)
         assert app is not None
         info = RequestInfo(ip="127.0.0.1", user_agent="tests")
+        if sid_bytes is not None:
+            runtime.context.random = _first_draw(sid_bytes)
         response = await password_grant(runtime.context, app, username, PASSWORD, None, info)
         return response.access_token
 
     return cli.with_runtime(action)
+
+
+def _first_draw(first: bytes) -> Callable[[int], bytes]:
+    """A random source whose first draw is `first`; system randomness after it."""
+    draws = iter([first])
+
+    def random(n: int) -> bytes:
+        value = next(draws, None) or system_random(n)
+        assert len(value) == n
+        return value
+
+    return random
 
 
 def verifies(cli: Cli, token: str) -> bool:

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import string
 from collections.abc import Callable
 from importlib import metadata
+from typing import Any
+
+import typer.main
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jwtkeep.cli.audit import AuditFilter, follow
+from jwtkeep.cli.common import IdCommand
+from jwtkeep.cli.main import app
 from jwtkeep.ports import AuditEvent
 from jwtkeep.runtime import Runtime
 from tests.cli.support import Cli, one_json
@@ -75,3 +83,41 @@ def test_follow_prints_the_backlog_then_new_events_in_order(ready: Cli) -> None:
         return seen
 
     assert ready.with_runtime(action) == ["a.1", "a.2", "a.3", "a.4"]
+
+
+def _id_commands() -> list[tuple[str, Any]]:
+    """Every command that takes an id (`IdCommand`), by its full name."""
+    found: list[tuple[str, Any]] = []
+
+    def walk(name: str, command: Any) -> None:
+        if isinstance(command, IdCommand):
+            found.append((name, command))
+        for sub_name, sub in getattr(command, "commands", {}).items():
+            walk(f"{name} {sub_name}", sub)
+
+    walk("jwtkeep", typer.main.get_command(app))
+    return found
+
+
+ID_COMMANDS = _id_commands()
+BASE64URL_ID = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=22,
+                       max_size=22).map(lambda rest: "-" + rest[1:])  # fmt: skip
+
+
+def test_the_id_commands_are_the_ones_that_take_base64url_or_user_ids() -> None:
+    names = {name for name, _ in ID_COMMANDS}
+    assert {"jwtkeep sessions revoke", "jwtkeep keys compromised", "jwtkeep app rotate-secret",
+            "jwtkeep user disable"} <= names  # fmt: skip
+
+
+@given(word=BASE64URL_ID, before=st.booleans())
+def test_an_id_that_starts_with_a_dash_is_always_the_argument(word: str, before: bool) -> None:
+    """Click alone read `-xhq...` as the short options `-x -h -q` and showed the help."""
+    for name, command in ID_COMMANDS:
+        (argument,) = [p for p in command.params if p.param_type_name == "argument"]
+        options = ["--reason", "-why"] if any("--reason" in p.opts for p in command.params) else []
+        args = [*options, word] if before else [word, *options]
+        ctx = command.make_context(name, args)
+        assert ctx.params[argument.name] == word, name
+        if options:
+            assert ctx.params["reason"] == "-why"

@@ -162,7 +162,6 @@ def test_unreachable_database_exits_3(cli: Cli, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv(
         "JWTKEEP_DATABASE_URL", f"postgresql://jwtkeep:pw@127.0.0.1:{free_port()}/jwtkeep"
     )
-    monkeypatch.setenv("JWTKEEP_STORE_TIMEOUT", "2")
     result = cli("app", "list")
     assert result.exit_code == 3
     assert "unavailable" in result.stderr

@@ -207,7 +207,8 @@ def test_parse_since_iso_times() -> None:
 def test_key_ids_starting_with_a_dash_are_arguments(ready: Cli) -> None:
     """A kid is base64url: one in 64 starts with `-` (the key-leak drill must take it)."""
     for command in ("retire", "compromised"):
-        for args in (("-abc",), ("--", "-abc")):
-            result = ready("keys", command, *args)
-            assert result.exit_code == 1, result.output
-            assert result.stderr == "error: no key with kid '-abc'\n"
+        for kid in ("-abc", "-ah1", "--abc"):
+            for args in ((kid,), ("--", kid), (kid, "--reason", "leaked")):
+                result = ready("keys", command, *args)
+                assert result.exit_code == 1, result.output
+                assert result.stderr == f"error: no key with kid {kid!r}\n"

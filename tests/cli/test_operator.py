@@ -387,11 +387,34 @@ def test_revoke_everything_needs_a_reason(op: Cli) -> None:
     assert "--reason" in blank.stderr
 
 
-def test_session_ids_starting_with_a_dash_are_arguments(op: Cli) -> None:
-    for args in (("-abc",), ("--", "-abc")):
+@pytest.mark.parametrize("sid", ["-abc", "-xhq", "-hY2", "--abc", "--reasonable"])
+def test_session_ids_starting_with_a_dash_are_arguments(op: Cli, sid: str) -> None:
+    """Click alone read `-xhq` as short options `-x -h -q` and showed the help (exit 0)."""
+    for args in ((sid,), ("--", sid), (sid, "--reason", "r"), ("--reason=r", sid)):
         result = op("sessions", "revoke", *args)
-        assert result.exit_code == 1
-        assert result.stderr == "error: no live session '-abc'\n"
+        assert result.exit_code == 1, result.output
+        assert result.stderr == f"error: no live session {sid!r}\n"
+
+
+def test_a_session_id_with_an_h_after_a_dash_is_revoked(op: Cli) -> None:
+    """The operator's revoke ends a real session whose sid reads like `-h` options: it
+    once printed the help, exited 0 and ended nothing (the token kept working)."""
+    web = make_app(op)["client_id"]
+    make_user(op)
+    token = login(op, web, "alice", sid_bytes=b"\xfa\x1e" + os.urandom(14))
+    (session,) = one_json(op.ok("sessions", "list", "alice", "--json"))
+    assert session["sid"].startswith("-h")
+    assert verifies(op, token)
+    result = op.ok("sessions", "revoke", session["sid"], "--reason", "lost phone")
+    assert result.stdout == f"Session {session['sid']} ended: its tokens are refused from now on.\n"
+    assert not verifies(op, token)
+    assert one_json(op.ok("sessions", "list", "alice", "--json")) == []
+
+
+def test_help_is_still_an_option_on_id_commands(op: Cli) -> None:
+    for flag in ("-h", "--help"):
+        result = op.ok("sessions", "revoke", flag)
+        assert result.stdout.startswith("Usage: jwtkeep sessions revoke")
 
 
 def test_sessions_revoke_is_audited_with_the_operator(op: Cli) -> None:

@@ -103,7 +103,8 @@ def _require_redis_server() -> str:
 
 # Tests that check answers (not timeouts) give the store this much time, so a shared CI
 # machine's pauses (or Redis freeing a big FLUSHALL) cannot fail them; the fault tests
-# use the production default of 0.25 s on purpose.
+# use the production default of 0.25 s on purpose. The CLI tests set it for every
+# backend (`tests/cli/support.isolate_environment`).
 CORRECTNESS_TIMEOUT = 2.0
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from jwtkeep.cli.common import (
-    ID_ARGUMENT,
+    IdCommand,
     JsonOption,
     ReasonOption,
     emit_json,
@@ -229,7 +229,7 @@ def _run(ctx: typer.Context, action: Callable[[Runtime], Awaitable[T]]) -> T:
         return run_with_runtime(settings, action)
 
 
-@app.command("show", context_settings=ID_ARGUMENT)
+@app.command("show", cls=IdCommand)
 def show(ctx: typer.Context, app_id: _AppArgument, as_json: JsonOption = False) -> None:
     """Show one app (never its secret)."""
     from jwtkeep.usecases.apps import find_app  # noqa: PLC0415
@@ -244,7 +244,7 @@ def show(ctx: typer.Context, app_id: _AppArgument, as_json: JsonOption = False) 
         typer.echo(f"{key + ':':<28}{shown}")
 
 
-@app.command("update", context_settings=ID_ARGUMENT)
+@app.command("update", cls=IdCommand)
 def update(
     ctx: typer.Context,
     app_id: _AppArgument,
@@ -317,7 +317,7 @@ def update(
     typer.echo(f"App {new.name!r} updated." + (f" {ended} session(s) ended." if ended else ""))
 
 
-@app.command("rotate-secret", context_settings=ID_ARGUMENT)
+@app.command("rotate-secret", cls=IdCommand)
 def rotate_secret(
     ctx: typer.Context,
     app_id: _AppArgument,
@@ -357,7 +357,7 @@ def rotate_secret(
         typer.echo(f"The old secret works until {iso_time(rotated.old_secret_until)}.", err=True)
 
 
-@app.command("disable", context_settings=ID_ARGUMENT)
+@app.command("disable", cls=IdCommand)
 def disable(ctx: typer.Context, app_id: _AppArgument, reason: ReasonOption = None) -> None:
     """Refuse the app (every grant, introspection, revocation) and end every session
     and token issued to it, at once."""
@@ -372,7 +372,7 @@ def disable(ctx: typer.Context, app_id: _AppArgument, reason: ReasonOption = Non
     typer.echo(f"App {app_id} disabled; {ended} session(s) ended.")
 
 
-@app.command("enable", context_settings=ID_ARGUMENT)
+@app.command("enable", cls=IdCommand)
 def enable(ctx: typer.Context, app_id: _AppArgument, reason: ReasonOption = None) -> None:
     """Let a disabled app ask for tokens again (what it had stays ended)."""
     from jwtkeep.usecases.apps import enable_app, find_app  # noqa: PLC0415
@@ -385,7 +385,7 @@ def enable(ctx: typer.Context, app_id: _AppArgument, reason: ReasonOption = None
     typer.echo(f"App {app_id} enabled.")
 
 
-@app.command("delete", context_settings=ID_ARGUMENT)
+@app.command("delete", cls=IdCommand)
 def delete(ctx: typer.Context, app_id: _AppArgument, reason: ReasonOption = None) -> None:
     """Delete the app; every session and token issued to it ends at once."""
     from jwtkeep.usecases.apps import delete_app, find_app  # noqa: PLC0415

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import itertools
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperCommand
 
 from jwtkeep.cli.output import (
     EXIT_ERROR,
@@ -51,8 +53,8 @@ __all__ = [
     "EXIT_PORT_IN_USE",
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
-    "ID_ARGUMENT",
     "CliState",
+    "IdCommand",
     "JsonOption",
     "ReasonOption",
     "emit_json",
@@ -171,10 +173,45 @@ async def resolve_user(runtime: Runtime, who: str) -> User:
     return await find_user(runtime.context, who)
 
 
-ID_ARGUMENT = {"ignore_unknown_options": True}
-"""Context settings for a command whose argument is an id: an id that starts with `-`
-(session and client ids are base64url) is taken as the argument, not as an unknown
-option, with or without `--` before it (docs/cli.md)."""
+class IdCommand(TyperCommand):
+    """A command whose argument is an id (`@app.command(..., cls=IdCommand)`).
+
+    Session, client and key ids are base64url, so one in 64 starts with `-`. Click reads
+    such a word as a cluster of short options: `-Xh9...` holds `h`, so it showed the help
+    and exited 0, and `sessions revoke` ended nothing while it looked done. Here only the
+    command's own option names (exactly, or `--name=value`) are options; every other
+    word is an argument, in order, also one that starts with `-` (docs/cli.md). A `--`
+    still ends the options."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # click's own Context
+        return super().parse_args(ctx, _arguments_after_options(args, self.get_params(ctx)))
+
+
+def _arguments_after_options(args: list[str], params: Iterable[Any]) -> list[str]:
+    """`args` with the options first and every other word after a `--`. (`params` are
+    click's, vendored inside Typer: read by their attributes.)"""
+    names: set[str] = set()
+    valued: set[str] = set()
+    for param in params:
+        if param.param_type_name == "option":
+            names.update(param.opts, param.secondary_opts)
+            if not param.is_flag and not param.count:
+                valued.update(param.opts)
+    options: list[str] = []
+    arguments: list[str] = []
+    words = iter(args)
+    for word in words:
+        if word == "--":
+            arguments.extend(words)
+        elif word in valued:
+            options.append(word)
+            options.extend(itertools.islice(words, 1))  # its value, whatever it looks like
+        elif word in names or (word.startswith("--") and word.split("=", 1)[0] in valued):
+            options.append(word)
+        else:
+            arguments.append(word)
+    return [*options, "--", *arguments] if arguments else options
+
 
 ReasonOption = Annotated[
     str | None,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from jwtkeep.cli.common import (
-    ID_ARGUMENT,
+    IdCommand,
     JsonOption,
     ReasonOption,
     emit_json,
@@ -151,7 +151,7 @@ def rotate(
                "automatically once they have expired.")  # fmt: skip
 
 
-@app.command("retire", context_settings=ID_ARGUMENT)
+@app.command("retire", cls=IdCommand)
 def retire(ctx: typer.Context, kid: KidArgument, reason: ReasonOption = None) -> None:
     """Stop verifying with KID now (the schedule retires keys by itself once their tokens
     have expired; this is for doing it earlier).
@@ -168,7 +168,7 @@ def retire(ctx: typer.Context, kid: KidArgument, reason: ReasonOption = None) ->
                f"signed are refused ({done.tokens_killed} still live were revoked).")  # fmt: skip
 
 
-@app.command("compromised", context_settings=ID_ARGUMENT)
+@app.command("compromised", cls=IdCommand)
 def compromised(
     ctx: typer.Context, kid: KidArgument, reason: ReasonOption = None, as_json: JsonOption = False
 ) -> None:

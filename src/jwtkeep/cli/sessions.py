@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from jwtkeep.cli.common import (
-    ID_ARGUMENT,
+    IdCommand,
     JsonOption,
     ReasonOption,
     emit_json,
@@ -63,7 +63,7 @@ def _settings(ctx: typer.Context) -> Settings:
     return settings
 
 
-@app.command("list", context_settings=ID_ARGUMENT)
+@app.command("list", cls=IdCommand)
 def list_user_sessions(
     ctx: typer.Context,
     user: UserArgument,
@@ -90,7 +90,7 @@ def list_user_sessions(
     print_table(("SID", "CLIENT_ID", "STARTED", "LAST_USED", "ENDS", "IP"), rows)
 
 
-@app.command("revoke", context_settings=ID_ARGUMENT)
+@app.command("revoke", cls=IdCommand)
 def revoke(
     ctx: typer.Context,
     sid: Annotated[str, typer.Argument(metavar="SID", help="The session id (`sid`).")],
@@ -105,7 +105,7 @@ def revoke(
     typer.echo(f"Session {sid} ended: its tokens are refused from now on.")
 
 
-@app.command("revoke-all", context_settings=ID_ARGUMENT)
+@app.command("revoke-all", cls=IdCommand)
 def revoke_all(ctx: typer.Context, user: UserArgument, reason: ReasonOption = None) -> None:
     """End every session of USER (log them out everywhere), and their sign-ins at the
     issuer (the browser's login sessions)."""

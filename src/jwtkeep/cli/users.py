@@ -22,7 +22,7 @@ import typer
 
 from jwtkeep.cli.common import (
     EXIT_USAGE,
-    ID_ARGUMENT,
+    IdCommand,
     JsonOption,
     ReasonOption,
     emit_json,
@@ -138,7 +138,7 @@ def list_users(
         typer.echo(f"More: jwtkeep user list --after {users[-1].username}", err=True)
 
 
-@app.command("show", context_settings=ID_ARGUMENT)
+@app.command("show", cls=IdCommand)
 def show(ctx: typer.Context, user: _UserArgument, as_json: JsonOption = False) -> None:
     """Show one user and how many live sessions it has."""
     from jwtkeep.usecases.sessions import list_sessions  # noqa: PLC0415
@@ -156,7 +156,7 @@ def show(ctx: typer.Context, user: _UserArgument, as_json: JsonOption = False) -
         typer.echo(f"{key + ':':<21}{value}")
 
 
-@app.command("disable", context_settings=ID_ARGUMENT)
+@app.command("disable", cls=IdCommand)
 def disable(ctx: typer.Context, user: _UserArgument, reason: ReasonOption = None) -> None:
     """Block a user: every login is refused (as a wrong password would be) and every
     session and token ends at once."""
@@ -170,7 +170,7 @@ def disable(ctx: typer.Context, user: _UserArgument, reason: ReasonOption = None
     typer.echo(f"User {user} disabled; {len(ended)} session(s) ended.")
 
 
-@app.command("enable", context_settings=ID_ARGUMENT)
+@app.command("enable", cls=IdCommand)
 def enable(ctx: typer.Context, user: _UserArgument, reason: ReasonOption = None) -> None:
     """Let a disabled user log in again (its old sessions stay ended)."""
     from jwtkeep.usecases.users import enable_user  # noqa: PLC0415
@@ -182,7 +182,7 @@ def enable(ctx: typer.Context, user: _UserArgument, reason: ReasonOption = None)
     typer.echo(f"User {user} enabled.")
 
 
-@app.command("delete", context_settings=ID_ARGUMENT)
+@app.command("delete", cls=IdCommand)
 def delete(ctx: typer.Context, user: _UserArgument, reason: ReasonOption = None) -> None:
     """Delete a user; every session and token ends at once. Its audit events stay."""
     from jwtkeep.usecases.users import delete_user  # noqa: PLC0415
@@ -195,7 +195,7 @@ def delete(ctx: typer.Context, user: _UserArgument, reason: ReasonOption = None)
     typer.echo(f"User {user} deleted; {len(ended)} session(s) ended.")
 
 
-@app.command("set-password", context_settings=ID_ARGUMENT)
+@app.command("set-password", cls=IdCommand)
 def set_password(
     ctx: typer.Context,
     user: _UserArgument,
