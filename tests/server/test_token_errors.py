@@ -127,3 +127,33 @@ async def test_a_refused_token_gets_the_routes_answer_never_a_500(
     logout = await client.get("/logout", params={"id_token_hint": token})
     assert logout.status_code == 400, logout.text
     assert logout.headers["content-type"].startswith("text/html")
+
+
+async def test_a_refused_token_request_logs_why_without_the_credentials(
+    client: httpx.AsyncClient, service_app: CreatedApp
+) -> None:
+    """The client learns `invalid_client` / `invalid_grant` and a generic sentence; the
+    operator's log says which check refused it, and never holds what was sent."""
+    wrong_secret = "jkcs_" + "x" * 40
+    bad_client = basic(service_app.app.client_id, wrong_secret)
+    good_client = basic(service_app.app.client_id, service_app.client_secret or "")
+    unknown_refresh = "jkrt_" + "y" * 40
+    with capture_logs() as logs:
+        secret = await client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                   headers=bad_client)  # fmt: skip
+        grant = await client.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": unknown_refresh},
+            headers=good_client,
+        )
+    assert (secret.status_code, secret.json()["error"]) == (401, "invalid_client")
+    assert (grant.status_code, grant.json()["error"]) == (400, "invalid_grant")
+    refusals = [
+        (e["route"], e["error"], e["reason"]) for e in logs if e["event"] == "oauth.refused"
+    ]
+    assert refusals[0] == ("/oauth/token", "invalid_client", "bad client secret")
+    assert refusals[1][:2] == ("/oauth/token", "invalid_grant")
+    assert refusals[1][2] not in grant.text  # the reason is for the operator only
+    assert len(refusals) == 2
+    assert wrong_secret not in repr(logs)
+    assert unknown_refresh not in repr(logs)

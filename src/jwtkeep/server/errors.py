@@ -37,6 +37,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jwtkeep.errors import (
     Conflict,
+    InvalidToken,
+    MissingToken,
     NoSigningKey,
     NotFound,
     OAuthError,
@@ -128,6 +130,12 @@ def render_status(
 
 async def _on_oauth_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OAuthError)
+    if not isinstance(exc, InvalidToken | MissingToken):
+        # The client gets the generic description (RFC 6749 §5.2); the operator gets why
+        # (`reason`: a fixed phrase, never a credential). A refused token's reason is
+        # logged where verification refuses it (`token.rejected`).
+        _log.info("oauth.refused", route=_route(request.scope), error=exc.error,
+                  status=exc.status_code, reason=exc.reason)  # fmt: skip
     return render_oauth_error(request.scope["path"], exc)
 
 
