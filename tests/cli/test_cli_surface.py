@@ -85,29 +85,35 @@ def test_follow_prints_the_backlog_then_new_events_in_order(ready: Cli) -> None:
     assert ready.with_runtime(action) == ["a.1", "a.2", "a.3", "a.4"]
 
 
-def _id_commands() -> list[tuple[str, Any]]:
-    """Every command that takes an id (`IdCommand`), by its full name."""
+def _leaf_commands() -> list[tuple[str, Any]]:
+    """Every `jwtkeep` command that runs (not a group), by its full name."""
     found: list[tuple[str, Any]] = []
 
     def walk(name: str, command: Any) -> None:
-        if isinstance(command, IdCommand):
+        subs = getattr(command, "commands", None)
+        if subs is None:
             found.append((name, command))
-        for sub_name, sub in getattr(command, "commands", {}).items():
+        for sub_name, sub in (subs or {}).items():
             walk(f"{name} {sub_name}", sub)
 
     walk("jwtkeep", typer.main.get_command(app))
     return found
 
 
-ID_COMMANDS = _id_commands()
+def _has_argument(command: Any) -> bool:
+    return any(p.param_type_name == "argument" for p in command.params)
+
+
+ID_COMMANDS = [(n, c) for n, c in _leaf_commands() if isinstance(c, IdCommand)]
 BASE64URL_ID = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=22,
                        max_size=22).map(lambda rest: "-" + rest[1:])  # fmt: skip
 
 
-def test_the_id_commands_are_the_ones_that_take_base64url_or_user_ids() -> None:
-    names = {name for name, _ in ID_COMMANDS}
-    assert {"jwtkeep sessions revoke", "jwtkeep keys compromised", "jwtkeep app rotate-secret",
-            "jwtkeep user disable"} <= names  # fmt: skip
+def test_every_command_with_an_id_or_name_argument_is_an_id_command() -> None:
+    """Ids and names may start with `-`: every argument must be read as `IdCommand` does."""
+    with_argument = {name for name, command in _leaf_commands() if _has_argument(command)}
+    assert with_argument == {name for name, _ in ID_COMMANDS}
+    assert {"jwtkeep sessions revoke", "jwtkeep user create", "jwtkeep app create"} <= with_argument
 
 
 @given(word=BASE64URL_ID, before=st.booleans())
@@ -115,9 +121,10 @@ def test_an_id_that_starts_with_a_dash_is_always_the_argument(word: str, before:
     """Click alone read `-xhq...` as the short options `-x -h -q` and showed the help."""
     for name, command in ID_COMMANDS:
         (argument,) = [p for p in command.params if p.param_type_name == "argument"]
-        options = ["--reason", "-why"] if any("--reason" in p.opts for p in command.params) else []
+        valued = [p for p in command.params if p.param_type_name == "option"
+                  and (p.required or "--reason" in p.opts)]  # fmt: skip
+        options = [part for p in valued for part in (p.opts[0], "-value")]
         args = [*options, word] if before else [word, *options]
         ctx = command.make_context(name, args)
         assert ctx.params[argument.name] == word, name
-        if options:
-            assert ctx.params["reason"] == "-why"
+        assert all(ctx.params[p.name] == "-value" for p in valued), name

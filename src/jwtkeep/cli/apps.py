@@ -99,7 +99,7 @@ def _warn_about_grants(grants: tuple[str, ...]) -> None:
         typer.echo(RISKY_GRANT_WARNING, err=True)
 
 
-@app.command("create")
+@app.command("create", cls=IdCommand)
 def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="A unique name: letters, digits, -_.@+")],

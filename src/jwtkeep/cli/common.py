@@ -174,9 +174,10 @@ async def resolve_user(runtime: Runtime, who: str) -> User:
 
 
 class IdCommand(TyperCommand):
-    """A command whose argument is an id (`@app.command(..., cls=IdCommand)`).
+    """A command whose argument is an id or a name (`@app.command(..., cls=IdCommand)`).
 
-    Session, client and key ids are base64url, so one in 64 starts with `-`. Click reads
+    Session, client and key ids are base64url, so one in 64 starts with `-`; user and
+    app names may start with `-` too. Click reads
     such a word as a cluster of short options: `-Xh9...` holds `h`, so it showed the help
     and exited 0, and `sessions revoke` ended nothing while it looked done. Here only the
     command's own option names (exactly, or `--name=value`) are options; every other

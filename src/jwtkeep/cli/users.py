@@ -68,7 +68,7 @@ _NO_ARGUMENT_PASSWORDS = (
 )
 
 
-@app.command("create")
+@app.command("create", cls=IdCommand)
 def create(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument(help="Letters, digits, -_.@+ (1-128).")],
