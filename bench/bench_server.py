@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from bench.wrk import require_wrk  # noqa: E402
+from bench.wrk import STATUS_LUA, require_wrk  # noqa: E402
 from bench.wrk import run as wrk_run  # noqa: E402
 from tests.support.postgres_server import running_postgres  # noqa: E402
 from tests.support.redis_server import RedisProcess, find_redis_server  # noqa: E402
@@ -75,37 +75,6 @@ ROWS = ("GET /healthz", "GET /userinfo", "password grant (argon2id)", "refresh g
 # The refresh chain. A connection's request() pops a live refresh token; response() pushes
 # the rotated one back, so the pool never runs dry while every rotation succeeds. A failed
 # rotation loses its token: a dry pool is counted (`starved`) and shows in the table.
-
-STATUS_LUA = r"""
-local threads = {}
-statuses = {}
-starved = 0
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-  if on_response then on_response(status, body) end
-end
-
-function done(summary, latency, requests)
-  local total = {}
-  local dry = 0
-  for _, thread in ipairs(threads) do
-    for status, count in pairs(thread:get("statuses")) do
-      total[status] = (total[status] or 0) + count
-    end
-    dry = dry + thread:get("starved")
-  end
-  for status, count in pairs(total) do
-    io.write(string.format("status %d %d\n", status, count))
-  end
-  io.write(string.format("starved %d\n", dry))
-end
-"""
 
 REFRESH_LUA = (
     STATUS_LUA

@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import httpx  # noqa: E402
 import redis  # noqa: E402
-from bench.wrk import pinned, require_wrk  # noqa: E402
+from bench.wrk import STATUS_LUA, pinned, require_wrk  # noqa: E402
 from bench.wrk import run as wrk_run  # noqa: E402
 from tests.support.redis_server import RedisProcess, find_redis_server  # noqa: E402
 from tests.support.services import free_port  # noqa: E402
@@ -108,12 +108,21 @@ def spawn(
     return process, port
 
 
-def wrk(port: int, header: str | None = None, script: Path | None = None) -> tuple[float, int]:
+def wrk(
+    port: int, header: str | None = None, script: Path | None = None
+) -> tuple[float, dict[str, int]]:
+    """Requests/s, and the failed responses by status ("non-2xx" where wrk alone counted
+    them: only a script with `STATUS_LUA` names the statuses)."""
     result = wrk_run(f"http://127.0.0.1:{port}/", connections=CONNECTIONS, seconds=SECONDS,
                      script=script.read_text() if script else None,
                      headers=[header] if header else [], latency=True,
                      cpus=WRK_CPUS)  # fmt: skip
-    return result.rate, result.non_2xx
+    failed = {str(s): n for s, n in result.statuses.items() if not 200 <= s < 300}
+    if not result.statuses and result.non_2xx:
+        failed = {"non-2xx": result.non_2xx}
+    if result.timeouts:
+        failed["timeout"] = result.timeouts
+    return result.rate, failed
 
 
 def mint(key, now: int) -> tuple[str, AccessRecord]:  # type: ignore[no-untyped-def]
@@ -185,7 +194,7 @@ def main() -> None:
                 "\n".join(tokens[1 + r * FRESH_PER_ROUND : 1 + (r + 1) * FRESH_PER_ROUND])
             )
             script = folder / f"cycle-{r}.lua"
-            script.write_text(CYCLE_LUA % names)
+            script.write_text(STATUS_LUA + CYCLE_LUA % names)  # failures by status
             scripts.append(script)
         secret = secrets.token_urlsafe(32)
         from bench.baseline_apps import flask_tokens
@@ -225,12 +234,12 @@ def main() -> None:
             servers["open2"] = spawn([PY, app, "open", "{port}", str(keyfile), url])
         time.sleep(1.5)  # subscriptions up
         bearer = f"Authorization: Bearer {tokens[0]}"
-        rows: dict[str, list[tuple[float, float, int]]] = {}
+        rows: dict[str, list[tuple[float, float, dict[str, int]]]] = {}
         try:
             for r in range(ROUNDS):
                 base, _ = wrk(servers["open"][1], bearer)
                 runs = {
-                    "unprotected": (base, 0),
+                    "unprotected": (base, {}),
                     "unprotected, no Authorization header": wrk(servers["open"][1]),
                     "SDK, repeat token (cache hit)": wrk(servers["sdk"][1], bearer),
                     "SDK, first sight (new token each request)": wrk(servers["sdk"][1],
@@ -239,12 +248,12 @@ def main() -> None:
                     "flask-jwt-extended + Redis blocklist": wrk(
                         servers["flask"][1], f"Authorization: Bearer {flask_token}"),
                 }  # fmt: skip
-                for name, (rate, bad) in runs.items():
-                    rows.setdefault(name, []).append((rate, rate / base, bad))
+                for name, (rate, failed) in runs.items():
+                    rows.setdefault(name, []).append((rate, rate / base, failed))
                 ratios = ", ".join(f"{rate / base:.2f}" for rate, _ in runs.values())
                 print(f"round {r + 1}/{ROUNDS}: {base:,.0f} req/s unprotected; ratios {ratios}",
                       file=sys.stderr)  # fmt: skip
-            pairs = paired_rounds(servers, bearer) if PIN else {}
+            pairs = paired_rounds(servers, bearer) if PIN and PAIRED_ROUNDS > 0 else {}
         finally:
             for process, _ in servers.values():
                 process.terminate()
@@ -254,6 +263,17 @@ def main() -> None:
     text = table(rows, per_entry, pairs)
     RESULTS.write_text(text)
     print(text)
+
+
+def _failures(runs: list[tuple[float, float, dict[str, int]]]) -> str:
+    """The failed responses of every round, e.g. `0` or `97 (503: 97)`."""
+    total: dict[str, int] = {}
+    for _, _, failed in runs:
+        for status, count in failed.items():
+            total[status] = total.get(status, 0) + count
+    if not total:
+        return "0"
+    return f"{sum(total.values())} ({', '.join(f'{s}: {n}' for s, n in sorted(total.items()))})"
 
 
 def paired_rounds(
@@ -294,7 +314,7 @@ def at_once(port_a: int, port_b: int, header: str) -> tuple[float, float]:
 
 
 def table(
-    rows: dict[str, list[tuple[float, float, int]]],
+    rows: dict[str, list[tuple[float, float, dict[str, int]]]],
     per_entry: float,
     pairs: dict[str, list[float]],
 ) -> str:
@@ -317,8 +337,7 @@ def table(
     ]
     for name, runs in rows.items():
         rate = statistics.median(r for r, _, _ in runs)
-        bad = sum(b for _, _, b in runs)
-        lines.append(f"| {name} | {rate:,.0f} | {median[name]:.2f}x | {bad} |")
+        lines.append(f"| {name} | {rate:,.0f} | {median[name]:.2f}x | {_failures(runs)} |")
     repeat = median["SDK, repeat token (cache hit)"]
     each = ", ".join(f"{r:.2f}" for _, r, _ in rows["SDK, repeat token (cache hit)"])
     lines += ["", f"Rounds of the repeat row: {each}."]

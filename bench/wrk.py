@@ -17,7 +17,41 @@ import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["WrkResult", "pinned", "require_wrk", "run"]
+__all__ = ["STATUS_LUA", "WrkResult", "pinned", "require_wrk", "run"]
+
+# Prepended to a script: counts every response by status and prints `status <code>
+# <count>` (and `starved <count>`, for scripts that set it) when wrk is done; `run` reads
+# them back. A script may define `on_response(status, body)`.
+STATUS_LUA = r"""
+local threads = {}
+statuses = {}
+starved = 0
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  if on_response then on_response(status, body) end
+end
+
+function done(summary, latency, requests)
+  local total = {}
+  local dry = 0
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      total[status] = (total[status] or 0) + count
+    end
+    dry = dry + thread:get("starved")
+  end
+  for status, count in pairs(total) do
+    io.write(string.format("status %d %d\n", status, count))
+  end
+  io.write(string.format("starved %d\n", dry))
+end
+"""
 
 
 @dataclass(frozen=True)
