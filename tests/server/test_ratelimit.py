@@ -39,6 +39,7 @@ from tests.server.conftest import (
     bearer,
     make_settings,
 )
+from tests.support.redis_server import CORRECTNESS_TIMEOUT
 
 PER_ADDRESS = 3  # failures per account+address
 BEFORE_SLOWDOWN = 2  # failures per account
@@ -324,7 +325,9 @@ async def test_limiter_fails_closed_when_redis_is_unreachable(
 async def test_replicas_share_the_counts_through_redis(
     data_dir: Path, fresh_redis_url: str
 ) -> None:
-    settings = make_settings(data_dir, token_store_url=fresh_redis_url, **LIMITS)
+    settings = make_settings(
+        data_dir, token_store_url=fresh_redis_url, store_timeout=CORRECTNESS_TIMEOUT, **LIMITS
+    )
     first, second = await build_runtime(settings), await build_runtime(settings)
     try:
         web = await register_app(
@@ -352,7 +355,9 @@ async def _clients(*apps: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.mark.redis
 async def test_redis_limiter_counts_across_instances(data_dir: Path, fresh_redis_url: str) -> None:
-    settings = make_settings(data_dir, token_store_url=fresh_redis_url, **LIMITS)
+    settings = make_settings(
+        data_dir, token_store_url=fresh_redis_url, store_timeout=CORRECTNESS_TIMEOUT, **LIMITS
+    )
     counters = _counters(settings), _counters(settings)
     one, two = (LoginLimiter(c, BruteForcePolicy.from_settings(settings)) for c in counters)
     try:
