@@ -80,7 +80,7 @@ def secret_in_context(draw: st.DrawFn) -> tuple[str, str]:
     return secret, f"{draw(around)} {carried} {draw(around)}"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(secret_in_context())
 def test_no_secret_survives_in_text(case: tuple[str, str]) -> None:
     secret, text = case
@@ -93,7 +93,7 @@ def test_no_secret_survives_in_text(case: tuple[str, str]) -> None:
 delimiters = st.sampled_from(list("=:'\"(<[{,;\t\n&"))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(shaped_secrets, filler, filler, delimiters, delimiters)
 def test_shaped_secrets_are_found_between_any_delimiters(
     secret: str, before: str, after: str, left: str, right: str
@@ -119,14 +119,14 @@ def nest(secret: str, value: Any) -> st.SearchStrategy[Any]:
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(secret_in_context().flatmap(lambda case: st.tuples(st.just(case[0]), nest(*case))))
 def test_no_secret_survives_in_structures(case: tuple[str, Any]) -> None:
     secret, structure = case
     assert secret not in json.dumps(redact(structure), ensure_ascii=False)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.sampled_from(SENSITIVE_NAMES), st.text(min_size=1), filler)
 def test_values_of_sensitive_keys_are_dropped(name: str, secret: str, other: str) -> None:
     cleaned = redact({"event": "x", "nested": [{name: secret}], name.upper(): {"a": secret}})

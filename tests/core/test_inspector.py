@@ -372,21 +372,21 @@ _json = st.recursive(
 )  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.text(max_size=300))
 def test_arbitrary_text_never_crashes(text: str) -> None:
     report = inspect_token(text, NOW)
     assert report.is_jwt or report.error
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(st.text(alphabet="AZaz09-_=.+/ ", max_size=40), min_size=1, max_size=6))
 def test_dotted_base64ish_text_never_crashes(parts: list[str]) -> None:
     report = inspect_token(".".join(parts), NOW)
     assert report.is_jwt or (report.error is not None and report.error.startswith("not"))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.dictionaries(st.text(max_size=10), _json, max_size=8), _json, st.text(max_size=30))
 def test_arbitrary_json_header_and_payload_never_crash(
     header: dict[str, Any], payload: Any, signature: str
@@ -401,7 +401,7 @@ def test_arbitrary_json_header_and_payload_never_crash(
         assert not report.is_jwt
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(st.binary(max_size=200), st.binary(max_size=200))
 def test_arbitrary_bytes_in_segments_never_crash(header: bytes, payload: bytes) -> None:
     report = inspect_token(f"{b64(header)}.{b64(payload)}.{b64(b'sig')}", NOW)

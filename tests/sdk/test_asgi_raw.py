@@ -159,9 +159,7 @@ async def test_websocket_query_token_refused_without_opt_in(
     assert sent == [{"type": "websocket.close", "code": 1008}]
 
 
-FUZZ = settings(
-    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+FUZZ = settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
 PATHS = ("/orders/1", "/export/1")  # a route without, and one with, the query opt-in
 
 

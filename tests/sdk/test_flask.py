@@ -227,9 +227,7 @@ def test_async_audit_hook_runs_on_the_private_loop(verifier: Verifier, minter: M
     assert seen == [(minter.issued[-1].jti, "jwtkeep-sdk-loop")]
 
 
-FUZZ = settings(
-    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+FUZZ = settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 # Arbitrary header values, split by the one answer each must get (never a 500).

@@ -124,9 +124,7 @@ def test_arbitrary_authorization_headers(header: str, body_id: str | None) -> No
 
 
 ENDPOINTS = ("/oauth/token", "/oauth/revoke", "/oauth/introspect")
-FUZZ = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+FUZZ = settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 async def post_each(app: FastAPI, body: bytes, content_type: str) -> dict[str, httpx.Response]:

@@ -126,9 +126,7 @@ def test_api_conforms(
     secured = bool(operation.definition.raw.get("security"))
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None
-    )
+    @settings(max_examples=25, suppress_health_check=list(HealthCheck), database=None)
     def check(case: Any) -> None:
         headers: dict[str, str] = {}
         if secured and "authorization" not in {k.lower() for k in (case.headers or {})}:
