@@ -71,8 +71,8 @@ def isolate_environment(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None
     for name, value in FAST_ARGON2.items():
         monkeypatch.setenv(name, value)
     # These tests check answers, not timeouts: a pause of this long-lived test process (or
-    # of the shared machine) must not turn a connect to Redis or PostgreSQL into a
-    # StoreUnavailable (it did, once in CI, at the 0.25 s default).
+    # of the shared machine) must not turn a call to the Redis token store into a
+    # StoreUnavailable (a connect did, once in CI, at the 0.25 s default).
     monkeypatch.setenv("JWTKEEP_STORE_TIMEOUT", str(CORRECTNESS_TIMEOUT))
 
 

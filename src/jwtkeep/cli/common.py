@@ -177,12 +177,11 @@ class IdCommand(TyperCommand):
     """A command whose argument is an id or a name (`@app.command(..., cls=IdCommand)`).
 
     Session, client and key ids are base64url, so one in 64 starts with `-`; user and
-    app names may start with `-` too. Click reads
-    such a word as a cluster of short options: `-Xh9...` holds `h`, so it showed the help
-    and exited 0, and `sessions revoke` ended nothing while it looked done. Here only the
-    command's own option names (exactly, or `--name=value`) are options; every other
-    word is an argument, in order, also one that starts with `-` (docs/cli.md). A `--`
-    still ends the options."""
+    app names may start with `-` too. Click reads such a word as a cluster of short
+    options: `-Xh9...` holds `h`, so it showed the help and exited 0, and `sessions
+    revoke` ended nothing while it looked done. Here only the command's own option names
+    (exactly, or `--name=value`) are options; every other word is an argument, in order,
+    also one that starts with `-` (docs/cli.md). A `--` still ends the options."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # click's own Context
         return super().parse_args(ctx, _arguments_after_options(args, self.get_params(ctx)))
